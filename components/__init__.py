@@ -1,0 +1,1 @@
+"""The deployable parts: stack settings and the session-pool component."""

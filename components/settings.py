@@ -1,0 +1,248 @@
+"""Stack settings: parsing and validation of every config key, before any resource exists.
+
+The Pulumi CLI hands config values to the program as strings (objects as JSON), so every
+key is parsed here from its raw form; an error names the key, the value and what is allowed.
+All problems are reported together, so one `pulumi up` shows every bad setting at once.
+"""
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
+DEPLOYER_PRINCIPAL_TYPES = ("User", "ServicePrincipal")
+EXECUTOR_PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
+MAX_SESSIONS_RANGE = (1, 600)
+COOLDOWN_RANGE = (300, 3600)
+POOL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{2,31}$")
+LOCATION_PATTERN = re.compile(r"^[a-z][a-z0-9]+$")
+# Azure Resource Manager's tag limits.
+MAX_TAGS = 50
+MAX_TAG_KEY = 512
+MAX_TAG_VALUE = 256
+TAG_KEY_FORBIDDEN = set("<>%&\\?/")
+
+DEFAULTS: dict[str, Any] = {
+    "containerType": "NodeLTS",
+    "maxSessions": 5,
+    "cooldownSeconds": 300,
+    "readySessions": None,
+    "egressEnabled": False,
+    "grantDeployer": True,
+    "deployerPrincipalType": "User",
+    "executors": [],
+    "tags": {},
+}
+"""The safe defaults, stated once; `Pulumi.yaml` declares the same (a test keeps them equal)."""
+
+PROJECT_KEYS = (
+    "containerType",
+    "maxSessions",
+    "cooldownSeconds",
+    "readySessions",
+    "egressEnabled",
+    "poolName",
+    "grantDeployer",
+    "deployerPrincipalType",
+    "executors",
+    "tags",
+)
+LOCATION_KEY = "azure-native:location"
+
+
+class SettingsError(ValueError):
+    """One or more config keys hold values that are not allowed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class Executor:
+    principal_id: str
+    principal_type: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    location: str
+    pool_name: str
+    container_type: str = "NodeLTS"
+    max_sessions: int = 5
+    cooldown_seconds: int = 300
+    ready_sessions: int | None = None
+    egress_enabled: bool = False
+    grant_deployer: bool = True
+    deployer_principal_type: str = "User"
+    executors: tuple[Executor, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def default_pool_name(project: str, stack: str) -> str:
+    """A valid pool name from the project and stack names: lowercase letters and digits, 3..32.
+
+    Long names are cut and given a short hash of the full pair so two stacks never share one.
+    """
+    cleaned = re.sub(r"[^a-z0-9]", "", f"{project}{stack}".lower())
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "pool" + cleaned
+    if len(cleaned) > 32:
+        digest = hashlib.sha256(f"{project}/{stack}".encode()).hexdigest()[:6]
+        cleaned = cleaned[:26] + digest
+    return cleaned.ljust(3, "0")
+
+
+class _Collector:
+    """Parses raw config values, gathering every problem instead of stopping at the first."""
+
+    def __init__(self, raw: Mapping[str, str | None]):
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(f"{key}={_show(value)} is not allowed: {allowed}")
+
+    def string(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.raw.get(key)
+        if value is None:
+            return str(DEFAULTS[key])
+        if value not in choices:
+            self.fail(key, value, "one of " + ", ".join(choices))
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int | None:
+        value = self.raw.get(key)
+        if value is None:
+            default: int | None = DEFAULTS[key]
+            return default
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            self.fail(key, value, f"an integer in {low}..{high}")
+            return None
+        if not low <= number <= high:
+            self.problems.append(f"{key}={number} is out of range: {low}..{high}")
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw.get(key)
+        if value is None:
+            return bool(DEFAULTS[key])
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            self.fail(key, value, "true or false")
+            return bool(DEFAULTS[key])
+        return text == "true"
+
+    def json_value(self, key: str) -> Any:
+        value = self.raw.get(key)
+        if value is None:
+            return DEFAULTS[key]
+        try:
+            return json.loads(value)
+        except (TypeError, ValueError):
+            self.fail(key, value, "a YAML list or map in the stack file (JSON when set by CLI)")
+            return DEFAULTS[key]
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) and value != "" else json.dumps(value)
+
+
+def _is_guid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _executors(c: _Collector) -> tuple[Executor, ...]:
+    entries = c.json_value("executors")
+    if not isinstance(entries, list):
+        c.fail("executors", entries, "a list of {principalId, principalType}")
+        return ()
+    result: list[Executor] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        key = f"executors[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"principalId", "principalType"}:
+            c.fail(key, entry, "an object with exactly principalId and principalType")
+            continue
+        principal_id, principal_type = entry["principalId"], entry["principalType"]
+        if not _is_guid(principal_id):
+            c.fail(
+                f"{key}.principalId", principal_id, "an object id (GUID) such as 00000000-0000-0000-0000-000000000000"
+            )
+            continue
+        if principal_type not in EXECUTOR_PRINCIPAL_TYPES:
+            c.fail(f"{key}.principalType", principal_type, "one of " + ", ".join(EXECUTOR_PRINCIPAL_TYPES))
+            continue
+        if principal_id.lower() in seen:
+            c.fail(f"{key}.principalId", principal_id, "each principal once (it is listed twice)")
+            continue
+        seen.add(principal_id.lower())
+        result.append(Executor(principal_id.lower(), principal_type))
+    return tuple(result)
+
+
+def _tags(c: _Collector) -> dict[str, str]:
+    tags = c.json_value("tags")
+    if not isinstance(tags, dict):
+        c.fail("tags", tags, "a map of string keys to string values")
+        return {}
+    if len(tags) > MAX_TAGS:
+        c.fail("tags", f"<{len(tags)} tags>", f"at most {MAX_TAGS} tags")
+    for key, value in tags.items():
+        if not key or len(key) > MAX_TAG_KEY or TAG_KEY_FORBIDDEN & set(key):
+            c.fail(f"tags.{key}", key, f"a key of 1..{MAX_TAG_KEY} characters without any of < > % & \\ ? /")
+        if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
+            c.fail(f"tags.{key}", value, f"a string of at most {MAX_TAG_VALUE} characters")
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def parse_settings(raw: Mapping[str, str | None], project: str, stack: str) -> Settings:
+    """Turns raw config strings (keys as in `Pulumi.yaml`) into validated `Settings`.
+
+    Raises `SettingsError` naming every bad key; nothing is declared before this returns.
+    """
+    c = _Collector(raw)
+    location = raw.get(LOCATION_KEY)
+    if not location:
+        c.problems.append(
+            f"{LOCATION_KEY} is not set: run `pulumi config set {LOCATION_KEY} <region>` (for example northcentralus)"
+        )
+    elif not LOCATION_PATTERN.match(location):
+        c.fail(LOCATION_KEY, location, "an Azure region name in lowercase letters and digits, such as northcentralus")
+
+    pool_name = raw.get("poolName") or default_pool_name(project, stack)
+    if not POOL_NAME_PATTERN.match(pool_name):
+        c.fail("poolName", pool_name, "3..32 lowercase letters and digits, starting with a letter")
+
+    container_type = c.string("containerType", CONTAINER_TYPES)
+    max_sessions = c.integer("maxSessions", *MAX_SESSIONS_RANGE)
+    cooldown = c.integer("cooldownSeconds", *COOLDOWN_RANGE)
+    upper = max_sessions if max_sessions is not None else MAX_SESSIONS_RANGE[1]
+    ready = c.integer("readySessions", 0, upper)
+    settings = Settings(
+        location=location or "",
+        pool_name=pool_name,
+        container_type=container_type,
+        max_sessions=max_sessions or DEFAULTS["maxSessions"],
+        cooldown_seconds=cooldown or DEFAULTS["cooldownSeconds"],
+        ready_sessions=ready,
+        egress_enabled=c.boolean("egressEnabled"),
+        grant_deployer=c.boolean("grantDeployer"),
+        deployer_principal_type=c.string("deployerPrincipalType", DEPLOYER_PRINCIPAL_TYPES),
+        executors=_executors(c),
+        tags=_tags(c),
+    )
+    if c.problems:
+        raise SettingsError(c.problems)
+    return settings

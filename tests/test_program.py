@@ -1,0 +1,264 @@
+"""The Pulumi program under the mock runtime, with the committed stack files and with bad settings."""
+
+import json
+import uuid
+
+import pulumi
+import pytest
+import yaml
+
+from components.roles import SESSION_EXECUTOR
+from components.settings import DEFAULTS, default_pool_name
+from tests.pulumi_harness import DEPLOYER, PROJECT, ROOT, SUBSCRIPTION, AzureMocks, run_program, stack_config
+
+POOL = "azure-native:app:ContainerAppsSessionPool"
+ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+GROUP = "azure-native:resources:ResourceGroup"
+DOCUMENTED_OUTPUTS = {"poolManagementEndpoint", "poolName", "poolId", "resourceGroupName", "location", "tokenScope"}
+COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+# The tutorial's pool body (API 2025-01-01 and later), with ARM's `properties` flattened as the SDK sends it.
+TUTORIAL_POOL = {
+    "location": "northcentralus",
+    "containerType": "NodeLTS",
+    "poolManagementType": "Dynamic",
+    "scaleConfiguration": {"maxConcurrentSessions": 5},
+    "dynamicPoolConfiguration": {"lifecycleConfiguration": {"lifecycleType": "Timed", "cooldownPeriodInSeconds": 300}},
+    "sessionNetworkConfiguration": {"status": "EgressEnabled"},
+}
+
+
+def executor_entries(*ids: str, kind: str = "ServicePrincipal") -> str:
+    return json.dumps([{"principalId": i, "principalType": kind} for i in ids])
+
+
+@pulumi.runtime.test
+def test_dev_stack_sends_the_tutorials_pool_body():
+    mocks, exports, _ = run_program(stack_config("dev"))
+
+    def check(_):
+        (pool,) = mocks.of_type(POOL)
+        wire = {k: pool.inputs[k] for k in TUTORIAL_POOL}
+        assert wire == TUTORIAL_POOL
+        assert pool.inputs["sessionPoolName"] == "dynamicsessionsdev"
+        assert "environmentId" not in pool.inputs
+        assert len(mocks.of_type(GROUP)) == 1
+
+    return exports["poolId"].apply(check)
+
+
+@pulumi.runtime.test
+def test_deployer_grant_is_the_session_executor_at_the_pool_scope():
+    mocks, exports, program = run_program(stack_config("dev"))
+    (assignment,) = program["pool"].role_assignments
+
+    def check(args):
+        pool_id, _ = args
+        (grant,) = mocks.of_type(ASSIGNMENT)
+        assert grant.inputs["scope"] == pool_id
+        assert pool_id.endswith("/providers/Microsoft.App/sessionPools/dynamicsessionsdev")
+        assert grant.inputs["roleDefinitionId"] == (
+            f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{SESSION_EXECUTOR}"
+        )
+        assert SESSION_EXECUTOR == "0fb8eba5-a2bb-4abe-b1c1-49dfad359bb0"
+        assert grant.inputs["principalId"] == DEPLOYER
+        assert grant.inputs["principalType"] == "User"
+        assert str(uuid.UUID(grant.inputs["roleAssignmentName"])) == grant.inputs["roleAssignmentName"]
+
+    return pulumi.Output.all(exports["poolId"], assignment.id).apply(check)
+
+
+def _assignment_names(config: dict[str, str]) -> pulumi.Output:
+    mocks, _, program = run_program(config)
+    ids = [a.id for a in program["pool"].role_assignments]
+    return pulumi.Output.all(*ids).apply(
+        lambda _: {a.inputs["principalId"]: a.inputs["roleAssignmentName"] for a in mocks.of_type(ASSIGNMENT)}
+    )
+
+
+@pulumi.runtime.test
+def test_assignment_names_are_stable_across_runs_and_differ_per_principal():
+    app_id = "8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80"
+    config = {**stack_config("dev"), f"{PROJECT}:executors": executor_entries(app_id)}
+    first = _assignment_names(config)
+    second = _assignment_names(config)
+
+    def check(names):
+        a, b = names
+        assert a == b
+        assert set(a) == {DEPLOYER, app_id}
+        assert a[DEPLOYER] != a[app_id]
+
+    return pulumi.Output.all(first, second).apply(check)
+
+
+@pulumi.runtime.test
+def test_each_executor_gets_its_own_grant_with_its_type():
+    people = "0b9a8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d"
+    app_id = "8F3C2A51-6B1E-4D9A-9C7E-2A4B5D6E7F80"
+    entries = json.dumps(
+        [
+            {"principalId": app_id, "principalType": "ServicePrincipal"},
+            {"principalId": people, "principalType": "Group"},
+        ]
+    )
+    config = {**stack_config("dev"), f"{PROJECT}:executors": entries, f"{PROJECT}:grantDeployer": "false"}
+    mocks, _, program = run_program(config)
+    ids = [a.id for a in program["pool"].role_assignments]
+
+    def check(_):
+        grants = {a.inputs["principalId"]: a.inputs["principalType"] for a in mocks.of_type(ASSIGNMENT)}
+        assert grants == {app_id.lower(): "ServicePrincipal", people: "Group"}
+        assert {a.name for a in mocks.of_type(ASSIGNMENT)} == {
+            f"dev-executor-{app_id.lower()}",
+            f"dev-executor-{people}",
+        }
+
+    return pulumi.Output.all(*ids).apply(check)
+
+
+@pulumi.runtime.test
+def test_service_principal_deployer_type_is_sent():
+    config = {**stack_config("dev"), f"{PROJECT}:deployerPrincipalType": "ServicePrincipal"}
+    mocks, _, program = run_program(config)
+    (assignment,) = program["pool"].role_assignments
+    return assignment.id.apply(lambda _: _check_one_type(mocks, "ServicePrincipal"))
+
+
+def _check_one_type(mocks, expected: str) -> None:
+    (grant,) = mocks.of_type(ASSIGNMENT)
+    assert grant.inputs["principalType"] == expected
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+@pulumi.runtime.test
+def test_every_committed_stack_exports_every_documented_output(stack):
+    mocks, exports, _ = run_program(stack_config(stack), stack=stack)
+    assert set(exports) == DOCUMENTED_OUTPUTS
+    names = sorted(exports)
+
+    def check(values):
+        out = dict(zip(names, values, strict=True))
+        (pool,) = mocks.of_type(POOL)
+        assert out["poolManagementEndpoint"].startswith("https://")
+        assert not out["poolManagementEndpoint"].endswith("/")
+        assert out["poolManagementEndpoint"].endswith(f"/sessionPools/{out['poolName']}")
+        assert out["poolName"] == pool.inputs["sessionPoolName"] == default_pool_name(PROJECT, stack)
+        assert out["location"] == pool.inputs["location"]
+        assert out["resourceGroupName"] == pool.inputs["resourceGroupName"]
+        assert out["tokenScope"] == "https://dynamicsessions.io/.default"
+
+    return pulumi.Output.all(*(exports[n] for n in names)).apply(check)
+
+
+@pulumi.runtime.test
+def test_prod_stack_has_a_larger_warm_pool_without_egress_and_tags():
+    mocks, exports, program = run_program(stack_config("prod"), stack="prod")
+    (assignment,) = program["pool"].role_assignments
+
+    def check(_):
+        (pool,) = mocks.of_type(POOL)
+        assert pool.inputs["scaleConfiguration"] == {"maxConcurrentSessions": 50, "readySessionInstances": 5}
+        assert pool.inputs["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
+        assert pool.inputs["tags"]["environment"] == "prod"
+        (group,) = mocks.of_type(GROUP)
+        assert group.inputs["tags"] == pool.inputs["tags"]
+        (grant,) = mocks.of_type(ASSIGNMENT)
+        assert grant.inputs["principalType"] == "ServicePrincipal"
+
+    return pulumi.Output.all(exports["poolId"], assignment.id).apply(check)
+
+
+@pulumi.runtime.test
+def test_defaults_alone_give_a_closed_small_pool():
+    mocks, exports, _ = run_program({"azure-native:location": "westeurope"}, stack="scratch")
+
+    def check(_):
+        (pool,) = mocks.of_type(POOL)
+        assert pool.inputs["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
+        assert pool.inputs["scaleConfiguration"] == {"maxConcurrentSessions": 5}
+        assert pool.inputs["containerType"] == "NodeLTS"
+
+    return exports["poolId"].apply(check)
+
+
+def test_pulumi_yaml_declares_every_setting_with_the_programs_defaults():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, default in DEFAULTS.items():
+        spec = declared[key]
+        stated = spec.get("value", spec.get("default"))
+        assert stated == default, key
+        if "type" in spec:
+            assert spec.get("description"), key
+    assert {"poolName", "readySessions"} <= set(declared)
+
+
+BAD_SETTINGS = [
+    ({f"{PROJECT}:maxSessions": "601"}, "maxSessions=601 is out of range: 1..600"),
+    ({f"{PROJECT}:maxSessions": "0"}, "maxSessions=0 is out of range: 1..600"),
+    ({f"{PROJECT}:maxSessions": "five"}, "maxSessions=five is not allowed: an integer in 1..600"),
+    ({f"{PROJECT}:cooldownSeconds": "299"}, "cooldownSeconds=299 is out of range: 300..3600"),
+    ({f"{PROJECT}:cooldownSeconds": "3601"}, "cooldownSeconds=3601 is out of range: 300..3600"),
+    ({f"{PROJECT}:readySessions": "6"}, "readySessions=6 is out of range: 0..5"),
+    ({f"{PROJECT}:egressEnabled": "yes"}, "egressEnabled=yes is not allowed: true or false"),
+    ({f"{PROJECT}:grantDeployer": "1"}, "grantDeployer=1 is not allowed: true or false"),
+    ({f"{PROJECT}:containerType": "Shell"}, "containerType=Shell is not allowed: one of NodeLTS, PythonLTS"),
+    ({f"{PROJECT}:poolName": "My-Pool"}, "poolName=My-Pool is not allowed"),
+    ({f"{PROJECT}:poolName": "ab"}, "poolName=ab is not allowed"),
+    ({f"{PROJECT}:poolName": "a" * 33}, "poolName=" + "a" * 33),
+    (
+        {f"{PROJECT}:deployerPrincipalType": "Group"},
+        "deployerPrincipalType=Group is not allowed: one of User, ServicePrincipal",
+    ),
+    ({f"{PROJECT}:executors": executor_entries("not-a-guid")}, "executors[0].principalId=not-a-guid is not allowed"),
+    (
+        {f"{PROJECT}:executors": executor_entries("8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80", kind="Robot")},
+        "executors[0].principalType=Robot is not allowed: one of User, Group, ServicePrincipal",
+    ),
+    (
+        {
+            f"{PROJECT}:executors": executor_entries(
+                "8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80", "8F3C2A51-6B1E-4D9A-9C7E-2A4B5D6E7F80"
+            )
+        },
+        "executors[1].principalId=8F3C2A51-6B1E-4D9A-9C7E-2A4B5D6E7F80 is not allowed: each principal once",
+    ),
+    ({f"{PROJECT}:executors": json.dumps({"principalId": "x"})}, "executors="),
+    ({f"{PROJECT}:executors": "[not json"}, "executors=[not json is not allowed"),
+    ({f"{PROJECT}:tags": json.dumps(["a"])}, 'tags=["a"] is not allowed: a map'),
+    ({f"{PROJECT}:tags": json.dumps({"a/b": "x"})}, "tags.a/b=a/b is not allowed"),
+    ({"azure-native:location": None}, "azure-native:location is not set"),
+    ({"azure-native:location": "North Central US"}, "azure-native:location=North Central US is not allowed"),
+]
+
+
+@pytest.mark.parametrize("override,message", BAD_SETTINGS, ids=[m.split(" ")[0] for _, m in BAD_SETTINGS])
+def test_bad_setting_is_rejected_by_name_before_any_resource(override, message):
+    config = {k: v for k, v in {**stack_config("dev"), **override}.items() if v is not None}
+    mocks = AzureMocks()
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(config, mocks=mocks)
+    assert message in str(raised.value)
+    assert mocks.resources == []
+
+
+def test_all_bad_settings_are_reported_together():
+    config = {**stack_config("dev"), f"{PROJECT}:maxSessions": "0", f"{PROJECT}:cooldownSeconds": "10"}
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(config)
+    assert "maxSessions=0" in str(raised.value) and "cooldownSeconds=10" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "project,stack",
+    [("dynamic-sessions", "dev"), ("dynamic-sessions", "Prod_EU-2"), ("9lives", "x"), ("p" * 40, "staging")],
+)
+def test_derived_pool_names_are_valid_azure_names(project, stack):
+    from components.settings import POOL_NAME_PATTERN
+
+    name = default_pool_name(project, stack)
+    assert POOL_NAME_PATTERN.match(name), name
+
+
+def test_long_derived_names_stay_distinct_per_stack():
+    assert default_pool_name("p" * 40, "staging") != default_pool_name("p" * 40, "staging2")
