@@ -1,0 +1,341 @@
+"""The emulator's HTTP surface: both data-plane contracts over one pool of real Node.js sessions."""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator import auth, contract
+from emulator.contract import BadRequest, error_response
+from emulator.pool import Pool, PoolFull
+from emulator.session import NodeSession, Outcome, SessionEnded
+
+log = logging.getLogger("emulator")
+KEPT_EXECUTIONS = 100
+
+
+@dataclass
+class EmulatorState:
+    pool: Pool
+    allowed_principals: frozenset[str] = frozenset()
+    node_version: str = ""
+    # identifier -> execution id -> resource, for GET /executions/{id}; newest last, bounded.
+    executions: dict[str, OrderedDict[str, dict[str, Any]]] = field(default_factory=dict)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class FrontDoor:
+    """Per request: one log line (method, path, status, ms; never the query or a token) and auth."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+            try:
+                auth.check(header, self.state.allowed_principals)
+            except auth.Denied as denied:
+                await error_response(denied.status, denied.code, denied.message)(scope, receive, send_and_note)
+                return
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+
+
+Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
+
+
+def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, state)
+        except BadRequest as bad:
+            return error_response(bad.status, bad.code, bad.message, bad.headers)
+        except PoolFull as full:
+            wait = _retry_after(state.pool)
+            return error_response(429, "TooManyRequests", f"{full} Retry after {wait} s.", {"Retry-After": str(wait)})
+
+    return Route(path, endpoint, methods=methods)
+
+
+def _retry_after(pool: Pool) -> int:
+    """Seconds until the least recently used session's cooldown ends: when a slot can free up."""
+    if not pool.sessions:
+        return 1
+    oldest = min(s.last_used for s in pool.sessions.values())
+    return max(1, math.ceil(oldest + pool.settings.cooldown_s - time.time()))
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise BadRequest(400, "InvalidRequest", "The request body is not valid JSON.") from None
+
+
+async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
+    session = await state.pool.session_for(ident)
+    try:
+        return await session.execute(code, timeout_s)
+    except SessionEnded as ended:
+        await state.pool.end(ident)
+        state.executions.pop(ident, None)
+        return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
+
+
+# --- code/execute: 2024-02-02-preview, 2024-08-02-preview -------------------------------------
+
+
+async def legacy_execute(request: Request, state: EmulatorState) -> Response:
+    contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
+    ident = contract.identifier(request.query_params)
+    code, timeout_s = contract.legacy_request(await _json_body(request))
+    return JSONResponse(contract.legacy_result(await _run(state, ident, code, timeout_s)))
+
+
+# --- executions: 2024-10-02-preview and later ---------------------------------------------------
+
+
+async def create_execution(request: Request, state: EmulatorState) -> Response:
+    version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
+    ident = contract.identifier(request.query_params)
+    code, execution_type, timeout_s = contract.executions_request(await _json_body(request))
+    execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
+    status_code = 202 if version == "2024-10-02-preview" else 200
+    history = state.executions.setdefault(ident, OrderedDict())
+
+    def remember(outcome: Outcome | None) -> dict[str, Any]:
+        resource = contract.execution_resource(execution_id, ident, execution_type, outcome)
+        history[execution_id] = resource
+        while len(history) > KEPT_EXECUTIONS:
+            history.popitem(last=False)
+        return resource
+
+    if execution_type == "Synchronous":
+        return JSONResponse(remember(await _run(state, ident, code, timeout_s)), status_code=status_code)
+
+    session = await state.pool.session_for(ident)  # capacity is checked before answering Running
+    del session
+    running = remember(None)
+
+    async def finish() -> None:
+        remember(await _run(state, ident, code, timeout_s))
+
+    task = asyncio.create_task(finish())
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+    location = request.url.replace(path=f"{request.url.path}/{execution_id}")
+    return JSONResponse(running, status_code=202, headers={"Operation-Location": str(location)})
+
+
+async def get_execution(request: Request, state: EmulatorState) -> Response:
+    contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions/{id}")
+    ident = contract.identifier(request.query_params)
+    execution_id = request.path_params["execution_id"]
+    resource = state.executions.get(ident, {}).get(execution_id)
+    if resource is None:
+        raise BadRequest(404, "NotFound", f"No execution {execution_id!r} in this session.")
+    return JSONResponse(resource)
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+async def _session_dir(request: Request, state: EmulatorState, versions: tuple[str, ...], route: str) -> Path:
+    contract.api_version(request.query_params, versions, route)
+    session = await state.pool.session_for(contract.identifier(request.query_params))
+    return session.data_dir
+
+
+def _file_entry(path: Path, legacy: bool) -> dict[str, Any]:
+    stat = path.stat()
+    if legacy:
+        return {
+            "properties": {
+                "filename": path.name,
+                "size": stat.st_size,
+                "lastModifiedTime": contract.timestamp(stat.st_mtime),
+            }
+        }
+    return {
+        "name": path.name,
+        "type": "file",
+        "contentType": "application/octet-stream",
+        "sizeInBytes": stat.st_size,
+        "lastModifiedAt": contract.timestamp(stat.st_mtime),
+        "directory": "/mnt/data",
+    }
+
+
+async def _store_upload(request: Request, folder: Path) -> Path:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > contract.MAX_UPLOAD_BYTES + 64 * 1024:
+        raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except Exception as error:  # the multipart parser's errors have no common base
+        raise BadRequest(400, "InvalidRequest", f"Expected a multipart/form-data body: {error}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
+    name = contract.file_name(upload.filename)
+    if (upload.size or 0) > contract.MAX_UPLOAD_BYTES:
+        raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
+    target = folder / name
+    with target.open("wb") as out:
+        while chunk := await upload.read(1024 * 1024):
+            out.write(chunk)
+    await form.close()
+    return target
+
+
+def _existing(folder: Path, name: str) -> Path:
+    path = folder / contract.file_name(name)
+    if not path.is_file():
+        raise BadRequest(404, "NotFound", f"No file named {name!r} in this session.")
+    return path
+
+
+def _listing(folder: Path, legacy: bool) -> list[dict[str, Any]]:
+    return [_file_entry(p, legacy) for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+async def legacy_upload(request: Request, state: EmulatorState) -> Response:
+    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files/upload")
+    stored = await _store_upload(request, folder)
+    return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
+
+
+async def legacy_list(request: Request, state: EmulatorState) -> Response:
+    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files")
+    return JSONResponse({"value": _listing(folder, legacy=True)})
+
+
+async def legacy_content(request: Request, state: EmulatorState) -> Response:
+    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files/content/{name}")
+    return FileResponse(_existing(folder, request.path_params["name"]), media_type="application/octet-stream")
+
+
+async def files(request: Request, state: EmulatorState) -> Response:
+    if request.method == "GET" and request.query_params.get("api-version") in contract.LEGACY_VERSIONS:
+        return await legacy_list(request, state)
+    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files")
+    if request.method == "POST":
+        return JSONResponse(_file_entry(await _store_upload(request, folder), legacy=False))
+    return JSONResponse({"value": _listing(folder, legacy=False)})
+
+
+async def file_item(request: Request, state: EmulatorState) -> Response:
+    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}")
+    path = _existing(folder, request.path_params["name"])
+    if request.method == "DELETE":
+        path.unlink()
+        return Response(status_code=204)
+    return JSONResponse(_file_entry(path, legacy=False))
+
+
+async def file_content(request: Request, state: EmulatorState) -> Response:
+    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}/content")
+    return FileResponse(_existing(folder, request.path_params["name"]), media_type="application/octet-stream")
+
+
+# --- sessions and metadata: 2025-02-02-preview and later ----------------------------------------
+
+
+async def session_item(request: Request, state: EmulatorState) -> Response:
+    contract.api_version(request.query_params, contract.SESSION_VERSIONS, "session")
+    ident = contract.identifier(request.query_params)
+    if request.method == "DELETE":
+        await state.pool.end(ident)
+        state.executions.pop(ident, None)
+        return Response(status_code=204)
+    session: NodeSession | None = state.pool.sessions.get(ident)
+    if session is None:
+        raise BadRequest(404, "NotFound", "No live session has this identifier.")
+    return JSONResponse(contract.session_resource(session, state.pool.settings.cooldown_s))
+
+
+async def list_sessions(request: Request, state: EmulatorState) -> Response:
+    contract.api_version(request.query_params, contract.SESSION_VERSIONS, "listSessions")
+    cooldown = state.pool.settings.cooldown_s
+    return JSONResponse({"sessions": [contract.session_resource(s, cooldown) for s in state.pool.sessions.values()]})
+
+
+async def metadata(request: Request, state: EmulatorState) -> Response:
+    contract.api_version(request.query_params, contract.SESSION_VERSIONS, "metadata")
+    created = contract.timestamp(state.pool.created_at)
+    return JSONResponse(
+        {
+            "runtimes": [{"name": "node", "version": state.node_version}],
+            "preInstalledPackages": [],
+            "createdAt": created,
+            "lastUpdatedAt": created,
+        }
+    )
+
+
+def create_app(state: EmulatorState, on_ready: Callable[[], None] | None = None) -> ASGIApp:
+    """The ASGI application; the pool is started and stopped with it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await state.pool.start()
+        if on_ready is not None:
+            on_ready()
+        try:
+            yield
+        finally:
+            for task in list(state.background):
+                task.cancel()
+            await state.pool.close()
+
+    routes = [
+        _route("/code/execute", legacy_execute, state, ["POST"]),
+        _route("/files/upload", legacy_upload, state, ["POST"]),
+        _route("/files/content/{name}", legacy_content, state, ["GET"]),
+        _route("/executions", create_execution, state, ["POST"]),
+        _route("/executions/{execution_id}", get_execution, state, ["GET"]),
+        _route("/files", files, state, ["GET", "POST"]),
+        _route("/files/{name}", file_item, state, ["GET", "DELETE"]),
+        _route("/files/{name}/content", file_content, state, ["GET"]),
+        _route("/session", session_item, state, ["GET", "DELETE"]),
+        _route("/listSessions", list_sessions, state, ["GET"]),
+        _route("/metadata", metadata, state, ["GET"]),
+    ]
+    async def no_route(request: Request, error: Exception) -> Response:
+        status = getattr(error, "status_code", 404)
+        if status == 405:
+            return error_response(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}.")
+        return error_response(404, "NotFound", f"No route {request.url.path}; check the path and api-version.")
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: no_route, 405: no_route})
+    return FrontDoor(app, state)

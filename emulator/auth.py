@@ -1,0 +1,65 @@
+"""Bearer-token checks as the pool's front door makes them, minus the signature.
+
+The emulator cannot know Microsoft Entra ID's keys, so a token's signature is not checked:
+any JWT whose `aud` is the dynamic-sessions audience and whose `exp` lies ahead is accepted.
+`allowed_principals` rehearses a missing role assignment: other `oid`s get 403.
+"""
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jwt
+
+AUDIENCE = "https://dynamicsessions.io"
+
+
+@dataclass(frozen=True)
+class Denied(Exception):
+    status: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Claims:
+    expires: float
+    object_id: str | None
+
+
+@lru_cache(maxsize=1024)
+def _claims(token: str) -> Claims | str:
+    # Cached per token string: a client sends the same token for many requests.
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False, "verify_aud": False})
+    except jwt.PyJWTError:
+        return "The bearer token is not a well-formed JWT."
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not any(isinstance(a, str) and a.rstrip("/") == AUDIENCE for a in audiences):
+        return f"The token's audience is {audience!r}; it must be {AUDIENCE!r} (request scope {AUDIENCE}/.default)."
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float):
+        return "The token has no expiry (exp)."
+    oid = claims.get("oid")
+    return Claims(float(expires), oid if isinstance(oid, str) else None)
+
+
+def check(authorization: str | None, allowed_principals: frozenset[str]) -> None:
+    """Raises `Denied` (401 or 403) unless the Authorization header carries an acceptable token."""
+    if not authorization:
+        raise Denied(401, "Unauthorized", "No Authorization header: send 'Authorization: Bearer <token>'.")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Denied(401, "Unauthorized", "The Authorization header must be 'Bearer <token>'.")
+    claims = _claims(token.strip())
+    if isinstance(claims, str):
+        raise Denied(401, "Unauthorized", claims)
+    if claims.expires <= time.time():
+        raise Denied(401, "Unauthorized", "The token has expired.")
+    if allowed_principals and (claims.object_id or "").lower() not in allowed_principals:
+        raise Denied(
+            403,
+            "Forbidden",
+            "The principal does not have the Azure ContainerApps Session Executor role on this pool.",
+        )

@@ -1,0 +1,146 @@
+"""The pool: identifiers to live sessions, capacity, cooldown, and pre-started (ready) sessions."""
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from emulator.sandbox import Launcher
+from emulator.session import NodeSession, SessionEnded
+
+log = logging.getLogger("emulator")
+
+
+class PoolFull(RuntimeError):
+    """Every session the pool may hold is allocated."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    max_sessions: int = 5
+    cooldown_s: float = 300.0
+    ready_sessions: int = 0
+
+
+class Pool:
+    """Allocates one session per identifier, at most `max_sessions` at once.
+
+    Ready sessions are started ahead of demand and handed to new identifiers, so those skip
+    Node's start-up; they count towards `max_sessions` like allocated ones, as spare capacity.
+    """
+
+    def __init__(self, launcher: Launcher, settings: PoolSettings):
+        self.launcher = launcher
+        self.settings = settings
+        self.sessions: dict[str, NodeSession] = {}
+        self._starting: dict[str, asyncio.Future[NodeSession]] = {}
+        self._ready: list[NodeSession] = []
+        self._warming = 0
+        self._scratch = Path(tempfile.mkdtemp(prefix="dynamic-sessions-emulator-"))
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self.created_at = time.time()
+
+    async def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever())
+        self._refill()
+        while self._warming:
+            await asyncio.sleep(0.01)
+
+    def _allocated(self) -> int:
+        return len(self.sessions) + len(self._starting)
+
+    async def session_for(self, identifier: str) -> NodeSession:
+        """The identifier's session, started (or taken from the ready ones) on first use."""
+        session = self.sessions.get(identifier)
+        if session is not None and session.alive:
+            session.last_used = time.time()
+            return session
+        if session is not None:
+            await self.end(identifier)
+        pending = self._starting.get(identifier)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if self._allocated() >= self.settings.max_sessions:
+            raise PoolFull(f"all {self.settings.max_sessions} sessions of the pool are in use")
+        future: asyncio.Future[NodeSession] = asyncio.get_running_loop().create_future()
+        self._starting[identifier] = future
+        try:
+            session = await self._take_or_start()
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # a waiter may not exist; the error is theirs and ours
+            raise
+        finally:
+            del self._starting[identifier]
+        session.identifier = identifier
+        session.last_used = time.time()
+        self.sessions[identifier] = session
+        future.set_result(session)
+        self._refill()
+        return session
+
+    async def _take_or_start(self) -> NodeSession:
+        while self._ready:
+            session = self._ready.pop()
+            if session.alive:
+                return session
+        return await NodeSession(self.launcher, self._scratch).start()
+
+    def _refill(self) -> None:
+        free = self.settings.max_sessions - self._allocated()
+        wanted = min(self.settings.ready_sessions, free) - len(self._ready) - self._warming
+        for _ in range(max(0, wanted)):
+            self._warming += 1
+            task = asyncio.create_task(self._warm_one())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _warm_one(self) -> None:
+        try:
+            session = await NodeSession(self.launcher, self._scratch).start()
+        except SessionEnded:
+            log.warning("a ready session failed to start")
+            return
+        finally:
+            self._warming -= 1
+        self._ready.append(session)
+
+    async def end(self, identifier: str) -> bool:
+        """Ends a session at once (DELETE /session, cooldown, or its process ended)."""
+        session = self.sessions.pop(identifier, None)
+        if session is None:
+            return False
+        await session.close()
+        self._refill()
+        return True
+
+    async def _reap_forever(self) -> None:
+        interval = min(1.0, max(0.05, self.settings.cooldown_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            deadline = time.time() - self.settings.cooldown_s
+            for identifier, session in list(self.sessions.items()):
+                if session.last_used < deadline and not session.busy:
+                    log.info("session ended after %ss idle", self.settings.cooldown_s)
+                    await self.end(identifier)
+
+    async def close(self) -> None:
+        """Stops every session process, ready ones included."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for task in list(self._tasks):
+            task.cancel()
+        everything = [*self.sessions.values(), *self._ready]
+        self.sessions.clear()
+        self._ready.clear()
+        await asyncio.gather(*(s.close() for s in everything), return_exceptions=True)
+
+    def kill_all_now(self) -> None:
+        for session in [*self.sessions.values(), *self._ready]:
+            session.kill_now()

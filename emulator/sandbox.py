@@ -1,0 +1,89 @@
+"""How a session's Node.js process is started: under bubblewrap, or (only when asked) unsandboxed."""
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+KERNEL = Path(__file__).resolve().parent / "kernel.js"
+SANDBOX_KERNEL_DIR = "/opt/emulator"
+SANDBOX_DATA_DIR = "/mnt/data"
+# Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
+NODE_FLAGS = ("--max-old-space-size=512",)
+# Only what Node and TLS need; the host's home, the project and other sessions stay out of reach.
+READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing and running unsandboxed was not asked for."""
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """Builds the command line of one session process."""
+
+    node: str
+    bwrap: str | None
+    egress: bool
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.bwrap is not None
+
+    def command(self, data_dir: Path, channel_fd: int) -> list[str]:
+        """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number)."""
+        kernel = str(KERNEL) if self.bwrap is None else f"{SANDBOX_KERNEL_DIR}/kernel.js"
+        node = [self.node, *NODE_FLAGS, kernel, str(channel_fd)]
+        if self.bwrap is None:
+            return node
+        return [self.bwrap, *self._bwrap_args(data_dir), "--", *node]
+
+    def environment(self, data_dir: Path) -> dict[str, str]:
+        """The session's environment when unsandboxed (bubblewrap clears and sets its own)."""
+        return {"PATH": "/usr/bin:/bin", "HOME": str(data_dir), "SESSION_DATA_DIR": str(data_dir)}
+
+    def _bwrap_args(self, data_dir: Path) -> list[str]:
+        args = ["--die-with-parent", "--new-session", "--unshare-all"]
+        if self.egress:
+            args.append("--share-net")
+        for top in ("/bin", "/lib", "/lib64", "/sbin"):
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        args += ["--ro-bind", "/usr", "/usr"]
+        node_home = Path(self.node).resolve().parent.parent
+        if not str(node_home).startswith("/usr"):
+            args += ["--ro-bind", str(node_home), str(node_home)]
+        for path in READ_ONLY_ETC:
+            args += ["--ro-bind-try", path, path]
+        args += [
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--tmpfs", "/tmp",
+            "--ro-bind", str(KERNEL.parent), SANDBOX_KERNEL_DIR,
+            "--bind", str(data_dir), SANDBOX_DATA_DIR,
+            "--chdir", SANDBOX_DATA_DIR,
+            "--hostname", "session",
+            "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin",
+            "--setenv", "HOME", SANDBOX_DATA_DIR,
+        ]  # fmt: skip
+        return args
+
+
+def make_launcher(egress: bool, unsandboxed: bool) -> Launcher:
+    """The launcher for this machine, or `SandboxUnavailable` with what to do about it."""
+    node = shutil.which("node")
+    if node is None:
+        raise SandboxUnavailable("node (Node.js 18 or later) is not on PATH; sessions need it")
+    if unsandboxed:
+        return Launcher(node=node, bwrap=None, egress=egress)
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so session code cannot be sandboxed: "
+            "install it (Debian/Ubuntu: apt-get install bubblewrap) or pass --unsandboxed "
+            "to run untrusted code with your own user's access to this machine"
+        )
+    return Launcher(node=node, bwrap=bwrap, egress=egress)

@@ -1,0 +1,142 @@
+"""One live session: a Node.js kernel process, its /mnt/data folder, and the channel to it."""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulator.sandbox import Launcher
+
+# The kernel enforces the timeout itself; this margin only catches a kernel that cannot answer
+# (a busy loop inside a callback, a hung native call), which is then killed.
+WATCHDOG_MARGIN_S = 2.0
+START_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one execution produced."""
+
+    succeeded: bool
+    stdout: str
+    stderr: str
+    result: Any
+    milliseconds: int
+
+
+class SessionEnded(RuntimeError):
+    """The session's process is gone (it exited, crashed, or was stopped)."""
+
+
+class NodeSession:
+    """A started kernel. `execute` runs one piece of code at a time, in order of arrival."""
+
+    def __init__(self, launcher: Launcher, scratch: Path):
+        self.launcher = launcher
+        self.data_dir = Path(tempfile.mkdtemp(prefix="session-", dir=scratch))
+        self.identifier: str | None = None
+        now = time.time()
+        self.created_at = now
+        self.last_used = now
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lock = asyncio.Lock()
+        self._next_id = 0
+        self.alive = False
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def start(self) -> "NodeSession":
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.launcher.command(self.data_dir, theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=None if self.launcher.sandboxed else self.launcher.environment(self.data_dir),
+                cwd=self.data_dir,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
+        try:
+            hello = await asyncio.wait_for(self._reader.readline(), START_TIMEOUT_S)
+        except TimeoutError:
+            hello = b""
+        if json.loads(hello or b"{}").get("ready") is not True:
+            await self.close()
+            raise SessionEnded("the session's Node.js process did not start")
+        self.alive = True
+        return self
+
+    async def execute(self, code: str, timeout_s: float) -> Outcome:
+        async with self._lock:
+            if not self.alive or self._writer is None or self._reader is None:
+                raise SessionEnded("the session has ended")
+            self.last_used = time.time()
+            self._next_id += 1
+            request = {"id": self._next_id, "code": code, "timeoutMs": int(timeout_s * 1000)}
+            self._writer.write(json.dumps(request).encode() + b"\n")
+            started = time.perf_counter()
+            try:
+                line = await asyncio.wait_for(self._reader.readline(), timeout_s + WATCHDOG_MARGIN_S)
+            except TimeoutError:
+                await self.close()
+                elapsed = int((time.perf_counter() - started) * 1000)
+                message = f"Error: Execution timed out after {timeout_s:g} s; the session was stopped\n"
+                return Outcome(False, "", message, "", elapsed)
+            finally:
+                self.last_used = time.time()
+            if not line:
+                code_ = await self._exit_code()
+                await self.close()
+                raise SessionEnded(f"the session's process exited (code {code_}) during the execution")
+            answer = json.loads(line)
+            return Outcome(answer["ok"], answer["stdout"], answer["stderr"], answer["result"], round(answer["ms"]))
+
+    async def _exit_code(self) -> int | None:
+        if self._process is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._process.wait(), 1.0)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        """Ends the process (and, through bubblewrap, everything it started) and removes its files."""
+        self.alive = False
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        process = self._process
+        if process is not None and process.returncode is None:
+            # The kernel runs in its own process group; end all of it, not only the leader.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill_now(self) -> None:
+        """Synchronous last resort at interpreter exit: no orphan Node process may outlive the emulator."""
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
