@@ -331,6 +331,7 @@ def create_app(state: EmulatorState, on_ready: Callable[[], None] | None = None)
         _route("/listSessions", list_sessions, state, ["GET"]),
         _route("/metadata", metadata, state, ["GET"]),
     ]
+
     async def no_route(request: Request, error: Exception) -> Response:
         status = getattr(error, "status_code", 404)
         if status == 405:

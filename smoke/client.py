@@ -1,0 +1,352 @@
+"""A client for one pool's data plane, over either contract, synchronous or asynchronous.
+
+Each operation is written once, as a flow that yields the HTTP requests it needs (or a pause
+in seconds) and receives the responses; `SessionsClient` and `AsyncSessionsClient` only drive
+those flows over httpx's sync or async transport.
+"""
+
+import email.utils
+import ipaddress
+import time
+from collections.abc import Generator
+from types import ModuleType, TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from smoke import __version__, executions
+from smoke.errors import (
+    AccessDenied,
+    ConfigurationError,
+    DataPlaneError,
+    RequestRejected,
+    ServiceUnavailable,
+    Throttled,
+    UnexpectedResponse,
+    UnreachableError,
+)
+from smoke.results import ExecutionResult, FileInfo
+from smoke.tokens import EntraToken, LocalToken, TokenProvider
+from smoke.versions import (
+    CONTRACTS,
+    DEFAULT_API_VERSION,
+    RELEASE_API_VERSION,
+    SESSION_API_VERSIONS,
+    SUPPORTED_API_VERSIONS,
+)
+
+DEFAULT_EXECUTION_TIMEOUT_S = 60
+MAX_EXECUTION_TIMEOUT_S = 220
+# HTTP reads wait this much longer than the execution may run, so a slow execution is not cut off.
+READ_MARGIN_S = 30.0
+POLL_INTERVAL_S = 0.5
+USER_AGENT = f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__version__}"
+_CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted", "available")
+
+T = TypeVar("T")
+Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_endpoint(endpoint: str) -> str:
+    """The endpoint without trailing slashes; plain http is allowed for loopback (the emulator) only."""
+    url = endpoint.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback_url(url):
+        raise ConfigurationError(
+            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"endpoint {endpoint!r} must not carry a query or fragment")
+    return url
+
+
+def contract_for(api_version: str) -> ModuleType:
+    try:
+        return CONTRACTS[api_version]
+    except KeyError:
+        raise ConfigurationError(
+            f"api version {api_version!r} is not supported; use one of: {', '.join(SUPPORTED_API_VERSIONS)}"
+        ) from None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_from(response: httpx.Response) -> DataPlaneError:
+    """A typed error with status, error code, message and trace id; never a header of the request."""
+    body: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        pass
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = response.headers.get("x-ms-error-code") or error.get("code")
+    message = error.get("message") or (body.get("message") if isinstance(body, dict) else None)
+    if not message:
+        message = response.reason_phrase or response.text[:200] or "no message"
+    trace = (
+        (body.get("traceId") if isinstance(body, dict) else None)
+        or error.get("traceId")
+        or response.headers.get("x-ms-request-id")
+        or response.headers.get("x-ms-correlation-request-id")
+    )
+    status = response.status_code
+    kind: type[DataPlaneError] = RequestRejected
+    if status in (401, 403):
+        kind = AccessDenied
+    elif status == 429 or (status == 404 and any(w in str(message).lower() for w in _CAPACITY_WORDS)):
+        kind = Throttled
+    elif status >= 500:
+        kind = ServiceUnavailable
+    return kind(status, str(message), code, trace, _retry_after(response))
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise _error_from(response)
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(
+            f"HTTP {response.status_code} with a body that is not JSON ({kind}): {response.text[:120]!r}"
+        ) from None
+
+
+class _Flows:
+    """Everything but the transport: URLs, headers, bodies, parsing, polling."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        credential: Any = None,
+        token_provider: TokenProvider | None = None,
+        execution_timeout_s: int = DEFAULT_EXECUTION_TIMEOUT_S,
+    ):
+        self.endpoint = normalize_endpoint(endpoint)
+        self.api_version = api_version
+        self.contract = contract_for(api_version)
+        if not 1 <= execution_timeout_s <= MAX_EXECUTION_TIMEOUT_S:
+            raise ConfigurationError(f"execution timeout {execution_timeout_s} s is outside 1..220")
+        self.execution_timeout_s = execution_timeout_s
+        if token_provider is None:
+            local = urlsplit(self.endpoint).scheme == "http"
+            token_provider = LocalToken() if local else EntraToken(credential)
+        self.tokens = token_provider
+        self.timeout = httpx.Timeout(10.0, read=execution_timeout_s + READ_MARGIN_S)
+        self.deadline: float | None = None
+        """A `time.monotonic()` instant no request may outlast (the smoke's overall --timeout)."""
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        identifier: str | None,
+        *,
+        api_version: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        params = {"api-version": api_version or self.api_version}
+        if identifier is not None:
+            params["identifier"] = identifier
+        headers = {"Authorization": f"Bearer {self.tokens.token()}", "User-Agent": USER_AGENT}
+        request = httpx.Request(method, f"{self.endpoint}/{path}", params=params, headers=headers, **kwargs)
+        timeout = self.timeout
+        if self.deadline is not None:
+            left = max(0.1, self.deadline - time.monotonic())
+            timeout = httpx.Timeout(min(10.0, left), read=min(timeout.read or left, left))
+        request.extensions["timeout"] = timeout.as_dict()
+        return request
+
+    def _execute(self, code: str, identifier: str, timeout_s: int | None) -> Flow[ExecutionResult]:
+        timeout_s = timeout_s or self.execution_timeout_s
+        body = self.contract.execute_body(code, timeout_s)
+        response = yield self._request("POST", self.contract.EXECUTE_PATH, identifier, json=body)
+        assert response is not None
+        result: ExecutionResult = self.contract.parse_execution(_json(response))
+        # Asynchronous or slow executions answer Running; the answer names where to look.
+        deadline = time.monotonic() + timeout_s + READ_MARGIN_S
+        while self.contract is executions and result.status in ("NotStarted", "Running"):
+            if time.monotonic() > deadline:
+                raise UnexpectedResponse(f"the execution is still {result.status} after {timeout_s} s")
+            yield POLL_INTERVAL_S
+            path = executions.execution_path(str(result.raw.get("id", "")))
+            response = yield self._request("GET", path, identifier)
+            assert response is not None
+            result = executions.parse_execution(_json(response))
+        return result
+
+    def _release(self, identifier: str) -> Flow[bool]:
+        # DELETE /session exists from 2025-02-02-preview, whichever contract executed the code.
+        version = self.api_version if self.api_version in SESSION_API_VERSIONS else RELEASE_API_VERSION
+        response = yield self._request("DELETE", "session", identifier, api_version=version)
+        assert response is not None
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return True
+
+    def _upload(self, identifier: str, name: str, data: bytes) -> Flow[FileInfo]:
+        files = {"file": (name, data, "application/octet-stream")}
+        response = yield self._request("POST", self.contract.UPLOAD_PATH, identifier, files=files)
+        assert response is not None
+        info: FileInfo = self.contract.parse_upload(_json(response))
+        return info
+
+    def _list(self, identifier: str) -> Flow[list[FileInfo]]:
+        response = yield self._request("GET", self.contract.LIST_PATH, identifier)
+        assert response is not None
+        listing: list[FileInfo] = self.contract.parse_list(_json(response))
+        return listing
+
+    def _download(self, identifier: str, name: str) -> Flow[bytes]:
+        response = yield self._request("GET", self.contract.content_path(name), identifier)
+        assert response is not None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response.content
+
+
+class SessionsClient(_Flows):
+    """Synchronous client; use as a context manager, or call `close()`.
+
+    >>> with SessionsClient(endpoint) as pool:
+    ...     result = pool.execute('console.log("hello-world")', identifier="my-session")
+    """
+
+    def __init__(self, endpoint: str, *, http: httpx.Client | None = None, **options: Any):
+        super().__init__(endpoint, **options)
+        self._http = http or httpx.Client(timeout=self.timeout)
+
+    def _drive(self, flow: Flow[T]) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, float):
+                    time.sleep(step)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(self._send(step))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._http.send(request)
+        except httpx.TransportError as error:
+            raise UnreachableError(f"{type(error).__name__}: {error}") from None
+
+    def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
+        """Runs `code` in the session `identifier` (created on first use) and returns its result."""
+        return self._drive(self._execute(code, identifier, timeout_s))
+
+    def release(self, identifier: str) -> bool:
+        """Ends the session now, which stops its billing; False when no such session existed."""
+        return self._drive(self._release(identifier))
+
+    def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
+        """Stores `data` as /mnt/data/<name> in the session."""
+        return self._drive(self._upload(identifier, name, data))
+
+    def list_files(self, identifier: str) -> list[FileInfo]:
+        return self._drive(self._list(identifier))
+
+    def download_file(self, identifier: str, name: str) -> bytes:
+        return self._drive(self._download(identifier, name))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+class AsyncSessionsClient(_Flows):
+    """Asynchronous client with the same operations; use with `async with`."""
+
+    def __init__(self, endpoint: str, *, http: httpx.AsyncClient | None = None, **options: Any):
+        super().__init__(endpoint, **options)
+        self._http = http or httpx.AsyncClient(timeout=self.timeout)
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        import asyncio
+
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, float):
+                    await asyncio.sleep(step)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(await self._send(step))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._http.send(request)
+        except httpx.TransportError as error:
+            raise UnreachableError(f"{type(error).__name__}: {error}") from None
+
+    async def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
+        return await self._drive(self._execute(code, identifier, timeout_s))
+
+    async def release(self, identifier: str) -> bool:
+        return await self._drive(self._release(identifier))
+
+    async def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
+        return await self._drive(self._upload(identifier, name, data))
+
+    async def list_files(self, identifier: str) -> list[FileInfo]:
+        return await self._drive(self._list(identifier))
+
+    async def download_file(self, identifier: str, name: str) -> bytes:
+        return await self._drive(self._download(identifier, name))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.aclose()
+
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "SUPPORTED_API_VERSIONS",
+    "AsyncSessionsClient",
+    "SessionsClient",
+]

@@ -1,0 +1,72 @@
+"""The tutorial's contract: `POST code/execute` (2024-02-02-preview, 2024-08-02-preview)."""
+
+from typing import Any
+from urllib.parse import quote
+
+from smoke.errors import UnexpectedResponse
+from smoke.results import ExecutionResult, FileInfo
+
+VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
+EXECUTE_PATH = "code/execute"
+UPLOAD_PATH = "files/upload"
+LIST_PATH = "files"
+
+
+def content_path(name: str) -> str:
+    return f"files/content/{quote(name, safe='')}"
+
+
+def execute_body(code: str, timeout_s: int) -> dict[str, Any]:
+    return {
+        "properties": {
+            "codeInputType": "inline",
+            "executionType": "synchronous",
+            "code": code,
+            "timeoutInSeconds": timeout_s,
+        }
+    }
+
+
+def _properties(body: Any) -> dict[str, Any]:
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(properties, dict):
+        raise UnexpectedResponse("the answer has no 'properties' object (is --api-version right?)")
+    return properties
+
+
+def parse_execution(body: Any) -> ExecutionResult:
+    properties = _properties(body)
+    status = properties.get("status")
+    if not isinstance(status, str):
+        raise UnexpectedResponse("the answer has no properties.status")
+    # A live service has been seen answering `result` where the spec says `executionResult`.
+    value = properties.get("executionResult", properties.get("result"))
+    return ExecutionResult(
+        succeeded=status == "Success",
+        status=status,
+        stdout=properties.get("stdout") or "",
+        stderr=properties.get("stderr") or "",
+        execution_result=value,
+        execution_ms=properties.get("executionTimeInMilliseconds"),
+        raw=body,
+    )
+
+
+def parse_file(entry: Any) -> FileInfo:
+    properties = _properties(entry)
+    return FileInfo(properties.get("filename", ""), properties.get("size"), properties.get("lastModifiedTime"))
+
+
+def parse_list(body: Any) -> list[FileInfo]:
+    values = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        raise UnexpectedResponse("the file list has no 'value' array")
+    return [parse_file(v) for v in values]
+
+
+def parse_upload(body: Any) -> FileInfo:
+    # The upload answers with a list holding the stored file.
+    files = parse_list(body)
+    if not files:
+        raise UnexpectedResponse("the upload answer lists no file")
+    return files[0]

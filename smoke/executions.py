@@ -1,0 +1,65 @@
+"""The current contract: `POST executions` (2024-10-02-preview, 2025-02-02-preview, 2025-10-02-preview)."""
+
+from typing import Any
+from urllib.parse import quote
+
+from smoke.errors import UnexpectedResponse
+from smoke.results import ExecutionResult, FileInfo
+
+VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
+EXECUTE_PATH = "executions"
+UPLOAD_PATH = "files"
+LIST_PATH = "files"
+TERMINAL = ("Succeeded", "Failed", "Canceled")
+
+
+def content_path(name: str) -> str:
+    return f"files/{quote(name, safe='')}/content"
+
+
+def execution_path(execution_id: str) -> str:
+    return f"executions/{quote(execution_id, safe='')}"
+
+
+def execute_body(code: str, timeout_s: int) -> dict[str, Any]:
+    # The spec marks all four fields required.
+    return {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": timeout_s}
+
+
+def parse_execution(body: Any) -> ExecutionResult:
+    status = body.get("status") if isinstance(body, dict) else None
+    if not isinstance(status, str):
+        raise UnexpectedResponse("the answer has no 'status' (is --api-version right?)")
+    result = body.get("result") or {}
+    if not isinstance(result, dict):
+        raise UnexpectedResponse("the answer's 'result' is not an object")
+    stderr = result.get("stderr") or ""
+    error = (body.get("error") or {}).get("error") if isinstance(body.get("error"), dict) else None
+    if not stderr and isinstance(error, dict) and error.get("message"):
+        stderr = str(error["message"])
+    return ExecutionResult(
+        succeeded=status == "Succeeded",
+        status=status,
+        stdout=result.get("stdout") or "",
+        stderr=stderr,
+        execution_result=result.get("executionResult", result.get("result")),
+        execution_ms=result.get("executionTimeInMilliseconds"),
+        raw=body,
+    )
+
+
+def parse_file(entry: Any) -> FileInfo:
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise UnexpectedResponse("a file entry has no 'name'")
+    return FileInfo(entry["name"], entry.get("sizeInBytes"), entry.get("lastModifiedAt"))
+
+
+def parse_list(body: Any) -> list[FileInfo]:
+    values = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        raise UnexpectedResponse("the file list has no 'value' array")
+    return [parse_file(v) for v in values]
+
+
+def parse_upload(body: Any) -> FileInfo:
+    return parse_file(body)

@@ -1,0 +1,84 @@
+"""Bearer tokens for the data plane: Microsoft Entra ID through azure-identity, or minted locally.
+
+Tokens are cached and fetched again shortly before they expire. They are returned to the
+client only; nothing here prints, logs or puts them in an exception.
+"""
+
+import threading
+import time
+from typing import Any, Protocol
+
+from smoke.errors import ConfigurationError
+
+AUDIENCE = "https://dynamicsessions.io"
+SCOPE = f"{AUDIENCE}/.default"
+# Fetch a new token this long before the old one expires, so no request carries one about to lapse.
+REFRESH_MARGIN_S = 300.0
+
+
+class TokenProvider(Protocol):
+    def token(self) -> str: ...
+
+
+class _Cached:
+    """Holds one token and its expiry; `_fetch` is asked again when the margin is reached."""
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+        self._expires_on = 0.0
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def _fetch(self) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def token(self) -> str:
+        with self._lock:
+            if self._value is None or self._expires_on - time.time() <= REFRESH_MARGIN_S:
+                self._value, self._expires_on = self._fetch()
+                self.fetches += 1
+            return self._value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} expires_on={self._expires_on:.0f}>"
+
+
+class EntraToken(_Cached):
+    """A token from an azure-identity credential (default: DefaultAzureCredential) for the pool's scope."""
+
+    def __init__(self, credential: Any = None):
+        super().__init__()
+        self._credential = credential
+
+    def _fetch(self) -> tuple[str, float]:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential  # loaded only when a real pool is called
+
+            self._credential = DefaultAzureCredential()
+        try:
+            access = self._credential.get_token(SCOPE)
+        except Exception as error:  # azure-identity raises several unrelated types
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise ConfigurationError(
+                f"no Azure credential could get a token for {SCOPE} ({type(error).__name__}: {first_line}); "
+                "sign in with `az login` or set a managed identity or service principal"
+            ) from None
+        return access.token, float(access.expires_on)
+
+
+class LocalToken(_Cached):
+    """An unsigned JWT with the pool's audience, for the emulator on loopback (it checks aud and exp only)."""
+
+    def __init__(self, lifetime_s: float = 3600.0, object_id: str | None = None):
+        super().__init__()
+        self._lifetime_s = lifetime_s
+        self._object_id = object_id
+
+    def _fetch(self) -> tuple[str, float]:
+        import jwt
+
+        expires = time.time() + self._lifetime_s
+        claims: dict[str, Any] = {"aud": AUDIENCE, "exp": int(expires), "iat": int(time.time())}
+        if self._object_id:
+            claims["oid"] = self._object_id
+        return jwt.encode(claims, key=None, algorithm="none"), expires
