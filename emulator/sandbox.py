@@ -60,7 +60,7 @@ class Launcher:
         args += [
             "--proc", "/proc",
             "--dev", "/dev",
-            "--tmpfs", "/tmp",
+            "--tmpfs", "/tmp",  # noqa: S108 (a fresh tmpfs inside the sandbox)
             "--ro-bind", str(KERNEL.parent), SANDBOX_KERNEL_DIR,
             "--bind", str(data_dir), SANDBOX_DATA_DIR,
             "--chdir", SANDBOX_DATA_DIR,

@@ -5,6 +5,7 @@ in seconds) and receives the responses; `SessionsClient` and `AsyncSessionsClien
 those flows over httpx's sync or async transport.
 """
 
+import contextlib
 import email.utils
 import ipaddress
 import time
@@ -99,10 +100,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _error_from(response: httpx.Response) -> DataPlaneError:
     """A typed error with status, error code, message and trace id; never a header of the request."""
     body: Any = None
-    try:
+    with contextlib.suppress(ValueError):
         body = response.json()
-    except ValueError:
-        pass
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     code = response.headers.get("x-ms-error-code") or error.get("code")

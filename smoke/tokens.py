@@ -81,4 +81,4 @@ class LocalToken(_Cached):
         claims: dict[str, Any] = {"aud": AUDIENCE, "exp": int(expires), "iat": int(time.time())}
         if self._object_id:
             claims["oid"] = self._object_id
-        return jwt.encode(claims, key=None, algorithm="none"), expires
+        return jwt.encode(claims, key="", algorithm="none"), expires
