@@ -1,0 +1,275 @@
+"""`python -m smoke` against scripted servers on loopback: verdicts, waits, exit codes, output."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from smoke.__main__ import main
+from tests.fault_server import RELEASED, FaultServer, Reply, error, executions_ok, legacy_ok
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ["--backoff", "0.05"]
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_endpoint(monkeypatch):
+    monkeypatch.delenv("POOL_MANAGEMENT_ENDPOINT", raising=False)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    code, out, _ = run(capsys, *argv, "--json")
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    return code, json.loads(lines[0])
+
+
+@pytest.mark.parametrize(
+    "version,reply",
+    [("2024-02-02-preview", legacy_ok()), ("2025-10-02-preview", executions_ok())],
+)
+def test_hello_world_passes_in_both_contracts_and_releases_the_session(capsys, version, reply):
+    with FaultServer(reply, RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--api-version", version)
+    assert code == 0 and report["passed"] and report["stdout"] == "hello-world\n"
+    assert report["apiVersion"] == version and report["attempts"] == 1 and report["sessionReleased"] is True
+    execute, release = server.requests
+    identifier = execute.query["identifier"][0]
+    assert identifier.startswith("smoke-") and len(identifier) >= 12
+    assert (release.method, release.path) == ("DELETE", "/session")
+    assert release.query["identifier"] == [identifier]
+    assert release.query["api-version"][0] in ("2025-02-02-preview", "2025-10-02-preview")
+
+
+def test_keep_session_skips_the_release(capsys):
+    with FaultServer(legacy_ok()) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--keep-session")
+    assert code == 0 and report["sessionReleased"] is None
+    assert [r.method for r in server.requests] == ["POST"]
+
+
+def test_human_summary_names_the_facts(capsys):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        code, out, _ = run(capsys, "--endpoint", server.url)
+    assert code == 0
+    assert out.startswith("PASS")
+    for fact in ("endpoint", server.url, "2024-02-02-preview", "Success", "'hello-world\\n'", "5 ms", "attempts"):
+        assert fact in out
+
+
+@pytest.mark.parametrize(
+    "reply,expected",
+    [
+        (legacy_ok(status="Failure", stdout=""), "the code failed on the pool (status Failure)"),
+        (legacy_ok(stdout="hello world\n"), "stdout was 'hello world\\n'"),
+        (Reply(body="<html><body>Bad gateway</body></html>"), "unreadable"),
+        (Reply(body={"unexpected": True}), "unreadable"),
+    ],
+)
+def test_a_wrong_answer_exits_1(capsys, reply, expected):
+    with FaultServer(reply, RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url)
+    assert code == 1 and not report["passed"]
+    assert expected in report["message"]
+
+
+def test_failed_status_in_the_executions_contract_exits_1(capsys):
+    with FaultServer(executions_ok(status="Failed", stdout=""), RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--api-version", "2025-02-02-preview")
+    assert code == 1 and report["status"] == "Failed" and "Error: boom" in report["stderr"]
+
+
+def test_401_right_after_deploy_is_waited_out(capsys):
+    with FaultServer(error(401, "Unauthorized"), legacy_ok(), RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 2
+
+
+def test_403_several_times_then_success(capsys):
+    script = [error(403, "Forbidden")] * 3 + [legacy_ok(), RELEASED]
+    with FaultServer(*script) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 4
+    assert len(server.executions()) == 4
+
+
+def test_403_forever_exits_3_within_the_rbac_wait(capsys):
+    with FaultServer(error(403, "Forbidden", "no role")) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--rbac-wait", "1", *FAST)
+    assert code == 3
+    assert "Azure ContainerApps Session Executor" in report["message"]
+    assert report["wallMs"] < 3000
+    assert report["attempts"] == len(server.requests) >= 2
+    assert report["sessionReleased"] is None
+
+
+def test_rbac_wait_says_what_it_waits_for(capsys):
+    with FaultServer(error(403, "Forbidden"), legacy_ok(), RELEASED) as server:
+        code, _, err = run(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0
+    assert "waiting for the role assignment to take effect (403 Forbidden)" in err
+
+
+def test_429_retry_after_is_honoured(capsys):
+    script = [error(429, "TooManyRequests", "pool full", headers={"Retry-After": "1"}), legacy_ok(), RELEASED]
+    with FaultServer(*script) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 2
+    first, second = server.executions()
+    assert second.at - first.at >= 0.95
+
+
+def test_404_pool_full_is_retried_like_429(capsys):
+    script = [error(404, "NotFound", "The session pool is full"), legacy_ok(), RELEASED]
+    with FaultServer(*script) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 2
+
+
+def test_pool_exhausted_past_the_deadline_exits_4(capsys):
+    with FaultServer(error(429, "TooManyRequests", headers={"Retry-After": "30"})) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--timeout", "2", *FAST)
+    assert code == 4 and "exhausted" in report["message"]
+    assert len(server.requests) == 1
+
+
+def test_5xx_then_success(capsys):
+    script = [error(500, "InternalServerError"), error(503, "ServiceUnavailable"), legacy_ok(), RELEASED]
+    with FaultServer(*script) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 3
+
+
+def test_dropped_connection_then_success(capsys):
+    with FaultServer(Reply(drop=True), legacy_ok(), RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 0 and report["attempts"] == 2
+
+
+def test_connection_refused_exits_4_at_the_deadline(capsys):
+    with FaultServer() as server:
+        url = server.url  # the port is free again once the server is gone
+    code, report = run_json(capsys, "--endpoint", url, "--timeout", "1", *FAST)
+    assert code == 4 and "Connect" in report["message"]
+    assert report["attempts"] >= 2
+
+
+def test_read_timeout_exits_4_within_the_overall_timeout(capsys):
+    with FaultServer(Reply(delay_s=5, body={})) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, "--timeout", "1", *FAST)
+    assert code == 4 and "Timeout" in report["message"]
+    assert report["wallMs"] < 3000
+
+
+def test_request_refused_as_malformed_exits_2(capsys):
+    with FaultServer(error(400, "InvalidRequest", "wrong shape")) as server:
+        code, report = run_json(capsys, "--endpoint", server.url)
+    assert code == 2 and "--api-version" in report["message"] and "wrong shape" in report["message"]
+
+
+def test_unknown_api_version_exits_2_listing_the_supported(capsys):
+    code, report = run_json(capsys, "--endpoint", "http://127.0.0.1:9", "--api-version", "2023-11-02-preview")
+    assert code == 2
+    assert "2024-02-02-preview, 2024-08-02-preview, 2024-10-02-preview, 2025-02-02-preview" in report["message"]
+
+
+def test_trailing_slash_endpoint(capsys):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        code, report = run_json(capsys, "--endpoint", server.url + "/")
+    assert code == 0 and report["endpoint"] == server.url
+    assert server.requests[0].path == "/code/execute"
+
+
+def test_endpoint_from_the_environment(capsys, monkeypatch):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", server.url)
+        code, report = run_json(capsys)
+    assert code == 0 and report["endpointSource"] == "$POOL_MANAGEMENT_ENDPOINT"
+
+
+def test_no_endpoint_anywhere_exits_2_saying_where_it_looked(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, report = run_json(capsys)
+    assert code == 2
+    assert "--endpoint" in report["message"] and "$POOL_MANAGEMENT_ENDPOINT" in report["message"]
+    assert "pulumi CLI is not on PATH" in report["message"]
+
+
+def _stand_in_pulumi(folder: Path, outputs: dict | None, exit_code: int = 0, stderr: str = "") -> Path:
+    """A `pulumi` executable that prints stack outputs and records its arguments."""
+    script = folder / "pulumi"
+    script.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import json, sys
+            open({str(folder / "args.json")!r}, "w").write(json.dumps(sys.argv[1:]))
+            sys.stderr.write({stderr!r})
+            print(json.dumps({outputs!r}))
+            sys.exit({exit_code})
+            """
+        )
+    )
+    script.chmod(0o755)
+    return folder / "args.json"
+
+
+def test_endpoint_from_pulumi_stack_output(capsys, monkeypatch, tmp_path):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        args_file = _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": server.url + "/", "poolName": "p"})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        code, report = run_json(capsys, "--stack", "dev")
+    assert code == 0 and report["endpoint"] == server.url
+    assert json.loads(args_file.read_text()) == ["stack", "output", "--json", "--stack", "dev"]
+    assert "stack 'dev'" in report["endpointSource"]
+
+
+def test_stack_without_the_output_exits_2(capsys, monkeypatch, tmp_path):
+    _stand_in_pulumi(tmp_path, {"poolName": "p"})
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    code, report = run_json(capsys, "--stack", "dev")
+    assert code == 2 and "has no output 'poolManagementEndpoint'" in report["message"]
+
+
+def test_pulumi_failure_exits_2_with_its_message(capsys, monkeypatch, tmp_path):
+    _stand_in_pulumi(tmp_path, None, exit_code=255, stderr="error: no stack named 'qa' found\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    code, report = run_json(capsys, "--stack", "qa")
+    assert code == 2 and "no stack named 'qa' found" in report["message"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_the_token_never_appears_in_any_output(capsys, as_json):
+    script = [error(401, "Unauthorized"), error(403, "Forbidden"), legacy_ok(status="Failure"), RELEASED]
+    with FaultServer(*script) as server:
+        code, out, err = run(capsys, "--endpoint", server.url, *FAST, *(["--json"] if as_json else []))
+    assert code == 1
+    tokens = {r.headers["authorization"].split(" ", 1)[1] for r in server.requests}
+    assert tokens and all(len(t) > 20 for t in tokens)
+    for token in tokens:
+        assert token not in out and token not in err
+
+
+def test_help_lists_exit_codes_and_loads_neither_azure_identity_nor_pulumi():
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "smoke", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in ("0  passed", "3  access not granted", "4  the pool is unreachable", "--rbac-wait", "--api-version"):
+        assert line in done.stdout
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "smoke" in imported
+    assert not {m for m in imported if m.startswith(("azure", "pulumi", "httpx"))}
