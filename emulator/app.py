@@ -82,7 +82,7 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
             return error_response(bad.status, bad.code, bad.message, bad.headers)
         except PoolFull as full:
             wait = _retry_after(state.pool)
-            return error_response(429, "TooManyRequests", f"{full} Retry after {wait} s.", {"Retry-After": str(wait)})
+            return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
 
     return Route(path, endpoint, methods=methods)
 

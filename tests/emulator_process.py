@@ -1,0 +1,81 @@
+"""Runs `python -m emulator` as a real process on a free loopback port, as a user would."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCE = "https://dynamicsessions.io"
+
+
+def bearer(**claims: Any) -> dict[str, str]:
+    """An Authorization header with an unsigned JWT; the pool's audience and an hour's life by default."""
+    body = {"aud": AUDIENCE, "exp": int(time.time()) + 3600, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(body, key='', algorithm='none')}"}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+class Emulator:
+    def __init__(self, *flags: str):
+        self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--port", "0", *flags],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
+            self.process.kill()
+            raise RuntimeError(f"emulator did not start: {line!r} {self.logs()}")
+        self.url = line.split("=", 1)[1]
+        self.http = httpx.Client(base_url=self.url, timeout=30, headers=bearer())
+
+    def logs(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def execute(self, code: str, identifier: str = "test", version: str = "2025-10-02-preview", **extra: Any) -> Any:
+        body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": 10}
+        body.update(extra)
+        response = self.http.post("/executions", params={"api-version": version, "identifier": identifier}, json=body)
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    def stop(self) -> int:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        os.unlink(self.log.name)
+        return self.process.returncode

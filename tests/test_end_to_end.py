@@ -1,0 +1,49 @@
+"""`python -m smoke` as a user runs it, against `python -m emulator` as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.emulator_process import ROOT, Emulator
+
+VERSIONS = [
+    "2024-02-02-preview",
+    "2024-08-02-preview",
+    "2024-10-02-preview",
+    "2025-02-02-preview",
+    "2025-10-02-preview",
+]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    running = Emulator()
+    yield running
+    running.stop()
+
+
+def smoke(*args: str) -> tuple[int, dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "smoke", "--json", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_smoke_passes_against_the_emulator_and_releases_its_session(emulator, version):
+    code, report = smoke("--endpoint", emulator.url, "--api-version", version)
+    assert code == 0, report
+    assert report["stdout"] == "hello-world\n" and report["sessionReleased"] is True
+    listed = emulator.http.get("/listSessions", params={"api-version": "2025-10-02-preview"}).json()["sessions"]
+    assert not [s for s in listed if s["identifier"].startswith("smoke-")]
+
+
+def test_smoke_reports_a_missing_role_as_exit_3():
+    guarded = Emulator("--allow-principal", "00000000-0000-0000-0000-00000000abcd")
+    try:
+        code, report = smoke("--endpoint", guarded.url, "--rbac-wait", "1", "--backoff", "0.1")
+    finally:
+        guarded.stop()
+    assert code == 3 and "Session Executor" in report["message"]
