@@ -8,6 +8,7 @@ those flows over httpx's sync or async transport.
 import contextlib
 import email.utils
 import ipaddress
+import socket
 import time
 from collections.abc import Generator
 from types import ModuleType, TracebackType
@@ -42,7 +43,11 @@ MAX_EXECUTION_TIMEOUT_S = 220
 # HTTP reads wait this much longer than the execution may run, so a slow execution is not cut off.
 READ_MARGIN_S = 30.0
 POLL_INTERVAL_S = 0.5
+URL_CACHE_SIZE = 1024
 USER_AGENT = f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__version__}"
+# httpx writes headers and body separately; without TCP_NODELAY, Nagle's algorithm holds the body
+# until the server's delayed ACK (~40 ms) on every request of a kept-alive connection.
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted", "available")
 
 T = TypeVar("T")
@@ -161,6 +166,7 @@ class _Flows:
         self.tokens = token_provider
         self.timeout = httpx.Timeout(10.0, read=execution_timeout_s + READ_MARGIN_S)
         self.deadline: float | None = None
+        self._urls: dict[tuple[str, str | None, str], httpx.URL] = {}
         """A `time.monotonic()` instant no request may outlast (the smoke's overall --timeout)."""
 
     def _request(
@@ -172,17 +178,28 @@ class _Flows:
         api_version: str | None = None,
         **kwargs: Any,
     ) -> httpx.Request:
-        params = {"api-version": api_version or self.api_version}
-        if identifier is not None:
-            params["identifier"] = identifier
         headers = {"Authorization": f"Bearer {self.tokens.token()}", "User-Agent": USER_AGENT}
-        request = httpx.Request(method, f"{self.endpoint}/{path}", params=params, headers=headers, **kwargs)
+        url = self._url(path, identifier, api_version or self.api_version)
+        request = httpx.Request(method, url, headers=headers, **kwargs)
         timeout = self.timeout
         if self.deadline is not None:
             left = max(0.1, self.deadline - time.monotonic())
             timeout = httpx.Timeout(min(10.0, left), read=min(timeout.read or left, left))
         request.extensions["timeout"] = timeout.as_dict()
         return request
+
+    def _url(self, path: str, identifier: str | None, api_version: str) -> httpx.URL:
+        # Parsing and encoding a URL is a fair share of a warm call's client time: reuse them.
+        key = (path, identifier, api_version)
+        url = self._urls.get(key)
+        if url is None:
+            params = {"api-version": api_version}
+            if identifier is not None:
+                params["identifier"] = identifier
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[key] = httpx.URL(f"{self.endpoint}/{path}", params=params)
+        return url
 
     def _execute(self, code: str, identifier: str, timeout_s: int | None) -> Flow[ExecutionResult]:
         timeout_s = timeout_s or self.execution_timeout_s
@@ -243,7 +260,9 @@ class SessionsClient(_Flows):
 
     def __init__(self, endpoint: str, *, http: httpx.Client | None = None, **options: Any):
         super().__init__(endpoint, **options)
-        self._http = http or httpx.Client(timeout=self.timeout)
+        self._http = http or httpx.Client(
+            timeout=self.timeout, transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS)
+        )
 
     def _drive(self, flow: Flow[T]) -> T:
         try:
@@ -296,7 +315,9 @@ class AsyncSessionsClient(_Flows):
 
     def __init__(self, endpoint: str, *, http: httpx.AsyncClient | None = None, **options: Any):
         super().__init__(endpoint, **options)
-        self._http = http or httpx.AsyncClient(timeout=self.timeout)
+        self._http = http or httpx.AsyncClient(
+            timeout=self.timeout, transport=httpx.AsyncHTTPTransport(socket_options=SOCKET_OPTIONS)
+        )
 
     async def _drive(self, flow: Flow[T]) -> T:
         import asyncio

@@ -1,0 +1,204 @@
+"""`make bench`: the emulator's performance figures, each beside its baseline, measured in one run.
+
+Figures: warm hello-world latency over HTTP; a new session's first execute with and without
+ready sessions; executions per second across 5 concurrent sessions with the project's async
+client; memory per idle session; and the baseline of one fresh `node -e` process per execution.
+"""
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from smoke.client import AsyncSessionsClient, SessionsClient
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = 'console.log("hello-world")'
+SESSION_API = "2025-10-02-preview"
+
+
+class EmulatorProcess:
+    def __init__(self, *flags: str):
+        sandbox = [] if shutil.which("bwrap") else ["--unsandboxed", "--egress", "enabled"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "warning", *sandbox, *flags],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip().split("=", 1)[1]
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], object], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def warm_latency(url: str, count: int) -> list[float]:
+    with SessionsClient(url, api_version=SESSION_API) as client:
+        for _ in range(200):
+            client.execute(HELLO, "bench-warm")
+        return timed(lambda: client.execute(HELLO, "bench-warm"), count)
+
+
+def first_execute(url: str, count: int) -> list[float]:
+    samples = []
+    with SessionsClient(url, api_version=SESSION_API) as client:
+        client.execute(HELLO, "bench-prime")
+        client.release("bench-prime")
+        for i in range(count):
+            identifier = f"bench-new-{i}"
+            started = time.perf_counter()
+            client.execute(HELLO, identifier)
+            samples.append((time.perf_counter() - started) * 1000)
+            client.release(identifier)
+            time.sleep(0.15)  # lets the pool start the next ready session, as idle time between users would
+    return samples
+
+
+async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, float]:
+    async with AsyncSessionsClient(url, api_version=SESSION_API) as client:
+        for s in range(sessions):
+            await client.execute(HELLO, f"bench-load-{s}")
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(identifier: str) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await client.execute(HELLO, identifier)
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(f"bench-load-{s}") for s in range(sessions)))
+        return done, time.perf_counter() - started
+
+
+def tree_rss_kib(pid: int) -> int:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    tree, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - tree
+        tree |= frontier
+    total = 0
+    for member in tree:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total
+
+
+def idle_session_memory(url: str, pid: int, sessions: int) -> float:
+    before = tree_rss_kib(pid)
+    with SessionsClient(url, api_version=SESSION_API) as client:
+        for s in range(sessions):
+            client.execute("1", f"bench-idle-{s}")
+    time.sleep(1.0)
+    return (tree_rss_kib(pid) - before) / sessions / 1024
+
+
+def bare_node_memory() -> float:
+    node = subprocess.Popen(["node", "-e", "setTimeout(() => {}, 5000)"])
+    time.sleep(1.0)
+    rss = tree_rss_kib(node.pid)
+    node.kill()
+    node.wait()
+    return rss / 1024
+
+
+def fresh_process(count: int) -> list[float]:
+    def run() -> None:
+        subprocess.run(["node", "-e", HELLO], check=True, capture_output=True)
+
+    return timed(run, count)
+
+
+def row(name: str, value: str, baseline: str, target: str, met: bool | None) -> str:
+    verdict = "" if met is None else ("met" if met else "NOT MET")
+    return f"{name:<44}{value:>16}  {baseline:>26}  {target:<18}{verdict}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer samples, for a fast look")
+    args = parser.parse_args()
+    n_warm, n_new, n_fresh, seconds = (300, 10, 10, 1.0) if args.quick else (3000, 30, 40, 5.0)
+
+    print(f"machine: {os.cpu_count()} cores; node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
+          f"sandbox: {'bubblewrap' if shutil.which('bwrap') else 'none (bwrap missing)'}\n")
+    fresh = fresh_process(n_fresh)
+    with EmulatorProcess("--max-sessions", "20") as cold_pool:
+        warm = warm_latency(cold_pool.url, n_warm)
+        cold = first_execute(cold_pool.url, n_new)
+        memory = idle_session_memory(cold_pool.url, cold_pool.process.pid, 10)
+    with EmulatorProcess("--max-sessions", "20", "--ready-sessions", "3") as ready_pool:
+        ready = first_execute(ready_pool.url, n_new)
+    with EmulatorProcess("--max-sessions", "20") as load_pool:
+        done, elapsed = asyncio.run(throughput(load_pool.url, 5, seconds))
+    bare = bare_node_memory()
+
+    fresh_p50, warm_p50 = statistics.median(fresh), statistics.median(warm)
+    rate = done / elapsed
+    print(row("figure", "measured", "baseline", "target", None))
+    print(row("warm hello-world over HTTP, p50", f"{warm_p50:.2f} ms", "", "<= 1.5 ms", warm_p50 <= 1.5))
+    print(row("warm hello-world over HTTP, p99", f"{percentile(warm, 0.99):.2f} ms", "", "", None))
+    print(
+        row(
+            "warm execute vs fresh `node -e` per call",
+            f"{fresh_p50 / warm_p50:.0f}x faster",
+            f"node -e p50 {fresh_p50:.1f} ms",
+            ">= 40x",
+            fresh_p50 / warm_p50 >= 40,
+        )
+    )
+    ready_p50 = statistics.median(ready)
+    print(
+        row(
+            "new session, first execute, p50",
+            f"{ready_p50:.2f} ms",
+            f"no ready sessions {statistics.median(cold):.1f} ms",
+            "<= 10 ms (ready)",
+            ready_p50 <= 10,
+        )
+    )
+    print(row("executions/s, 5 sessions, async client", f"{rate:,.0f}/s", f"{done} in {elapsed:.1f} s", ">= 1,000/s", rate >= 1000))
+    print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
