@@ -201,12 +201,12 @@ def main() -> int:
     rate = done / elapsed
     print(row("figure", "measured", "baseline", "target", None))
     plain_p50, hop_p50 = statistics.median(plain), statistics.median(hop)
-    print(row("warm hello-world, SessionsClient, p50", f"{warm_p50:.2f} ms", "", "<= 1.5 ms", warm_p50 <= 1.5))
+    print(row("warm hello-world, SessionsClient, p50", f"{warm_p50:.3f} ms", "", "<= 1.5 ms", warm_p50 <= 1.5))
     print(row("warm hello-world, SessionsClient, p99", f"{percentile(warm, 0.99):.2f} ms", "", "", None))
     print(
         row(
             "warm hello-world, bare httpx POST, p50",
-            f"{plain_p50:.2f} ms",
+            f"{plain_p50:.3f} ms",
             f"persistent node HTTP {hop_p50:.2f} ms",
             "<= 1.5 ms",
             plain_p50 <= 1.5,

@@ -97,7 +97,9 @@ class NodeSession:
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
             try:
-                line = await asyncio.wait_for(self._reader.readline(), timeout_s + WATCHDOG_MARGIN_S)
+                # asyncio.timeout, unlike wait_for, does not wrap the read in a new task: cheaper per call.
+                async with asyncio.timeout(timeout_s + WATCHDOG_MARGIN_S):
+                    line = await self._reader.readline()
             except TimeoutError:
                 await self.close()
                 elapsed = int((time.perf_counter() - started) * 1000)
