@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -140,7 +141,9 @@ class Pool:
         self.sessions.clear()
         self._ready.clear()
         await asyncio.gather(*(s.close() for s in everything), return_exceptions=True)
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def kill_all_now(self) -> None:
         for session in [*self.sessions.values(), *self._ready]:
             session.kill_now()
+        shutil.rmtree(self._scratch, ignore_errors=True)

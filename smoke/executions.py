@@ -4,7 +4,7 @@ from typing import Any
 from urllib.parse import quote
 
 from smoke.errors import UnexpectedResponse
-from smoke.results import ExecutionResult, FileInfo
+from smoke.results import ExecutionResult, FileInfo, file_list
 
 VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
 EXECUTE_PATH = "executions"
@@ -55,10 +55,7 @@ def parse_file(entry: Any) -> FileInfo:
 
 
 def parse_list(body: Any) -> list[FileInfo]:
-    values = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(values, list):
-        raise UnexpectedResponse("the file list has no 'value' array")
-    return [parse_file(v) for v in values]
+    return file_list(body, parse_file)
 
 
 def parse_upload(body: Any) -> FileInfo:

@@ -1,7 +1,10 @@
 """What a call to the pool returns, the same whichever contract was spoken."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from smoke.errors import UnexpectedResponse
 
 
 @dataclass(frozen=True)
@@ -21,3 +24,11 @@ class FileInfo:
     name: str
     size: int | None
     last_modified: str | None
+
+
+def file_list(body: Any, parse_file: Callable[[Any], FileInfo]) -> list[FileInfo]:
+    """Both contracts list files as `{"value": [entry, ...]}`; only the entries differ."""
+    values = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        raise UnexpectedResponse("the file list has no 'value' array")
+    return [parse_file(v) for v in values]

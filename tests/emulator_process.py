@@ -68,10 +68,10 @@ class Emulator:
         assert response.status_code in (200, 202), response.text
         return response.json()
 
-    def stop(self) -> int:
+    def stop(self, stop_signal: int = signal.SIGTERM) -> int:
         self.http.close()
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(stop_signal)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:

@@ -3,11 +3,14 @@
 import concurrent.futures
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -374,17 +377,21 @@ def test_ready_sessions_are_started_ahead_and_handed_to_new_identifiers():
         warm.stop()
 
 
-def test_sigterm_stops_every_node_process():
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_every_node_process_and_removes_its_files(stop_signal):
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("dynamic-sessions-emulator-*"))
     doomed = Emulator("--ready-sessions", "1")
     doomed.execute("1", "sess-a")
     doomed.execute("1", "sess-b")
     pid = doomed.process.pid
     children = descendants(pid)
     assert len(children) >= 3
-    assert doomed.stop() in (0, -15)
+    assert doomed.stop(stop_signal) in (0, 130, -stop_signal)
     time.sleep(0.2)
     alive = {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}
     assert alive == set()
+    assert set(scratch.glob("dynamic-sessions-emulator-*")) - before == set()
 
 
 def _state(pid: int) -> str:

@@ -273,3 +273,34 @@ def test_help_lists_exit_codes_and_loads_neither_azure_identity_nor_pulumi():
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "smoke" in imported
     assert not {m for m in imported if m.startswith(("azure", "pulumi", "httpx"))}
+
+
+def test_on_a_terminal_the_wait_is_one_live_line(tmp_path):
+    import pty
+
+    primary, secondary = pty.openpty()
+    with FaultServer(error(403, "Forbidden"), error(403, "Forbidden"), legacy_ok(), RELEASED) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "smoke", "--endpoint", server.url, "--backoff", "0.05"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            text=True,
+            timeout=60,
+        )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    terminal = b"".join(chunks).decode()
+    assert done.returncode == 0
+    assert terminal.count("\r\x1b[K") == 2  # the same line rewritten for each wait
+    assert "waiting for the role assignment to take effect (403 Forbidden)" in terminal
+    assert terminal.endswith("\n") and terminal.count("\n") == 1
