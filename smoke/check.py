@@ -155,8 +155,7 @@ def _judge(result: ExecutionResult, report: Report) -> None:
 def _release(client: SessionsClient, identifier: str, report: Report) -> None:
     client.deadline = time.monotonic() + RELEASE_BUDGET_S
     try:
-        client.release(identifier)
-        report.sessionReleased = True
+        report.sessionReleased = client.release(identifier)
     except SessionsError as error:
         report.sessionReleased = False
         report.message += f" (the session was not released: {error}; it ends after the pool's cooldown)"

@@ -304,3 +304,9 @@ def test_on_a_terminal_the_wait_is_one_live_line(tmp_path):
     assert terminal.count("\r\x1b[K") == 2  # the same line rewritten for each wait
     assert "waiting for the role assignment to take effect (403 Forbidden)" in terminal
     assert terminal.endswith("\n") and terminal.count("\n") == 1
+
+
+def test_a_release_the_pool_does_not_know_is_reported_as_not_released(capsys):
+    with FaultServer(legacy_ok(), error(404, "NotFound", "no such route")) as server:
+        code, report = run_json(capsys, "--endpoint", server.url)
+    assert code == 0 and report["sessionReleased"] is False
