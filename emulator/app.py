@@ -143,8 +143,7 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     if execution_type == "Synchronous":
         return JSONResponse(remember(await _run(state, ident, code, timeout_s)), status_code=status_code)
 
-    session = await state.pool.session_for(ident)  # capacity is checked before answering Running
-    del session
+    await state.pool.session_for(ident)  # a full pool answers 429 now, not later in the background
     running = remember(None)
 
     async def finish() -> None:
