@@ -8,6 +8,7 @@ client; memory per idle session; and the baseline of one fresh `node -e` process
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -123,7 +124,7 @@ async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, floa
         return done, time.perf_counter() - started
 
 
-def tree_rss_kib(pid: int) -> int:
+def process_tree(pid: int) -> set[int]:
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -135,8 +136,29 @@ def tree_rss_kib(pid: int) -> int:
     while frontier:
         frontier = {c for c, p in parents.items() if p in frontier} - tree
         tree |= frontier
+    return tree
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process and everything below it."""
     total = 0
-    for member in tree:
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tree_rss_kib(pid: int) -> int:
+    total = 0
+    for member in process_tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
         except OSError:
@@ -193,7 +215,10 @@ def main() -> int:
     with EmulatorProcess("--max-sessions", "20", "--ready-sessions", "3") as ready_pool:
         ready = first_execute(ready_pool.url, n_new)
     with EmulatorProcess("--max-sessions", "20") as load_pool:
+        server_before, client_before = tree_cpu_s(load_pool.process.pid), own_cpu_s()
         done, elapsed = asyncio.run(throughput(load_pool.url, 5, seconds))
+        server_cpu = (tree_cpu_s(load_pool.process.pid) - server_before) / done * 1000
+        client_cpu = (own_cpu_s() - client_before) / done * 1000
     bare = bare_node_memory()
     hop = node_hop_latency(n_warm)
 
@@ -238,6 +263,15 @@ def main() -> int:
             f"{done} in {elapsed:.1f} s",
             ">= 1,000/s",
             rate >= 1000,
+        )
+    )
+    print(
+        row(
+            "  CPU per execution under that load",
+            f"client {client_cpu:.2f} ms",
+            f"emulator+node {server_cpu:.2f} ms",
+            "",
+            None,
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))

@@ -69,6 +69,7 @@ class Emulator:
         return response.json()
 
     def stop(self, stop_signal: int = signal.SIGTERM) -> int:
+        """Stops the emulator (again is harmless) and returns its exit status."""
         self.http.close()
         if self.process.poll() is None:
             self.process.send_signal(stop_signal)
@@ -77,5 +78,6 @@ class Emulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        os.unlink(self.log.name)
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
         return self.process.returncode

@@ -31,6 +31,20 @@ def emulator():
     running.stop()
 
 
+@pytest.fixture
+def launch():
+    """Starts emulators with given flags; every one is stopped after the test, whatever happened."""
+    started: list[Emulator] = []
+
+    def start(*flags: str) -> Emulator:
+        started.append(Emulator(*flags))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
 def test_the_tutorials_curl_gets_the_tutorials_answer(emulator):
     response = httpx.post(
         f"{emulator.url}/code/execute?api-version=2024-02-02-preview&identifier=test",
@@ -331,57 +345,48 @@ def test_each_request_is_logged_once_without_the_token_or_identifier(emulator):
     assert lines and lines[-1].rstrip().endswith("ms")
 
 
-def test_capacity_429_then_release_frees_a_slot():
-    small = Emulator("--max-sessions", "2", "--cooldown", "60")
-    try:
-        small.execute("1", "first")
-        small.execute("1", "second")
-        refused = small.http.post(
-            "/executions",
-            params={"api-version": "2025-10-02-preview", "identifier": "third"},
-            json={"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5},
-        )
-        assert _error(refused) == (429, "TooManyRequests")
-        assert 1 <= int(refused.headers["Retry-After"]) <= 60
-        released = small.http.delete("/session", params={"api-version": "2025-02-02-preview", "identifier": "first"})
-        assert released.status_code == 204
-        assert small.execute("'in'", "third")["result"]["executionResult"] == "in"
-    finally:
-        small.stop()
+def test_capacity_429_then_release_frees_a_slot(launch):
+    small = launch("--max-sessions", "2", "--cooldown", "60")
+    small.execute("1", "first")
+    small.execute("1", "second")
+    refused = small.http.post(
+        "/executions",
+        params={"api-version": "2025-10-02-preview", "identifier": "third"},
+        json={"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5},
+    )
+    assert _error(refused) == (429, "TooManyRequests")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    released = small.http.delete("/session", params={"api-version": "2025-02-02-preview", "identifier": "first"})
+    assert released.status_code == 204
+    assert small.execute("'in'", "third")["result"]["executionResult"] == "in"
 
 
-def test_idle_sessions_end_after_the_cooldown():
-    quick = Emulator("--cooldown", "0.5")
-    try:
-        quick.execute("globalThis.kept = 1", "idle")
-        params = {"api-version": "2025-02-02-preview", "identifier": "idle"}
-        assert quick.http.get("/session", params=params).status_code == 200
-        deadline = time.monotonic() + 5
-        while quick.http.get("/session", params=params).status_code == 200 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert quick.http.get("/session", params=params).status_code == 404
-        assert quick.execute("typeof kept", "idle")["result"]["executionResult"] == "undefined"
-    finally:
-        quick.stop()
+def test_idle_sessions_end_after_the_cooldown(launch):
+    quick = launch("--cooldown", "0.5")
+    quick.execute("globalThis.kept = 1", "idle")
+    params = {"api-version": "2025-02-02-preview", "identifier": "idle"}
+    assert quick.http.get("/session", params=params).status_code == 200
+    deadline = time.monotonic() + 5
+    while quick.http.get("/session", params=params).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert quick.http.get("/session", params=params).status_code == 404
+    assert quick.execute("typeof kept", "idle")["result"]["executionResult"] == "undefined"
 
 
-def test_ready_sessions_are_started_ahead_and_handed_to_new_identifiers():
-    warm = Emulator("--ready-sessions", "2", "--max-sessions", "3")
-    try:
-        prestarted = descendants(warm.process.pid)
-        assert prestarted, "ready sessions should be running before any request"
-        warm.execute("1", "warm-1")
-        session = warm.http.get("/session", params={"api-version": "2025-10-02-preview", "identifier": "warm-1"}).json()
-        assert int(session["etag"].strip('"')) in prestarted
-    finally:
-        warm.stop()
+def test_ready_sessions_are_started_ahead_and_handed_to_new_identifiers(launch):
+    warm = launch("--ready-sessions", "2", "--max-sessions", "3")
+    prestarted = descendants(warm.process.pid)
+    assert prestarted, "ready sessions should be running before any request"
+    warm.execute("1", "warm-1")
+    session = warm.http.get("/session", params={"api-version": "2025-10-02-preview", "identifier": "warm-1"}).json()
+    assert int(session["etag"].strip('"')) in prestarted
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_ends_every_node_process_and_removes_its_files(stop_signal):
+def test_a_stop_signal_ends_every_node_process_and_removes_its_files(launch, stop_signal):
     scratch = Path(tempfile.gettempdir())
     before = set(scratch.glob("dynamic-sessions-emulator-*"))
-    doomed = Emulator("--ready-sessions", "1")
+    doomed = launch("--ready-sessions", "1")
     doomed.execute("1", "sess-a")
     doomed.execute("1", "sess-b")
     pid = doomed.process.pid
@@ -401,22 +406,19 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
-def test_allow_principal_rehearses_a_missing_role_assignment():
-    guarded = Emulator("--allow-principal", "11111111-1111-1111-1111-111111111111")
-    try:
-        body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5}
-        params = {"api-version": "2025-10-02-preview", "identifier": "guarded"}
-        stranger = httpx.post(f"{guarded.url}/executions", params=params, json=body, headers=bearer(oid="2222"))
-        assert _error(stranger) == (403, "Forbidden")
-        allowed = httpx.post(
-            f"{guarded.url}/executions",
-            params=params,
-            json=body,
-            headers=bearer(oid="11111111-1111-1111-1111-111111111111"),
-        )
-        assert allowed.status_code == 200
-    finally:
-        guarded.stop()
+def test_allow_principal_rehearses_a_missing_role_assignment(launch):
+    guarded = launch("--allow-principal", "11111111-1111-1111-1111-111111111111")
+    body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5}
+    params = {"api-version": "2025-10-02-preview", "identifier": "guarded"}
+    stranger = httpx.post(f"{guarded.url}/executions", params=params, json=body, headers=bearer(oid="2222"))
+    assert _error(stranger) == (403, "Forbidden")
+    allowed = httpx.post(
+        f"{guarded.url}/executions",
+        params=params,
+        json=body,
+        headers=bearer(oid="11111111-1111-1111-1111-111111111111"),
+    )
+    assert allowed.status_code == 200
 
 
 # --- the sandbox -------------------------------------------------------------------------------
@@ -479,7 +481,7 @@ def test_egress_disabled_blocks_connections_and_enabled_allows_them(emulator):
     listener = _Listener()
     blocked = emulator.execute(CONNECT.format(port=listener.port), "egress")["result"]["executionResult"]
     assert blocked != "connected" and listener.accepted == 0
-    open_pool = Emulator("--egress", "enabled")
+    open_pool = Emulator("--egress", "enabled")  # stopped below, before the assertions
     try:
         allowed = open_pool.execute(CONNECT.format(port=listener.port), "egress")["result"]["executionResult"]
     finally:
