@@ -89,6 +89,7 @@ class Pool:
             session = self._ready.pop()
             if session.alive:
                 return session
+            await session.close()  # it died while waiting: free its folder
         return await NodeSession(self.launcher, self._scratch).start()
 
     def _refill(self) -> None:
