@@ -165,6 +165,7 @@ class _Flows:
             token_provider = LocalToken() if local else EntraToken(credential)
         self.tokens = token_provider
         self.timeout = httpx.Timeout(10.0, read=execution_timeout_s + READ_MARGIN_S)
+        self._timeouts = self.timeout.as_dict()
         self.deadline: float | None = None
         self._urls: dict[tuple[str, str | None, str], httpx.URL] = {}
         """A `time.monotonic()` instant no request may outlast (the smoke's overall --timeout)."""
@@ -181,11 +182,12 @@ class _Flows:
         headers = {"Authorization": f"Bearer {self.tokens.token()}", "User-Agent": USER_AGENT}
         url = self._url(path, identifier, api_version or self.api_version)
         request = httpx.Request(method, url, headers=headers, **kwargs)
-        timeout = self.timeout
-        if self.deadline is not None:
+        if self.deadline is None:
+            request.extensions["timeout"] = self._timeouts
+        else:
             left = max(0.1, self.deadline - time.monotonic())
-            timeout = httpx.Timeout(min(10.0, left), read=min(timeout.read or left, left))
-        request.extensions["timeout"] = timeout.as_dict()
+            read = min(self.timeout.read or left, left)
+            request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=read).as_dict()
         return request
 
     def _url(self, path: str, identifier: str | None, api_version: str) -> httpx.URL:
