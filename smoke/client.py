@@ -5,6 +5,7 @@ in seconds) and receives the responses; `SessionsClient` and `AsyncSessionsClien
 those flows over httpx's sync or async transport.
 """
 
+import asyncio
 import contextlib
 import email.utils
 import ipaddress
@@ -322,8 +323,6 @@ class AsyncSessionsClient(_Flows):
         )
 
     async def _drive(self, flow: Flow[T]) -> T:
-        import asyncio
-
         try:
             step = next(flow)
             while True:

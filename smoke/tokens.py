@@ -27,7 +27,6 @@ class _Cached:
         self._value: str | None = None
         self._expires_on = 0.0
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def _fetch(self) -> tuple[str, float]:
         raise NotImplementedError
@@ -36,7 +35,6 @@ class _Cached:
         with self._lock:
             if self._value is None or self._expires_on - time.time() <= REFRESH_MARGIN_S:
                 self._value, self._expires_on = self._fetch()
-                self.fetches += 1
             return self._value
 
     def __repr__(self) -> str:
