@@ -103,7 +103,6 @@ channel.on('data', (data) => {
     const request = JSON.parse(line);
     queue = queue.then(async () => {
       const answer = await execute(request.code, request.timeoutMs);
-      answer.id = request.id;
       channel.write(`${JSON.stringify(answer)}\n`);
     });
   }

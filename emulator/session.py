@@ -50,7 +50,6 @@ class NodeSession:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
-        self._next_id = 0
         self.alive = False
 
     @property
@@ -92,8 +91,7 @@ class NodeSession:
             if not self.alive or self._writer is None or self._reader is None:
                 raise SessionEnded("the session has ended")
             self.last_used = time.time()
-            self._next_id += 1
-            request = {"id": self._next_id, "code": code, "timeoutMs": int(timeout_s * 1000)}
+            request = {"code": code, "timeoutMs": int(timeout_s * 1000)}
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
             try:
@@ -128,17 +126,14 @@ class NodeSession:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        process = self._process
-        if process is not None and process.returncode is None:
-            # The kernel runs in its own process group; end all of it, not only the leader.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.kill_now()
+        if self._process is not None:
+            await self._process.wait()
 
     def kill_now(self) -> None:
-        """Synchronous last resort at interpreter exit: no orphan Node process may outlive the emulator."""
+        """Kills the process group and removes the files without waiting; also the last resort at exit."""
         if self._process is not None and self._process.returncode is None:
+            # The kernel runs in its own process group; end all of it, not only the leader.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
         shutil.rmtree(self.data_dir, ignore_errors=True)

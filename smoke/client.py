@@ -131,9 +131,14 @@ def _error_from(response: httpx.Response) -> DataPlaneError:
     return kind(status, str(message), code, trace, _retry_after(response))
 
 
-def _json(response: httpx.Response) -> Any:
+def _succeeded(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
         raise _error_from(response)
+    return response
+
+
+def _json(response: httpx.Response) -> Any:
+    _succeeded(response)
     try:
         return response.json()
     except ValueError:
@@ -168,8 +173,8 @@ class _Flows:
         self.timeout = httpx.Timeout(10.0, read=execution_timeout_s + READ_MARGIN_S)
         self._timeouts = self.timeout.as_dict()
         self.deadline: float | None = None
-        self._urls: dict[tuple[str, str | None, str], httpx.URL] = {}
         """A `time.monotonic()` instant no request may outlast (the smoke's overall --timeout)."""
+        self._urls: dict[tuple[str, str | None, str], httpx.URL] = {}
 
     def _request(
         self,
@@ -229,8 +234,7 @@ class _Flows:
         assert response is not None
         if response.status_code == 404:
             return False
-        if response.status_code >= 400:
-            raise _error_from(response)
+        _succeeded(response)
         return True
 
     def _upload(self, identifier: str, name: str, data: bytes) -> Flow[FileInfo]:
@@ -249,9 +253,7 @@ class _Flows:
     def _download(self, identifier: str, name: str) -> Flow[bytes]:
         response = yield self._request("GET", self.contract.content_path(name), identifier)
         assert response is not None
-        if response.status_code >= 400:
-            raise _error_from(response)
-        return response.content
+        return _succeeded(response).content
 
 
 class SessionsClient(_Flows):
