@@ -6,7 +6,6 @@ import logging
 import math
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,6 @@ class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
     node_version: str = ""
-    # identifier -> execution id -> resource, for GET /executions/{id}; newest last, bounded.
-    executions: dict[str, OrderedDict[str, dict[str, Any]]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -108,7 +105,6 @@ async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) ->
         return await session.execute(code, timeout_s)
     except SessionEnded as ended:
         await state.pool.end(ident)
-        state.executions.pop(ident, None)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
 
 
@@ -131,7 +127,8 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     code, execution_type, timeout_s = contract.executions_request(await _json_body(request))
     execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
     status_code = 202 if version == "2024-10-02-preview" else 200
-    history = state.executions.setdefault(ident, OrderedDict())
+    # Also answers 429 for a full pool before an asynchronous execution is accepted.
+    history = (await state.pool.session_for(ident)).executions
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
         resource = contract.execution_resource(execution_id, ident, execution_type, outcome)
@@ -143,7 +140,6 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     if execution_type == "Synchronous":
         return JSONResponse(remember(await _run(state, ident, code, timeout_s)), status_code=status_code)
 
-    await state.pool.session_for(ident)  # a full pool answers 429 now, not later in the background
     running = remember(None)
 
     async def finish() -> None:
@@ -160,7 +156,8 @@ async def get_execution(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions/{id}")
     ident = contract.identifier(request.query_params)
     execution_id = request.path_params["execution_id"]
-    resource = state.executions.get(ident, {}).get(execution_id)
+    session = state.pool.sessions.get(ident)
+    resource = session.executions.get(execution_id) if session is not None else None
     if resource is None:
         raise BadRequest(404, "NotFound", f"No execution {execution_id!r} in this session.")
     return JSONResponse(resource)
@@ -275,7 +272,6 @@ async def session_item(request: Request, state: EmulatorState) -> Response:
     ident = contract.identifier(request.query_params)
     if request.method == "DELETE":
         await state.pool.end(ident)
-        state.executions.pop(ident, None)
         return Response(status_code=204)
     session: NodeSession | None = state.pool.sessions.get(ident)
     if session is None:

@@ -9,6 +9,7 @@ import signal
 import socket
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class NodeSession:
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
         self.alive = False
+        self.executions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        """Execution resources by id, newest last, for GET /executions/{id}; they end with the session."""
 
     @property
     def busy(self) -> bool:

@@ -363,13 +363,15 @@ def test_capacity_429_then_release_frees_a_slot(launch):
 
 def test_idle_sessions_end_after_the_cooldown(launch):
     quick = launch("--cooldown", "0.5")
-    quick.execute("globalThis.kept = 1", "idle")
+    first = quick.execute("globalThis.kept = 1", "idle")
     params = {"api-version": "2025-02-02-preview", "identifier": "idle"}
+    assert quick.http.get(f"/executions/{first['id']}", params=params).status_code == 200
     assert quick.http.get("/session", params=params).status_code == 200
     deadline = time.monotonic() + 5
     while quick.http.get("/session", params=params).status_code == 200 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert quick.http.get("/session", params=params).status_code == 404
+    assert quick.http.get(f"/executions/{first['id']}", params=params).status_code == 404
     assert quick.execute("typeof kept", "idle")["result"]["executionResult"] == "undefined"
 
 
