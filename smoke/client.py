@@ -49,7 +49,8 @@ USER_AGENT = f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__versi
 # httpx writes headers and body separately; without TCP_NODELAY, Nagle's algorithm holds the body
 # until the server's delayed ACK (~40 ms) on every request of a kept-alive connection.
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-_CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted", "available")
+# A 404 is "pool full" only when it says so; otherwise it is a wrong route or API version.
+_CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
 
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]

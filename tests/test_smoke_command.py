@@ -136,6 +136,12 @@ def test_404_pool_full_is_retried_like_429(capsys):
     assert code == 0 and report["attempts"] == 2
 
 
+def test_404_for_a_missing_route_is_not_taken_for_a_full_pool(capsys):
+    with FaultServer(error(404, "NotFound", "The requested resource is not available")) as server:
+        code, report = run_json(capsys, "--endpoint", server.url, *FAST)
+    assert code == 2 and len(server.requests) == 1
+
+
 def test_pool_exhausted_past_the_deadline_exits_4(capsys):
     with FaultServer(error(429, "TooManyRequests", headers={"Retry-After": "30"})) as server:
         code, report = run_json(capsys, "--endpoint", server.url, "--timeout", "2", *FAST)
