@@ -140,6 +140,7 @@ def test_404_for_a_missing_route_is_not_taken_for_a_full_pool(capsys):
     with FaultServer(error(404, "NotFound", "The requested resource is not available")) as server:
         code, report = run_json(capsys, "--endpoint", server.url, *FAST)
     assert code == 2 and len(server.requests) == 1
+    assert "not available" in report["message"]
 
 
 def test_pool_exhausted_past_the_deadline_exits_4(capsys):
