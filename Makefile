@@ -1,15 +1,26 @@
-# Every target sets itself up from nothing: a virtual environment in .venv with requirements-dev.txt.
+# Every target sets itself up from nothing, in a virtual environment in .venv. `make demo` installs
+# only the emulator and the client (seconds); `make test` and `make bench` install everything.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install lint test demo bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	@echo "make: installing the emulator and the client into $(VENV) (pip install -e '.[emulator]')"
+	$(PIP) -e '.[emulator]'
 	touch $@
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
+	@echo "make: installing the Pulumi program's runtime, the package and the test tools into $(VENV)"
+	$(PIP) -r requirements-dev.txt
+	touch $@ $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -21,8 +32,8 @@ lint: install
 test: lint
 	$(PY) -m pytest
 
-demo: install
-	$(PY) -m emulator.demo
+demo: $(DEMO_STAMP)
+	$(PY) -m dynamic_sessions.emulator.demo
 
 bench: install
 	$(PY) -m bench

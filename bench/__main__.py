@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from smoke.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
-from smoke.tokens import LocalToken
+from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
+from dynamic_sessions.client.tokens import LocalToken
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = 'console.log("hello-world")'

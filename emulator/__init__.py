@@ -1,0 +1,1 @@
+"""`python -m emulator` from a clone of the repository: the emulator lives in `dynamic_sessions.emulator`."""

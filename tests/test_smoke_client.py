@@ -7,10 +7,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from smoke import __version__
-from smoke.client import AsyncSessionsClient, SessionsClient
-from smoke.errors import AccessDenied, ConfigurationError, Throttled, UnexpectedResponse, UnreachableError
-from smoke.tokens import AUDIENCE, SCOPE, EntraToken, LocalToken
+from dynamic_sessions import __version__
+from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
+from dynamic_sessions.client.errors import (
+    AccessDenied,
+    ConfigurationError,
+    Throttled,
+    UnexpectedResponse,
+    UnreachableError,
+)
+from dynamic_sessions.client.tokens import AUDIENCE, SCOPE, EntraToken, LocalToken
 from tests.fault_server import RELEASED, FaultServer, Reply, error, executions_ok, legacy_ok
 
 HELLO = 'console.log("hello-world")'

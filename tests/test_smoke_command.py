@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smoke.__main__ import main
+from dynamic_sessions.smoke.__main__ import main
 from tests.fault_server import RELEASED, FaultServer, Reply, error, executions_ok, legacy_ok
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from smoke import __version__, executions
-from smoke.errors import (
+from dynamic_sessions import __version__
+from dynamic_sessions.client import executions
+from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
     DataPlaneError,
@@ -29,9 +30,9 @@ from smoke.errors import (
     UnexpectedResponse,
     UnreachableError,
 )
-from smoke.results import ExecutionResult, FileInfo
-from smoke.tokens import EntraToken, LocalToken, TokenProvider
-from smoke.versions import (
+from dynamic_sessions.client.results import ExecutionResult, FileInfo
+from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
+from dynamic_sessions.client.versions import (
     CONTRACTS,
     DEFAULT_API_VERSION,
     RELEASE_API_VERSION,

@@ -7,9 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
@@ -18,7 +15,9 @@ def main() -> int:
         # The demo runs only its own hello-world, so running it unsandboxed is safe; say so.
         print("demo: bubblewrap is not installed; running the emulator --unsandboxed for this trusted demo code")
         flags += ["--unsandboxed", "--egress", "enabled"]
-    emulator = subprocess.Popen([sys.executable, "-m", "emulator", *flags], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "dynamic_sessions.emulator", *flags], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert emulator.stdout is not None
         line = emulator.stdout.readline().strip()
@@ -28,7 +27,9 @@ def main() -> int:
         endpoint = line.split("=", 1)[1]
         print(f"demo: emulator serving a NodeLTS pool at {endpoint}")
         print(f"demo: python -m smoke --endpoint {endpoint}\n", flush=True)
-        return subprocess.run([sys.executable, "-m", "smoke", "--endpoint", endpoint], cwd=ROOT, check=False).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "dynamic_sessions.smoke", "--endpoint", endpoint], check=False
+        ).returncode
     finally:
         emulator.send_signal(signal.SIGTERM)
         try:

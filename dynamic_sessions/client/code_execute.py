@@ -3,8 +3,8 @@
 from typing import Any
 from urllib.parse import quote
 
-from smoke.errors import UnexpectedResponse
-from smoke.results import ExecutionResult, FileInfo, file_list
+from dynamic_sessions.client.errors import UnexpectedResponse
+from dynamic_sessions.client.results import ExecutionResult, FileInfo, file_list
 
 VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
 EXECUTE_PATH = "code/execute"

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from smoke import code_execute, executions
+from dynamic_sessions.client import code_execute, executions
 
 DEFAULT_API_VERSION = "2024-02-02-preview"
 """The tutorial's version."""

@@ -9,9 +9,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from smoke.client import SessionsClient
-from smoke.endpoint import EndpointNotFound, find_endpoint
-from smoke.errors import (
+from dynamic_sessions.client.client import SessionsClient
+from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
     RequestRejected,
@@ -21,7 +20,8 @@ from smoke.errors import (
     UnexpectedResponse,
     UnreachableError,
 )
-from smoke.results import ExecutionResult
+from dynamic_sessions.client.results import ExecutionResult
+from dynamic_sessions.smoke.endpoint import EndpointNotFound, find_endpoint
 
 HELLO = 'console.log("hello-world")'
 EXPECTED_STDOUT = "hello-world\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from emulator.session import NodeSession, Outcome
+from dynamic_sessions.emulator.session import NodeSession, Outcome
 
 LEGACY_VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
 EXECUTIONS_VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")

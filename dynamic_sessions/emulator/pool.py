@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.sandbox import Launcher
-from emulator.session import NodeSession, SessionEnded
+from dynamic_sessions.emulator.sandbox import Launcher
+from dynamic_sessions.emulator.session import NodeSession, SessionEnded
 
 log = logging.getLogger("emulator")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.sandbox import Launcher
+from dynamic_sessions.emulator.sandbox import Launcher
 
 # The kernel enforces the timeout itself; this margin only catches a kernel that cannot answer
 # (a busy loop inside a callback, a hung native call), which is then killed.

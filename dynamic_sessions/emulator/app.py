@@ -18,10 +18,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator import auth, contract
-from emulator.contract import BadRequest, error_response
-from emulator.pool import Pool, PoolFull
-from emulator.session import NodeSession, Outcome, SessionEnded
+from dynamic_sessions.emulator import auth, contract
+from dynamic_sessions.emulator.contract import BadRequest, error_response
+from dynamic_sessions.emulator.pool import Pool, PoolFull
+from dynamic_sessions.emulator.session import NodeSession, Outcome, SessionEnded
 
 log = logging.getLogger("emulator")
 KEPT_EXECUTIONS = 100

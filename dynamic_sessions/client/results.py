@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from smoke.errors import UnexpectedResponse
+from dynamic_sessions.client.errors import UnexpectedResponse
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,19 @@
+"""Client for a dynamic-sessions pool's data plane: `SessionsClient`, `AsyncSessionsClient` and their errors.
+
+Importing this package loads neither httpx nor azure-identity; the names below load them on first use.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
+
+__all__ = ["AsyncSessionsClient", "SessionsClient"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from dynamic_sessions.client import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

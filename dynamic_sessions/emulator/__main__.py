@@ -1,0 +1,158 @@
+"""`python -m emulator`: serve a NodeLTS session pool's data plane on loopback, with real Node.js sessions."""
+
+import argparse
+import atexit
+import ipaddress
+import logging
+import socket
+import subprocess
+import sys
+
+from dynamic_sessions.emulator.sandbox import SandboxUnavailable, make_launcher
+
+DESCRIPTION = """\
+Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS) on this machine.
+Every identifier gets its own Node.js session, sandboxed with bubblewrap. Both contracts are
+served: code/execute (2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview,
+2025-02-02-preview, 2025-10-02-preview).
+
+Auth: send 'Authorization: Bearer <JWT>' whose aud is https://dynamicsessions.io and whose exp
+lies ahead. The signature is NOT checked: this is a local stand-in, bound to loopback only.
+
+When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout."""
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
+    parser.add_argument("--max-sessions", type=_positive, default=5, help="most live sessions at once (default 5)")
+    parser.add_argument(
+        "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default 300)"
+    )
+    parser.add_argument(
+        "--ready-sessions", type=_non_negative, default=0, help="sessions started ahead of demand (default 0)"
+    )
+    parser.add_argument(
+        "--egress",
+        choices=("enabled", "disabled"),
+        default="disabled",
+        help="whether session code may use the network (default disabled, as in Azure)",
+    )
+    parser.add_argument(
+        "--allow-principal",
+        action="append",
+        default=[],
+        metavar="OID",
+        help="accept only tokens with this oid (repeatable); others get 403, like a missing role assignment",
+    )
+    parser.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="run session code without bubblewrap, with your user's access to this machine (trusted code only)",
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    args = parser.parse_args(argv)
+    if args.ready_sessions > args.max_sessions:
+        parser.error(f"--ready-sessions {args.ready_sessions} exceeds --max-sessions {args.max_sessions}")
+    if not _is_loopback(args.host):
+        parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
+    if args.unsandboxed and args.egress == "disabled":
+        parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
+    return args
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed)
+    except SandboxUnavailable as missing:
+        print(f"emulator: {missing}", file=sys.stderr)
+        return 2
+    if not launcher.sandboxed:
+        logging.getLogger("emulator").warning("UNSANDBOXED: session code runs with this user's access to the machine")
+
+    # Imported here so `--help` and argument errors stay fast.
+    import uvicorn
+
+    from dynamic_sessions.emulator.app import EmulatorState, create_app
+    from dynamic_sessions.emulator.pool import Pool, PoolSettings
+
+    pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
+    atexit.register(pool.kill_all_now)
+    node_version = subprocess.run([launcher.node, "--version"], capture_output=True, text=True, check=False)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
+    # every kept-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as error:
+        print(f"emulator: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
+    endpoint = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
+
+    def ready() -> None:
+        print(f"POOL_MANAGEMENT_ENDPOINT={endpoint}", flush=True)
+
+    state = EmulatorState(
+        pool=pool,
+        allowed_principals=frozenset(p.lower() for p in args.allow_principal),
+        node_version=node_version.stdout.strip().lstrip("v"),
+    )
+    config = uvicorn.Config(
+        create_app(state, on_ready=ready),
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def cli() -> None:
+    """The console script's entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()
