@@ -255,8 +255,7 @@ def unknown_keys(config_keys: Iterable[str]) -> list[str]:
         close = difflib.get_close_matches(key.lower(), list(known), n=1, cutoff=0.6)
         hint = f"did you mean {NAMESPACE}:{known[close[0]]}?" if close else "it is not a setting of this project"
         problems.append(
-            f"{full_key} is not a known setting: {hint} Known settings: {', '.join(PROJECT_KEYS)}"
-            f" (and {LOCATION_KEY})"
+            f"{full_key} is not a known setting: {hint} Known settings: {', '.join(PROJECT_KEYS)} (and {LOCATION_KEY})"
         )
     return problems
 

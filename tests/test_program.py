@@ -7,7 +7,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR as CONTRIBUTOR
+from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR
 from components.settings import DEFAULTS, PROJECT_KEYS, default_pool_name
 from tests.pulumi_harness import DEPLOYER, PROJECT, ROOT, SUBSCRIPTION, AzureMocks, run_program, stack_config
 
@@ -221,7 +221,10 @@ BAD_SETTINGS = [
     ({f"{PROJECT}:cooldownSeconds": "3601"}, "cooldownSeconds=3601 is out of range: 300..3600"),
     ({f"{PROJECT}:readySessions": "6"}, "readySessions=6 is out of range: 0..5 (at most maxSessions=5)"),
     ({f"{PROJECT}:grantContributor": "sure"}, "grantContributor=sure is not allowed: true or false"),
-    ({f"{PROJECT}:maxsessions": "10"}, f"{PROJECT}:maxsessions is not a known setting: did you mean {PROJECT}:maxSessions?"),
+    (
+        {f"{PROJECT}:maxsessions": "10"},
+        f"{PROJECT}:maxsessions is not a known setting: did you mean {PROJECT}:maxSessions?",
+    ),
     ({f"{PROJECT}:egress": "true"}, f"{PROJECT}:egress is not a known setting: did you mean {PROJECT}:egressEnabled?"),
     ({f"{PROJECT}:colour": "blue"}, f"{PROJECT}:colour is not a known setting: it is not a setting of this project"),
     ({f"{PROJECT}:egressEnabled": "yes"}, "egressEnabled=yes is not allowed: true or false"),
@@ -300,7 +303,7 @@ def test_a_typo_is_refused_instead_of_leaving_the_default():
 
 def test_keys_of_other_namespaces_are_left_alone():
     config = {**stack_config("dev"), "azure-native:subscriptionId": SUBSCRIPTION, "other-app:anything": "x"}
-    mocks, exports, _ = run_program(config)
+    _, exports, _ = run_program(config)
     assert "poolId" in exports
 
 
@@ -319,7 +322,10 @@ def test_keys_of_other_namespaces_are_left_alone():
         ({"maxSessions": "601", "readySessions": "20"}, ["maxSessions=601 is out of range: 1..600"]),
         ({"maxSessions": "many", "readySessions": "20"}, ["maxSessions=many is not allowed: an integer in 1..600"]),
         # A valid maxSessions is the bound quoted.
-        ({"maxSessions": "10", "readySessions": "11"}, ["readySessions=11 is out of range: 0..10 (at most maxSessions=10)"]),
+        (
+            {"maxSessions": "10", "readySessions": "11"},
+            ["readySessions=11 is out of range: 0..10 (at most maxSessions=10)"],
+        ),
     ],
 )
 def test_a_range_bound_by_another_key_never_quotes_an_invalid_bound(overrides, expected):
@@ -347,7 +353,8 @@ def test_grant_contributor_adds_the_broader_role_beside_each_executor_grant():
         for grant in mocks.of_type(ASSIGNMENT):
             roles.setdefault(grant.inputs["principalId"], set()).add(grant.inputs["roleDefinitionId"].rsplit("/", 1)[1])
             names.add(grant.inputs["roleAssignmentName"])
-        assert roles == {DEPLOYER: {SESSION_EXECUTOR, CONTRIBUTOR}, app_id: {SESSION_EXECUTOR, CONTRIBUTOR}}
+        both = {SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR}
+        assert roles == {DEPLOYER: both, app_id: both}
         assert len(names) == 4
 
     return pulumi.Output.all(*ids).apply(check)
