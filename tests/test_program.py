@@ -1,6 +1,7 @@
 """The Pulumi program under the mock runtime, with the committed stack files and with bad settings."""
 
 import json
+import re
 import uuid
 
 import pulumi
@@ -369,3 +370,17 @@ def test_least_privilege_is_the_default():
         assert {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in mocks.of_type(ASSIGNMENT)} == {SESSION_EXECUTOR}
 
     return pulumi.Output.all(*ids).apply(check)
+
+
+def _readme_table_keys(heading: str) -> set[str]:
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([\w:-]+)`", row.split("|")[1])}
+
+
+def test_readme_outputs_table_lists_exactly_the_exports():
+    assert _readme_table_keys("### Outputs, and how another app uses them") == DOCUMENTED_OUTPUTS
+
+
+def test_readme_settings_table_lists_exactly_the_settings():
+    assert _readme_table_keys("### Settings") == {*PROJECT_KEYS, "azure-native:location"}
