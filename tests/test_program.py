@@ -384,3 +384,13 @@ def test_readme_outputs_table_lists_exactly_the_exports():
 
 def test_readme_settings_table_lists_exactly_the_settings():
     assert _readme_table_keys("### Settings") == {*PROJECT_KEYS, "azure-native:location"}
+
+
+def test_unknown_keys_are_recognised_in_either_form_the_cli_uses():
+    from components.settings import unknown_keys
+
+    assert unknown_keys([f"{PROJECT}:maxSessions", f"{PROJECT}:config:maxSessions", "azure-native:location"]) == []
+    (problem,) = unknown_keys([f"{PROJECT}:config:cooldown"])
+    assert problem.startswith(
+        f"{PROJECT}:config:cooldown is not a known setting: did you mean {PROJECT}:cooldownSeconds?"
+    )
