@@ -12,9 +12,12 @@ from components.settings import LOCATION_KEY, PROJECT_KEYS, SettingsError, parse
 config = pulumi.Config()
 raw = {key: config.get(key) for key in PROJECT_KEYS}
 raw[LOCATION_KEY] = pulumi.Config("azure-native").get("location")
+# Every key the stack holds, so a misspelt one is an error instead of a silently ignored setting. The CLI
+# hands them over in PULUMI_CONFIG; tests and the automation API may set them in-process.
+config_keys = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.CONFIG.get())
 
 try:
-    settings = parse_settings(raw, pulumi.get_project(), pulumi.get_stack())
+    settings = parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), config_keys)
 except SettingsError as error:
     # RunError prints the message alone, without a Python traceback.
     raise pulumi.RunError(str(error)) from None
@@ -28,6 +31,7 @@ args: SessionPoolArgs = {
     "egress_enabled": settings.egress_enabled,
     "grant_deployer": settings.grant_deployer,
     "deployer_principal_type": settings.deployer_principal_type,
+    "grant_contributor": settings.grant_contributor,
     "executors": [{"principal_id": e.principal_id, "principal_type": e.principal_type} for e in settings.executors],
     "tags": dict(settings.tags),
 }
@@ -42,3 +46,5 @@ pulumi.export("poolId", pool.pool_id)
 pulumi.export("resourceGroupName", pool.resource_group_name)
 pulumi.export("location", pool.location)
 pulumi.export("tokenScope", pool.token_scope)
+pulumi.export("containerType", pool.container_type)
+pulumi.export("sessionExecutorRoleDefinitionId", pool.executor_role_definition_id)

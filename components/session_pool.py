@@ -5,7 +5,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 from pulumi_azure_native import app, authorization, resources
 
-from components.roles import SESSION_EXECUTOR, role_assignment_name, role_definition_id
+from components.grants import assign_role
+from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
 """What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
@@ -34,15 +35,18 @@ class SessionPoolArgs(TypedDict):
     cooldown_seconds: NotRequired[pulumi.Input[int]]
     """Idle seconds after which a session ends, 300..3600; default 300."""
     ready_sessions: NotRequired[pulumi.Input[int]]
-    """Pre-warmed sessions, 0..max_sessions; unset leaves Azure's default."""
+    """Pre-warmed sessions, from 0 to the most sessions; unset leaves Azure's default."""
     egress_enabled: NotRequired[pulumi.Input[bool]]
     """Whether session code may open outbound connections; default false."""
     grant_deployer: NotRequired[bool]
     """Grant the deploying identity the Session Executor role (the smoke check runs as it); default true."""
     deployer_principal_type: NotRequired[pulumi.Input[str]]
     """The deploying identity's type: `User` (default) or `ServicePrincipal` (CI, managed identity)."""
+    grant_contributor: NotRequired[bool]
+    """Also grant Container Apps SessionPools Contributor to every principal granted here; default false."""
     executors: NotRequired[list[ExecutorArgs]]
-    """Further principals granted the Session Executor role on the pool."""
+    """Further principals granted the Session Executor role on the pool, by known object id. For an identity
+    created in another program, declare a `SessionExecutorGrant` there instead."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
     """Tags put on the resource group and the pool."""
 
@@ -62,6 +66,10 @@ class SessionPool(pulumi.ComponentResource):
     """The pool's region."""
     token_scope: pulumi.Output[str]
     """The scope callers request a token for."""
+    container_type: pulumi.Output[str]
+    """The session runtime: `NodeLTS` or `PythonLTS`."""
+    executor_role_definition_id: pulumi.Output[str]
+    """The Session Executor role definition id the pool's grants use (in the pool's subscription)."""
 
     def __init__(self, name: str, args: SessionPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("dynamic-sessions:index:SessionPool", name, {}, opts)
@@ -109,9 +117,21 @@ class SessionPool(pulumi.ComponentResource):
         for executor in args.get("executors") or []:
             principal = executor["principal_id"].lower()
             grants.append((principal, principal, executor["principal_type"]))
+        roles = [("executor", SESSION_EXECUTOR, "Run code in the dynamic-sessions pool")]
+        if args.get("grant_contributor", False):
+            roles.append(("contributor", SESSION_POOLS_CONTRIBUTOR, "Manage the dynamic-sessions pool (opt-in)"))
         self.pool = pool
         self.role_assignments: list[authorization.RoleAssignment] = [
-            self._grant_executor(f"{name}-executor-{label}", pool, client.subscription_id, principal_id, principal_type)
+            assign_role(
+                f"{name}-{role}-{label}",
+                scope=pool.id,
+                principal_id=principal_id,
+                principal_type=principal_type,
+                role_guid=role_guid,
+                description=description,
+                parent=self,
+            )
+            for role, role_guid, description in roles
             for label, principal_id, principal_type in grants
         ]
 
@@ -121,6 +141,10 @@ class SessionPool(pulumi.ComponentResource):
         self.resource_group_name = group.name
         self.location = pool.location
         self.token_scope = pulumi.Output.from_input(TOKEN_SCOPE)
+        self.container_type = pool.container_type
+        self.executor_role_definition_id = pool.id.apply(
+            lambda pool_id: role_definition_id(subscription_of(pool_id), SESSION_EXECUTOR)
+        )
         self.register_outputs(
             {
                 "pool_management_endpoint": self.pool_management_endpoint,
@@ -129,29 +153,7 @@ class SessionPool(pulumi.ComponentResource):
                 "resource_group_name": self.resource_group_name,
                 "location": self.location,
                 "token_scope": self.token_scope,
+                "container_type": self.container_type,
+                "executor_role_definition_id": self.executor_role_definition_id,
             }
-        )
-
-    def _grant_executor(
-        self,
-        resource_name: str,
-        pool: app.ContainerAppsSessionPool,
-        subscription_id: pulumi.Input[str],
-        principal_id: pulumi.Input[str],
-        principal_type: pulumi.Input[str],
-    ) -> authorization.RoleAssignment:
-        return authorization.RoleAssignment(
-            resource_name,
-            role_assignment_name=pulumi.Output.all(pool.id, principal_id).apply(
-                lambda parts: role_assignment_name(parts[0], parts[1], SESSION_EXECUTOR)
-            ),
-            scope=pool.id,
-            principal_id=principal_id,
-            # Without it the SDK sends `User`, which fails for service principals and new identities.
-            principal_type=principal_type,
-            role_definition_id=pulumi.Output.from_input(subscription_id).apply(
-                lambda sub: role_definition_id(sub, SESSION_EXECUTOR)
-            ),
-            description="Run code in the dynamic-sessions pool",
-            opts=pulumi.ResourceOptions(parent=self),
         )

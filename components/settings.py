@@ -5,12 +5,13 @@ key is parsed here from its raw form; an error names the key, the value and what
 All problems are reported together, so one `pulumi up` shows every bad setting at once.
 """
 
+import difflib
 import hashlib
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
 DEPLOYER_PRINCIPAL_TYPES = ("User", "ServicePrincipal")
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "egressEnabled": False,
     "grantDeployer": True,
     "deployerPrincipalType": "User",
+    "grantContributor": False,
     "executors": [],
     "tags": {},
 }
@@ -47,10 +49,13 @@ PROJECT_KEYS = (
     "poolName",
     "grantDeployer",
     "deployerPrincipalType",
+    "grantContributor",
     "executors",
     "tags",
 )
 LOCATION_KEY = "azure-native:location"
+NAMESPACE = "dynamic-sessions"
+"""The config namespace of the project's own keys (the project name in `Pulumi.yaml`)."""
 
 
 class SettingsError(ValueError):
@@ -78,6 +83,7 @@ class Settings:
     egress_enabled: bool = False
     grant_deployer: bool = True
     deployer_principal_type: str = "User"
+    grant_contributor: bool = False
     executors: tuple[Executor, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -115,6 +121,7 @@ class _Collector:
         return value
 
     def integer(self, key: str, low: int, high: int) -> int | None:
+        """The key's integer, its default when unset, or None when it is not a valid one (a problem is noted)."""
         value = self.raw.get(key)
         if value is None:
             default: int | None = DEFAULTS[key]
@@ -126,7 +133,15 @@ class _Collector:
             return None
         if not low <= number <= high:
             self.problems.append(f"{key}={number} is out of range: {low}..{high}")
+            return None
         return number
+
+    def raw_integer(self, key: str) -> int | None:
+        """The key's value as an integer if it is one, without judging its range."""
+        try:
+            return int(str(self.raw[key]).strip()) if self.raw.get(key) is not None else None
+        except ValueError:
+            return None
 
     def boolean(self, key: str) -> bool:
         value = self.raw.get(key)
@@ -207,12 +222,55 @@ def _tags(c: _Collector) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items()}
 
 
-def parse_settings(raw: Mapping[str, str | None], project: str, stack: str) -> Settings:
+def _ready_sessions(c: _Collector, max_sessions: int | None) -> int | None:
+    """readySessions is bounded by maxSessions: by its value when that is valid, else by its own upper limit,
+    saying that maxSessions is wrong too, so the message never quotes a bound that is itself invalid."""
+    if max_sessions is not None:
+        ready = c.integer("readySessions", 0, max_sessions)
+        if ready is None and c.raw_integer("readySessions") is not None:
+            c.problems[-1] += f" (at most maxSessions={max_sessions})"
+        return ready
+    ceiling = MAX_SESSIONS_RANGE[1]
+    ready = c.integer("readySessions", 0, ceiling)
+    if ready is None and c.raw_integer("readySessions") is not None:
+        c.problems[-1] += f" (at most maxSessions, which is itself invalid: {_show(c.raw.get('maxSessions'))})"
+    return ready
+
+
+def unknown_keys(config_keys: Iterable[str]) -> list[str]:
+    """A problem for each `dynamic-sessions:*` key the program does not read, naming the closest known key.
+
+    A misspelt key would otherwise be ignored and its setting silently left at its default.
+    """
+    known = {key.lower(): key for key in PROJECT_KEYS}
+    problems = []
+    for full_key in sorted(config_keys):
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        # The CLI has passed keys both as `ns:key` and as `ns:config:key`.
+        key = key.removeprefix("config:")
+        if key in PROJECT_KEYS:
+            continue
+        close = difflib.get_close_matches(key.lower(), list(known), n=1, cutoff=0.6)
+        hint = f"did you mean {NAMESPACE}:{known[close[0]]}?" if close else "it is not a setting of this project"
+        problems.append(
+            f"{full_key} is not a known setting: {hint} Known settings: {', '.join(PROJECT_KEYS)} (and {LOCATION_KEY})"
+        )
+    return problems
+
+
+def parse_settings(
+    raw: Mapping[str, str | None], project: str, stack: str, config_keys: Iterable[str] = ()
+) -> Settings:
     """Turns raw config strings (keys as in `Pulumi.yaml`) into validated `Settings`.
 
-    Raises `SettingsError` naming every bad key; nothing is declared before this returns.
+    `config_keys` are every key the stack's config holds; one in this project's namespace that the program
+    does not know is an error. Raises `SettingsError` naming every bad key; nothing is declared before this
+    returns.
     """
     c = _Collector(raw)
+    c.problems.extend(unknown_keys(config_keys))
     location = raw.get(LOCATION_KEY)
     if not location:
         c.problems.append(
@@ -228,8 +286,7 @@ def parse_settings(raw: Mapping[str, str | None], project: str, stack: str) -> S
     container_type = c.string("containerType", CONTAINER_TYPES)
     max_sessions = c.integer("maxSessions", *MAX_SESSIONS_RANGE)
     cooldown = c.integer("cooldownSeconds", *COOLDOWN_RANGE)
-    upper = max_sessions if max_sessions is not None else MAX_SESSIONS_RANGE[1]
-    ready = c.integer("readySessions", 0, upper)
+    ready = _ready_sessions(c, max_sessions)
     settings = Settings(
         location=location or "",
         pool_name=pool_name,
@@ -240,6 +297,7 @@ def parse_settings(raw: Mapping[str, str | None], project: str, stack: str) -> S
         egress_enabled=c.boolean("egressEnabled"),
         grant_deployer=c.boolean("grantDeployer"),
         deployer_principal_type=c.string("deployerPrincipalType", DEPLOYER_PRINCIPAL_TYPES),
+        grant_contributor=c.boolean("grantContributor"),
         executors=_executors(c),
         tags=_tags(c),
     )

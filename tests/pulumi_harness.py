@@ -84,14 +84,38 @@ def run_program(
     config: dict[str, str], stack: str = "dev", mocks: AzureMocks | None = None
 ) -> tuple[AzureMocks, dict[str, Any], dict[str, Any]]:
     """Runs __main__.py under fresh mocks; returns the mocks, the exports and the program's globals."""
+    return run_pulumi_program(ROOT / "__main__.py", PROJECT, config, stack, mocks)
+
+
+def run_pulumi_program(
+    program: Path, project: str, config: dict[str, str], stack: str = "dev", mocks: AzureMocks | None = None
+) -> tuple[AzureMocks, dict[str, Any], dict[str, Any]]:
+    """Runs a Pulumi Python program file under fresh mocks, as `pulumi up` would with that project and stack."""
     mocks = mocks or AzureMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
     exports: dict[str, Any] = {}
     original = pulumi.export
     pulumi.export = lambda name, value: exports.__setitem__(name, value)  # type: ignore[assignment]
     try:
-        program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        globals_ = runpy.run_path(str(program), run_name="__main__")
     finally:
         pulumi.export = original  # type: ignore[assignment]
-    return mocks, exports, program
+    return mocks, exports, globals_
+
+
+def pool_stack_outputs(stack: str, config: dict[str, str] | None = None) -> dict[str, Any]:
+    """The values a committed pool stack exports, as `pulumi stack output --json` would show them after an up
+    under these mocks: what a StackReference to that stack reads."""
+    values: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def collect() -> pulumi.Output:
+        _, exports, _ = run_program(config or stack_config(stack), stack=stack)
+        names = sorted(exports)
+        return pulumi.Output.all(*(exports[n] for n in names)).apply(
+            lambda resolved: values.update(zip(names, resolved, strict=True))
+        )
+
+    collect()
+    return values

@@ -1,20 +1,30 @@
 """The Pulumi program under the mock runtime, with the committed stack files and with bad settings."""
 
 import json
+import re
 import uuid
 
 import pulumi
 import pytest
 import yaml
 
-from components.roles import SESSION_EXECUTOR
-from components.settings import DEFAULTS, default_pool_name
+from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR
+from components.settings import DEFAULTS, PROJECT_KEYS, default_pool_name
 from tests.pulumi_harness import DEPLOYER, PROJECT, ROOT, SUBSCRIPTION, AzureMocks, run_program, stack_config
 
 POOL = "azure-native:app:ContainerAppsSessionPool"
 ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 GROUP = "azure-native:resources:ResourceGroup"
-DOCUMENTED_OUTPUTS = {"poolManagementEndpoint", "poolName", "poolId", "resourceGroupName", "location", "tokenScope"}
+DOCUMENTED_OUTPUTS = {
+    "poolManagementEndpoint",
+    "poolName",
+    "poolId",
+    "resourceGroupName",
+    "location",
+    "tokenScope",
+    "containerType",
+    "sessionExecutorRoleDefinitionId",
+}
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 # The tutorial's pool body (API 2025-01-01 and later), with ARM's `properties` flattened as the SDK sends it.
@@ -147,6 +157,10 @@ def test_every_committed_stack_exports_every_documented_output(stack):
         assert out["location"] == pool.inputs["location"]
         assert out["resourceGroupName"] == pool.inputs["resourceGroupName"]
         assert out["tokenScope"] == "https://dynamicsessions.io/.default"
+        assert out["containerType"] == pool.inputs["containerType"] == stack_config(stack)[f"{PROJECT}:containerType"]
+        assert out["sessionExecutorRoleDefinitionId"] == (
+            f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{SESSION_EXECUTOR}"
+        )
 
     return pulumi.Output.all(*(exports[n] for n in names)).apply(check)
 
@@ -182,23 +196,22 @@ def test_defaults_alone_give_a_closed_small_pool():
     return exports["poolId"].apply(check)
 
 
-OBJECT_SETTINGS = {"executors", "tags"}
+# Settings whose default is "unset": declaring them without a default would make the CLI require them.
+UNSET_BY_DEFAULT = {"poolName", "readySessions"}
 
 
 def test_pulumi_yaml_declares_every_setting_with_the_programs_defaults():
     text = (ROOT / "Pulumi.yaml").read_text()
     declared = yaml.safe_load(text)["config"]
-    for key, default in DEFAULTS.items():
-        if key in OBJECT_SETTINGS:
-            continue
+    assert set(declared) == set(PROJECT_KEYS) - UNSET_BY_DEFAULT
+    for key in declared:
         spec = declared[key]
-        assert spec["type"] in ("string", "integer", "boolean") and spec["description"], key
-        assert spec.get("default") == default, key
-    assert {"poolName", "readySessions"} <= set(declared)
-    # The CLI rejects lists and maps as project-level values; they are documented, not declared.
-    assert not OBJECT_SETTINGS & set(declared)
-    for key in OBJECT_SETTINGS:
-        assert f"#   {key}:" in text
+        assert spec["type"] in ("string", "integer", "boolean", "array", "object") and spec["description"], key
+        assert spec["default"] == DEFAULTS[key], key
+    assert declared["executors"]["items"] == {"type": "object"}
+    for key in UNSET_BY_DEFAULT:
+        assert DEFAULTS.get(key) is None
+        assert f"#   {key} " in text, key
 
 
 BAD_SETTINGS = [
@@ -207,7 +220,14 @@ BAD_SETTINGS = [
     ({f"{PROJECT}:maxSessions": "five"}, "maxSessions=five is not allowed: an integer in 1..600"),
     ({f"{PROJECT}:cooldownSeconds": "299"}, "cooldownSeconds=299 is out of range: 300..3600"),
     ({f"{PROJECT}:cooldownSeconds": "3601"}, "cooldownSeconds=3601 is out of range: 300..3600"),
-    ({f"{PROJECT}:readySessions": "6"}, "readySessions=6 is out of range: 0..5"),
+    ({f"{PROJECT}:readySessions": "6"}, "readySessions=6 is out of range: 0..5 (at most maxSessions=5)"),
+    ({f"{PROJECT}:grantContributor": "sure"}, "grantContributor=sure is not allowed: true or false"),
+    (
+        {f"{PROJECT}:maxsessions": "10"},
+        f"{PROJECT}:maxsessions is not a known setting: did you mean {PROJECT}:maxSessions?",
+    ),
+    ({f"{PROJECT}:egress": "true"}, f"{PROJECT}:egress is not a known setting: did you mean {PROJECT}:egressEnabled?"),
+    ({f"{PROJECT}:colour": "blue"}, f"{PROJECT}:colour is not a known setting: it is not a setting of this project"),
     ({f"{PROJECT}:egressEnabled": "yes"}, "egressEnabled=yes is not allowed: true or false"),
     ({f"{PROJECT}:grantDeployer": "1"}, "grantDeployer=1 is not allowed: true or false"),
     ({f"{PROJECT}:containerType": "Shell"}, "containerType=Shell is not allowed: one of NodeLTS, PythonLTS"),
@@ -270,3 +290,107 @@ def test_derived_pool_names_are_valid_azure_names(project, stack):
 
 def test_long_derived_names_stay_distinct_per_stack():
     assert default_pool_name("p" * 40, "staging") != default_pool_name("p" * 40, "staging2")
+
+
+def test_a_typo_is_refused_instead_of_leaving_the_default():
+    config = {k: v for k, v in stack_config("dev").items() if k != f"{PROJECT}:maxSessions"}
+    config[f"{PROJECT}:maxsessions"] = "10"
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(config)
+    message = str(raised.value)
+    assert "maxSessions" in message.split("did you mean", 1)[1]
+    assert "Known settings: containerType, maxSessions" in message
+
+
+def test_keys_of_other_namespaces_are_left_alone():
+    config = {**stack_config("dev"), "azure-native:subscriptionId": SUBSCRIPTION, "other-app:anything": "x"}
+    _, exports, _ = run_program(config)
+    assert "poolId" in exports
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        # maxSessions itself invalid: readySessions is judged against maxSessions' own ceiling and says so.
+        (
+            {"maxSessions": "601", "readySessions": "700"},
+            [
+                "maxSessions=601 is out of range: 1..600",
+                "readySessions=700 is out of range: 0..600 (at most maxSessions, which is itself invalid: 601)",
+            ],
+        ),
+        # Under that ceiling nothing can be said about readySessions until maxSessions is fixed.
+        ({"maxSessions": "601", "readySessions": "20"}, ["maxSessions=601 is out of range: 1..600"]),
+        ({"maxSessions": "many", "readySessions": "20"}, ["maxSessions=many is not allowed: an integer in 1..600"]),
+        # A valid maxSessions is the bound quoted.
+        (
+            {"maxSessions": "10", "readySessions": "11"},
+            ["readySessions=11 is out of range: 0..10 (at most maxSessions=10)"],
+        ),
+    ],
+)
+def test_a_range_bound_by_another_key_never_quotes_an_invalid_bound(overrides, expected):
+    config = {**stack_config("dev"), **{f"{PROJECT}:{k}": v for k, v in overrides.items()}}
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(config)
+    problems = [line.strip() for line in str(raised.value).splitlines()[1:]]
+    assert problems == expected
+
+
+@pulumi.runtime.test
+def test_grant_contributor_adds_the_broader_role_beside_each_executor_grant():
+    app_id = "8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80"
+    config = {
+        **stack_config("dev"),
+        f"{PROJECT}:executors": executor_entries(app_id),
+        f"{PROJECT}:grantContributor": "true",
+    }
+    mocks, _, program = run_program(config)
+    ids = [a.id for a in program["pool"].role_assignments]
+
+    def check(_):
+        roles: dict[str, set[str]] = {}
+        names = set()
+        for grant in mocks.of_type(ASSIGNMENT):
+            roles.setdefault(grant.inputs["principalId"], set()).add(grant.inputs["roleDefinitionId"].rsplit("/", 1)[1])
+            names.add(grant.inputs["roleAssignmentName"])
+        both = {SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR}
+        assert roles == {DEPLOYER: both, app_id: both}
+        assert len(names) == 4
+
+    return pulumi.Output.all(*ids).apply(check)
+
+
+@pulumi.runtime.test
+def test_least_privilege_is_the_default():
+    mocks, _, program = run_program(stack_config("prod"), stack="prod")
+    ids = [a.id for a in program["pool"].role_assignments]
+
+    def check(_):
+        assert {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in mocks.of_type(ASSIGNMENT)} == {SESSION_EXECUTOR}
+
+    return pulumi.Output.all(*ids).apply(check)
+
+
+def _readme_table_keys(heading: str) -> set[str]:
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([\w:-]+)`", row.split("|")[1])}
+
+
+def test_readme_outputs_table_lists_exactly_the_exports():
+    assert _readme_table_keys("### Outputs, and how another app uses them") == DOCUMENTED_OUTPUTS
+
+
+def test_readme_settings_table_lists_exactly_the_settings():
+    assert _readme_table_keys("### Settings") == {*PROJECT_KEYS, "azure-native:location"}
+
+
+def test_unknown_keys_are_recognised_in_either_form_the_cli_uses():
+    from components.settings import unknown_keys
+
+    assert unknown_keys([f"{PROJECT}:maxSessions", f"{PROJECT}:config:maxSessions", "azure-native:location"]) == []
+    (problem,) = unknown_keys([f"{PROJECT}:config:cooldown"])
+    assert problem.startswith(
+        f"{PROJECT}:config:cooldown is not a known setting: did you mean {PROJECT}:cooldownSeconds?"
+    )

@@ -1,0 +1,1 @@
+"""The Pulumi provider plugin hosting this repository's components (run as `python provider/`)."""
