@@ -593,3 +593,12 @@ def test_no_credential_is_one_line_naming_the_credentials_tried_and_nothing_is_l
     import logging
 
     assert logging.getLogger("azure.identity").level == logging.NOTSET  # restored after the call
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap():
+    policy = RetryPolicy(backoff_s=1.0, backoff_max_s=4.0)
+    for _ in range(50):
+        assert 0.5 <= policy.backoff(1) <= 1.0
+        assert 1.0 <= policy.backoff(2) <= 2.0
+        assert 2.0 <= policy.backoff(3) <= 4.0
+        assert 2.0 <= policy.backoff(40) <= 4.0

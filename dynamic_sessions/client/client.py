@@ -5,7 +5,6 @@ in seconds) and receives the responses; `SessionsClient` and `AsyncSessionsClien
 those flows over httpx's sync or async transport.
 """
 
-import asyncio
 import contextlib
 import email.utils
 import ipaddress
@@ -413,6 +412,8 @@ class AsyncSessionsClient(_Flows):
         return await retrying(attempt)  # type: ignore[no-any-return]
 
     async def _drive(self, flow: Flow[T]) -> T:
+        import asyncio  # here, not at the top: the sync client and the smoke never pay its ~20 ms import
+
         try:
             step = next(flow)
             while True:
