@@ -418,3 +418,18 @@ def test_no_azure_credential_is_one_line_with_nothing_from_azure_identity_on_std
     message = json.loads(done.stdout)["message"] if as_json else done.stdout.splitlines()[0]
     assert "no Azure credential could get a token" in message
     assert "tried EnvironmentCredential" in message and "AzureCliCredential" in message
+
+
+def test_endpoint_from_the_selected_stack_when_nothing_else_names_one(capsys, monkeypatch, tmp_path):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        args_file = _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": server.url})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        code, report = run_json(capsys)
+    assert code == 0 and report["endpointSource"] == "the selected stack"
+    assert json.loads(args_file.read_text()) == ["stack", "output", "--json"]
+
+
+def test_the_installed_console_script_is_the_same_check():
+    script = Path(sys.executable).parent / "dynamic-sessions-smoke"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "--container-type" in done.stdout and "3  access not granted" in done.stdout
