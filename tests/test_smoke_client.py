@@ -602,3 +602,13 @@ def test_backoff_doubles_with_jitter_up_to_its_cap():
         assert 1.0 <= policy.backoff(2) <= 2.0
         assert 2.0 <= policy.backoff(3) <= 4.0
         assert 2.0 <= policy.backoff(40) <= 4.0
+
+
+def test_the_plain_http_context_trusts_no_one():
+    import ssl
+
+    with SessionsClient("http://127.0.0.1:8480", token_provider=FixedToken()) as client:
+        context = client._tls_verify()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() == []
