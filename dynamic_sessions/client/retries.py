@@ -77,23 +77,19 @@ class RetryPolicy:
 
         `deadline` gives the client's `time.monotonic()` instant no retry may pass, read at each pause.
         """
-        pending: list[float] = [0.0]
-        started: list[float] = [0.0]
+        pending = 0.0  # the pause chosen for the failure at hand
 
         def worth_another_try(state: tenacity.RetryCallState) -> bool:
+            nonlocal pending
             error = state.outcome.exception() if state.outcome else None
-            if not isinstance(error, SessionsError):
-                return False
-            delay = self.delay(error, state.attempt_number, remote)
+            delay = self.delay(error, state.attempt_number, remote) if isinstance(error, SessionsError) else None
             if delay is None:
                 return False
-            pending[0] = delay
+            pending = delay
             return True
 
-        def time_left() -> float | None:
-            limits = []
-            if self.timeout_s is not None:
-                limits.append(started[0] + self.timeout_s)
+        def time_left(state: tenacity.RetryCallState) -> float | None:
+            limits = [] if self.timeout_s is None else [state.start_time + self.timeout_s]
             end = deadline()
             if end is not None:
                 limits.append(end)
@@ -102,24 +98,19 @@ class RetryPolicy:
         def give_up(state: tenacity.RetryCallState) -> bool:
             if self.attempts is not None and state.attempt_number >= self.attempts:
                 return True
-            left = time_left()
-            return left is not None and pending[0] >= left
+            left = time_left(state)
+            return left is not None and pending >= left
 
-        def before_pause(state: tenacity.RetryCallState) -> None:
-            if self.on_wait is not None and state.outcome is not None:
-                error = state.outcome.exception()
-                assert isinstance(error, SessionsError)
-                self.on_wait(Wait(error, state.attempt_number, pending[0], time_left()))
-
-        def first_try(_: tenacity.RetryCallState) -> None:
-            started[0] = time.monotonic()
+        def tell(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            if self.on_wait is not None and isinstance(error, SessionsError):
+                self.on_wait(Wait(error, state.attempt_number, pending, time_left(state)))
 
         kind = tenacity.AsyncRetrying if asynchronous else tenacity.Retrying
         return kind(
             retry=worth_another_try,
-            wait=lambda _: pending[0],
+            wait=lambda _: pending,
             stop=give_up,
-            before=lambda state: first_try(state) if state.attempt_number == 1 else None,
-            before_sleep=before_pause,
+            before_sleep=tell,
             reraise=True,
         )
