@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import smoke_cli
 from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 
@@ -275,6 +276,8 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
+    for figure in smoke_cli.rows(args.quick):
+        print(row(*figure))
     return 0
 
 

@@ -47,3 +47,21 @@ def test_smoke_reports_a_missing_role_as_exit_3():
     finally:
         guarded.stop()
     assert code == 3 and "Session Executor" in report["message"]
+
+
+def test_the_clients_session_and_file_operations_against_the_emulator(emulator):
+    from dynamic_sessions.client import SessionsClient
+
+    with SessionsClient(emulator.url, api_version="2025-10-02-preview") as pool:
+        pool.execute("1", identifier="e2e-ops")
+        pool.upload_file("e2e-ops", "notes.txt", b"hello")
+        found = pool.get_session("e2e-ops")
+        listed = {s.identifier for s in pool.list_sessions()}
+        deleted, deleted_again = pool.delete_file("e2e-ops", "notes.txt"), pool.delete_file("e2e-ops", "notes.txt")
+        remaining = pool.list_files("e2e-ops")
+        released = pool.release("e2e-ops")
+        after = pool.get_session("e2e-ops")
+    assert found is not None and found.identifier == "e2e-ops" and found.expire_at
+    assert "e2e-ops" in listed
+    assert (deleted, deleted_again, remaining) == (True, False, [])
+    assert released is True and after is None

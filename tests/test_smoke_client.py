@@ -12,10 +12,15 @@ from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
+    ConnectFailed,
+    NotSupported,
+    RequestRejected,
+    ServiceUnavailable,
     Throttled,
     UnexpectedResponse,
     UnreachableError,
 )
+from dynamic_sessions.client.retries import RetryPolicy, Wait
 from dynamic_sessions.client.tokens import AUDIENCE, SCOPE, EntraToken, LocalToken
 from tests.fault_server import RELEASED, FaultServer, Reply, error, executions_ok, legacy_ok
 
@@ -300,3 +305,310 @@ def test_async_client_sends_the_same_request():
     (sent,) = server.requests
     assert (sent.method, sent.path, sent.query["identifier"]) == ("POST", "/executions", ["async-1"])
     assert sent.json()["code"] == HELLO and result.succeeded
+
+
+def test_release_of_an_unknown_session_is_false():
+    with (
+        FaultServer(error(404, "NotFound", "No live session has this identifier.")) as server,
+        SessionsClient(server.url, api_version="2025-10-02-preview", token_provider=FixedToken()) as client,
+    ):
+        assert client.release("never-used") is False
+    (sent,) = server.requests
+    assert (sent.method, sent.path, sent.query["identifier"]) == ("DELETE", "/session", ["never-used"])
+
+
+SESSION = {
+    "identifier": "s-1",
+    "createdAt": "2026-01-01T00:00:00Z",
+    "lastAccessedAt": "2026-01-01T00:01:00Z",
+    "expireAt": "2026-01-01T00:06:00Z",
+    "etag": "c-1",
+}
+
+
+def test_get_session_reads_the_session_and_none_for_an_unknown_one():
+    script = [Reply(body=SESSION), error(404, "NotFound", "No live session has this identifier.")]
+    with (
+        FaultServer(*script) as server,
+        SessionsClient(server.url, api_version="2025-02-02-preview", token_provider=FixedToken()) as client,
+    ):
+        found = client.get_session("s-1")
+        missing = client.get_session("s-2")
+    assert [(r.method, r.path, r.query) for r in server.requests] == [
+        ("GET", "/session", {"api-version": ["2025-02-02-preview"], "identifier": ["s-1"]}),
+        ("GET", "/session", {"api-version": ["2025-02-02-preview"], "identifier": ["s-2"]}),
+    ]
+    assert found is not None and (found.identifier, found.expire_at, found.etag) == (
+        "s-1",
+        "2026-01-01T00:06:00Z",
+        "c-1",
+    )
+    assert missing is None
+
+
+def test_list_sessions_follows_next_links_on_the_pools_own_endpoint():
+    with FaultServer() as server:
+        server.script = [
+            Reply(body={"sessions": [SESSION], "nextLink": f"{server.url}/listSessions?skip=1"}),
+            Reply(body={"sessions": [{**SESSION, "identifier": "s-2"}]}),
+        ]
+        with SessionsClient(server.url, api_version="2025-10-02-preview", token_provider=FixedToken()) as client:
+            sessions = client.list_sessions()
+    assert [s.identifier for s in sessions] == ["s-1", "s-2"]
+    first, second = server.requests
+    assert (first.path, first.query) == ("/listSessions", {"api-version": ["2025-10-02-preview"]})
+    assert (second.path, second.query) == ("/listSessions", {"skip": ["1"], "api-version": ["2025-10-02-preview"]})
+    assert second.headers["authorization"] == "Bearer test-token-abc"
+
+
+def test_list_sessions_refuses_a_next_link_to_another_host():
+    page = Reply(body={"sessions": [SESSION], "nextLink": "https://elsewhere.example.com/listSessions?skip=1"})
+    with (
+        FaultServer(page) as server,
+        SessionsClient(server.url, api_version="2025-10-02-preview", token_provider=FixedToken()) as client,
+        pytest.raises(UnexpectedResponse, match=re.escape("elsewhere.example.com")),
+    ):
+        client.list_sessions()
+    assert len(server.requests) == 1
+
+
+def test_delete_file_uses_the_files_route_and_is_false_for_a_missing_file():
+    script = [Reply(status=204), error(404, "NotFound", "no such file")]
+    with (
+        FaultServer(*script) as server,
+        SessionsClient(server.url, api_version="2024-10-02-preview", token_provider=FixedToken()) as client,
+    ):
+        assert client.delete_file("s-1", "my data.csv") is True
+        assert client.delete_file("s-1", "gone.csv") is False
+    assert [(r.method, r.path, r.query["identifier"]) for r in server.requests] == [
+        ("DELETE", "/files/my%20data.csv", ["s-1"]),
+        ("DELETE", "/files/gone.csv", ["s-1"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "version,operation,needs",
+    [
+        ("2024-02-02-preview", lambda c: c.delete_file("s", "a.txt"), "2024-10-02-preview"),
+        ("2024-08-02-preview", lambda c: c.list_sessions(), "2025-02-02-preview or 2025-10-02-preview"),
+        ("2024-10-02-preview", lambda c: c.get_session("s"), "2025-02-02-preview or 2025-10-02-preview"),
+    ],
+)
+def test_operations_missing_from_the_api_version_say_which_versions_have_them(version, operation, needs):
+    with (
+        FaultServer() as server,
+        SessionsClient(server.url, api_version=version, token_provider=FixedToken()) as client,
+        pytest.raises(NotSupported, match=re.escape(needs)) as raised,
+    ):
+        operation(client)
+    assert version in str(raised.value)
+    assert server.requests == []
+
+
+def test_async_client_has_the_session_and_file_operations():
+    async def go():
+        async with AsyncSessionsClient(
+            server.url, api_version="2025-10-02-preview", token_provider=FixedToken()
+        ) as client:
+            return await client.get_session("s-1"), await client.list_sessions(), await client.delete_file("s-1", "a")
+
+    script = [Reply(body=SESSION), Reply(body={"sessions": [SESSION]}), Reply(status=204)]
+    with FaultServer(*script) as server:
+        found, listed, deleted = asyncio.run(go())
+    assert [(r.method, r.path) for r in server.requests] == [
+        ("GET", "/session"),
+        ("GET", "/listSessions"),
+        ("DELETE", "/files/a"),
+    ]
+    assert found is not None and found.identifier == "s-1" and [s.identifier for s in listed] == ["s-1"] and deleted
+
+
+# --- the opt-in retry policy -----------------------------------------------------------------------
+
+
+def test_without_a_policy_nothing_is_retried():
+    with (
+        FaultServer(error(503, "ServiceUnavailable"), legacy_ok()) as server,
+        SessionsClient(server.url, token_provider=FixedToken()) as client,
+        pytest.raises(ServiceUnavailable),
+    ):
+        client.execute(HELLO, identifier="test")
+    assert len(server.requests) == 1
+
+
+def test_policy_waits_the_retry_after_of_a_429_then_succeeds():
+    waits: list[Wait] = []
+    policy = RetryPolicy(backoff_s=0.01, on_wait=waits.append)
+    throttled = error(429, "TooManyRequests", "pool full", headers={"Retry-After": "1"})
+    with (
+        FaultServer(throttled, legacy_ok()) as server,
+        SessionsClient(server.url, token_provider=FixedToken(), retry=policy) as client,
+    ):
+        result = client.execute(HELLO, identifier="test")
+    assert result.succeeded
+    first, second = server.requests
+    assert second.at - first.at >= 0.95
+    (wait,) = waits
+    assert isinstance(wait.error, Throttled) and wait.attempt == 1 and wait.delay_s == 1.0
+    assert wait.left_s is not None and 0 < wait.left_s <= 60
+
+
+def test_policy_retries_5xx_up_to_its_attempts_then_raises_the_last_error():
+    policy = RetryPolicy(attempts=3, backoff_s=0.01)
+    with (
+        FaultServer(error(500, "InternalServerError"), error(503, "ServiceUnavailable")) as server,
+        SessionsClient(server.url, api_version="2025-10-02-preview", token_provider=FixedToken(), retry=policy) as c,
+        pytest.raises(ServiceUnavailable) as raised,
+    ):
+        c.execute(HELLO, identifier="test")
+    assert len(server.requests) == 3 and raised.value.status == 503
+
+
+def test_policy_gives_up_when_the_next_pause_would_pass_its_timeout():
+    policy = RetryPolicy(timeout_s=2, backoff_s=0.01)
+    with (
+        FaultServer(error(429, "TooManyRequests", headers={"Retry-After": "30"})) as server,
+        SessionsClient(server.url, token_provider=FixedToken(), retry=policy) as client,
+        pytest.raises(Throttled),
+    ):
+        client.execute(HELLO, identifier="test")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("reply", [error(400, "BadRequest"), error(403, "Forbidden"), Reply(delay_s=3, body={})])
+def test_policy_does_not_retry_what_another_try_would_not_fix_or_might_run_twice(reply):
+    with (
+        FaultServer(reply, legacy_ok()) as server,
+        SessionsClient(server.url, token_provider=FixedToken(), retry=RetryPolicy(backoff_s=0.01)) as client,
+        pytest.raises((RequestRejected, AccessDenied, UnreachableError)),
+    ):
+        client.deadline = time.monotonic() + 0.5  # bounds the read of the hanging reply
+        client.execute(HELLO, identifier="test")
+    assert len(server.requests) == 1
+
+
+def _free_port() -> int:
+    with FaultServer() as server:
+        return int(server.url.rsplit(":", 1)[1])  # free again once the server is gone
+
+
+def test_policy_retries_a_refused_connection_to_a_remote_host():
+    waits: list[Wait] = []
+    policy = RetryPolicy(attempts=3, backoff_s=0.01, on_wait=waits.append)
+    # 0.0.0.0 is not a loopback address, yet Linux connects it to this machine: a remote host that refuses.
+    endpoint = f"https://0.0.0.0:{_free_port()}"
+    with SessionsClient(endpoint, token_provider=FixedToken(), retry=policy) as client, pytest.raises(ConnectFailed):
+        client.execute(HELLO, identifier="test")
+    assert client.remote and [w.attempt for w in waits] == [1, 2]
+
+
+def test_policy_does_not_retry_a_refused_connection_on_loopback():
+    waits: list[Wait] = []
+    policy = RetryPolicy(attempts=3, backoff_s=0.01, on_wait=waits.append)
+    with (
+        SessionsClient(f"http://127.0.0.1:{_free_port()}", token_provider=FixedToken(), retry=policy) as client,
+        pytest.raises(ConnectFailed, match="ConnectError"),
+    ):
+        client.execute(HELLO, identifier="test")
+    assert not client.remote and waits == []
+
+
+def test_async_client_follows_the_same_policy():
+    waits: list[Wait] = []
+
+    async def go():
+        policy = RetryPolicy(backoff_s=0.01, on_wait=waits.append)
+        async with AsyncSessionsClient(
+            server.url, api_version="2025-10-02-preview", token_provider=FixedToken(), retry=policy
+        ) as client:
+            return await client.execute(HELLO, identifier="async-1")
+
+    script = [error(429, "TooManyRequests", headers={"Retry-After": "0.2"}), error(502, "BadGateway"), executions_ok()]
+    with FaultServer(*script) as server:
+        result = asyncio.run(go())
+    assert result.succeeded and len(server.requests) == 3
+    assert [type(w.error) for w in waits] == [Throttled, ServiceUnavailable] and waits[0].delay_s == 0.2
+
+
+def test_a_bad_policy_names_the_setting():
+    with pytest.raises(ValueError, match="attempts=0"):
+        RetryPolicy(attempts=0)
+
+
+# --- what a plain-http endpoint costs ------------------------------------------------------------
+
+
+def test_only_https_endpoints_load_the_ca_bundle(monkeypatch):
+    import ssl
+
+    loaded: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def record(context, *args, **kwargs):
+        loaded.append(args or kwargs)
+        return original(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", record)
+    SessionsClient("http://127.0.0.1:8480", token_provider=FixedToken()).close()
+    assert loaded == []
+    SessionsClient("https://pool.example.com", token_provider=FixedToken()).close()
+    assert len(loaded) == 1
+
+
+# --- no Azure credential -------------------------------------------------------------------------
+
+
+class RefusingCredential:
+    """Raises as DefaultAzureCredential does when nothing is signed in, after logging its report as it does."""
+
+    REPORT = (
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n"
+        "\tEnvironmentCredential: EnvironmentCredential authentication unavailable.\n"
+        "Visit https://aka.ms/azsdk/python/identity/environmentcredential/troubleshoot to troubleshoot this issue.\n"
+        "\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable.\n"
+        "\tAzureCliCredential: Azure CLI not found on path\n"
+        "To mitigate this issue, please refer to the troubleshooting guidelines."
+    )
+
+    def get_token(self, *scopes: str) -> AccessToken:
+        import logging
+
+        logging.getLogger("azure.identity._credentials.chained").warning(self.REPORT)
+        raise RuntimeError(self.REPORT)
+
+
+def test_no_credential_is_one_line_naming_the_credentials_tried_and_nothing_is_logged(caplog):
+    with (
+        caplog.at_level("DEBUG"),
+        SessionsClient("https://pool.example.com", token_provider=EntraToken(RefusingCredential())) as client,
+        pytest.raises(ConfigurationError) as raised,
+    ):
+        client.execute(HELLO, identifier="test")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "tried EnvironmentCredential, ManagedIdentityCredential, AzureCliCredential" in message
+    assert "az login" in message
+    assert not [r for r in caplog.records if r.name.startswith("azure.identity")]
+    import logging
+
+    assert logging.getLogger("azure.identity").level == logging.NOTSET  # restored after the call
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap():
+    policy = RetryPolicy(backoff_s=1.0, backoff_max_s=4.0)
+    for _ in range(50):
+        assert 0.5 <= policy.backoff(1) <= 1.0
+        assert 1.0 <= policy.backoff(2) <= 2.0
+        assert 2.0 <= policy.backoff(3) <= 4.0
+        assert 2.0 <= policy.backoff(40) <= 4.0
+
+
+def test_the_plain_http_context_trusts_no_one():
+    import ssl
+
+    with SessionsClient("http://127.0.0.1:8480", token_provider=FixedToken()) as client:
+        context = client._tls_verify()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() == []

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -163,12 +164,24 @@ def test_dropped_connection_then_success(capsys):
     assert code == 0 and report["attempts"] == 2
 
 
-def test_connection_refused_exits_4_at_the_deadline(capsys):
+def test_a_refused_loopback_connection_fails_at_once_with_the_emulator_hint(capsys):
     with FaultServer() as server:
         url = server.url  # the port is free again once the server is gone
-    code, report = run_json(capsys, "--endpoint", url, "--timeout", "1", *FAST)
-    assert code == 4 and "Connect" in report["message"]
-    assert report["attempts"] >= 2
+    port = url.rsplit(":", 1)[1]
+    code, report = run_json(capsys, "--endpoint", url)  # the default deadline: 900 s
+    assert code == 4 and report["attempts"] == 1
+    assert f"nothing is listening at {url}" in report["message"]
+    assert f"python -m emulator --port {port}" in report["message"]
+
+
+def test_each_waiting_line_shows_the_time_left_before_the_deadline(capsys):
+    script = [error(503, "ServiceUnavailable"), error(429, "TooManyRequests"), error(403, "Forbidden")]
+    with FaultServer(*script, legacy_ok(), RELEASED) as server:
+        code, _, err = run(capsys, "--endpoint", server.url, "--timeout", "300", *FAST)
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 3
+    assert all(re.search(r"; retrying in \d+\.\d s, (2\d\d|300) s left before the deadline$", line) for line in lines)
 
 
 def test_read_timeout_exits_4_within_the_overall_timeout(capsys):
@@ -238,7 +251,7 @@ def test_endpoint_from_pulumi_stack_output(capsys, monkeypatch, tmp_path):
         code, report = run_json(capsys, "--stack", "dev")
     assert code == 0 and report["endpoint"] == server.url
     assert json.loads(args_file.read_text()) == ["stack", "output", "--json", "--stack", "dev"]
-    assert "stack 'dev'" in report["endpointSource"]
+    assert report["endpointSource"] == "stack dev"
 
 
 def test_stack_without_the_output_exits_2(capsys, monkeypatch, tmp_path):
@@ -317,3 +330,106 @@ def test_a_release_the_pool_does_not_know_is_reported_as_not_released(capsys):
     with FaultServer(legacy_ok(), error(404, "NotFound", "no such route")) as server:
         code, report = run_json(capsys, "--endpoint", server.url)
     assert code == 0 and report["sessionReleased"] is False
+
+
+def test_stack_wins_over_the_environment_and_the_output_says_so(capsys, monkeypatch, tmp_path):
+    with FaultServer(legacy_ok(), RELEASED) as wrong, FaultServer(legacy_ok(), RELEASED) as prod:
+        _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": prod.url})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", wrong.url)
+        code, out, _ = run(capsys, "--stack", "prod")
+    assert code == 0 and wrong.requests == [] and len(prod.requests) == 2
+    assert f"{prod.url} (from stack prod)" in out
+
+
+def test_endpoint_flag_wins_over_the_environment(capsys, monkeypatch):
+    with FaultServer(legacy_ok(), RELEASED) as wrong, FaultServer(legacy_ok(), RELEASED) as chosen:
+        monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", wrong.url)
+        code, report = run_json(capsys, "--endpoint", chosen.url)
+    assert code == 0 and wrong.requests == [] and report["endpointSource"] == "--endpoint"
+
+
+def test_endpoint_and_stack_together_are_refused_before_any_lookup(capsys, monkeypatch, tmp_path):
+    args_file = _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": "http://127.0.0.1:9"})
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    code, report = run_json(capsys, "--endpoint", "http://127.0.0.1:9", "--stack", "dev")
+    assert code == 2 and "give only one of them" in report["message"]
+    assert not args_file.exists()
+
+
+def test_a_bad_api_version_is_reported_before_looking_for_an_endpoint(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi: the lookup would fail too
+    code, report = run_json(capsys, "--api-version", "2023-01-01")
+    assert code == 2
+    assert report["message"].startswith("--api-version: api version '2023-01-01' is not supported")
+    assert "no pool endpoint" not in report["message"]
+
+
+@pytest.mark.parametrize(
+    "flag,outputs,code_sent",
+    [
+        ([], {}, 'console.log("hello-world")'),
+        (["--container-type", "PythonLTS"], {}, 'print("hello-world")'),
+        ([], {"containerType": "PythonLTS"}, 'print("hello-world")'),
+        (["--container-type", "NodeLTS"], {"containerType": "NodeLTS"}, 'console.log("hello-world")'),
+    ],
+)
+def test_the_hello_world_is_the_pools_interpreters(capsys, monkeypatch, tmp_path, flag, outputs, code_sent):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": server.url, **outputs})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        code, report = run_json(capsys, "--stack", "dev", *flag)
+    assert code == 0 and report["stdout"] == "hello-world\n"
+    assert server.requests[0].json()["properties"]["code"] == code_sent
+    assert report["containerType"] == ("PythonLTS" if "print" in code_sent else "NodeLTS")
+
+
+def test_a_container_type_flag_that_disagrees_with_the_stack_is_refused(capsys, monkeypatch, tmp_path):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": server.url, "containerType": "NodeLTS"})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        code, report = run_json(capsys, "--stack", "dev", "--container-type", "PythonLTS")
+    assert code == 2 and server.requests == []
+    assert "--container-type PythonLTS disagrees with stack dev's containerType output NodeLTS" in report["message"]
+
+
+def test_an_unknown_container_type_names_the_allowed_ones(capsys):
+    code, report = run_json(capsys, "--endpoint", "http://127.0.0.1:9", "--container-type", "Ruby")
+    assert code == 2 and report["message"] == "--container-type 'Ruby' is not supported; use one of: NodeLTS, PythonLTS"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_no_azure_credential_is_one_line_with_nothing_from_azure_identity_on_stderr(tmp_path, as_json):
+    home = tmp_path / "home"
+    home.mkdir()
+    # An environment with no Azure sign-in of any kind: no variables, no CLI on PATH, an empty home.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "MSI_", "IDENTITY_", "IMDS_"))}
+    env.update(HOME=str(home), PATH=os.path.dirname(sys.executable), POOL_MANAGEMENT_ENDPOINT="")
+    done = subprocess.run(
+        [sys.executable, "-m", "smoke", "--endpoint", "https://127.0.0.1:9", *(["--json"] if as_json else [])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 2
+    assert done.stderr == ""
+    message = json.loads(done.stdout)["message"] if as_json else done.stdout.splitlines()[0]
+    assert "no Azure credential could get a token" in message
+    assert "tried EnvironmentCredential" in message and "AzureCliCredential" in message
+
+
+def test_endpoint_from_the_selected_stack_when_nothing_else_names_one(capsys, monkeypatch, tmp_path):
+    with FaultServer(legacy_ok(), RELEASED) as server:
+        args_file = _stand_in_pulumi(tmp_path, {"poolManagementEndpoint": server.url})
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        code, report = run_json(capsys)
+    assert code == 0 and report["endpointSource"] == "the selected stack"
+    assert json.loads(args_file.read_text()) == ["stack", "output", "--json"]
+
+
+def test_the_installed_console_script_is_the_same_check():
+    script = Path(sys.executable).parent / "dynamic-sessions-smoke"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "--container-type" in done.stdout and "3  access not granted" in done.stdout

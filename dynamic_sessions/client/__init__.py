@@ -1,14 +1,14 @@
 """Client for a dynamic-sessions pool's data plane: `SessionsClient`, `AsyncSessionsClient` and their errors.
 
-Importing this package loads neither httpx nor azure-identity; the names below load them on first use.
+Importing this package loads neither httpx, tenacity nor azure-identity; the names below load them on first use.
 """
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
+    from dynamic_sessions.client.client import AsyncSessionsClient, RetryPolicy, SessionsClient
 
-__all__ = ["AsyncSessionsClient", "SessionsClient"]
+__all__ = ["AsyncSessionsClient", "RetryPolicy", "SessionsClient"]
 
 
 def __getattr__(name: str) -> Any:

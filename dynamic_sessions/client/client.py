@@ -5,14 +5,14 @@ in seconds) and receives the responses; `SessionsClient` and `AsyncSessionsClien
 those flows over httpx's sync or async transport.
 """
 
-import asyncio
 import contextlib
 import email.utils
 import ipaddress
 import socket
+import ssl
 import time
-from collections.abc import Generator
-from types import ModuleType, TracebackType
+from collections.abc import Callable, Generator
+from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,21 +23,24 @@ from dynamic_sessions.client import executions
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
+    ConnectFailed,
     DataPlaneError,
+    NotSupported,
     RequestRejected,
     ServiceUnavailable,
     Throttled,
     UnexpectedResponse,
     UnreachableError,
 )
-from dynamic_sessions.client.results import ExecutionResult, FileInfo
+from dynamic_sessions.client.results import ExecutionResult, FileInfo, SessionInfo
+from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
 from dynamic_sessions.client.versions import (
-    CONTRACTS,
     DEFAULT_API_VERSION,
     RELEASE_API_VERSION,
     SESSION_API_VERSIONS,
     SUPPORTED_API_VERSIONS,
+    contract_for,
 )
 
 DEFAULT_EXECUTION_TIMEOUT_S = 60
@@ -52,6 +55,8 @@ USER_AGENT = f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__versi
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 # A 404 is "pool full" only when it says so; otherwise it is a wrong route or API version.
 _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
+# listSessions pages are followed this far at most, so a pool that always answers a nextLink cannot loop us.
+MAX_SESSION_PAGES = 100
 
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
@@ -80,15 +85,6 @@ def normalize_endpoint(endpoint: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigurationError(f"endpoint {endpoint!r} must not carry a query or fragment")
     return url
-
-
-def contract_for(api_version: str) -> ModuleType:
-    try:
-        return CONTRACTS[api_version]
-    except KeyError:
-        raise ConfigurationError(
-            f"api version {api_version!r} is not supported; use one of: {', '.join(SUPPORTED_API_VERSIONS)}"
-        ) from None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -133,6 +129,11 @@ def _error_from(response: httpx.Response) -> DataPlaneError:
     return kind(status, str(message), code, trace, _retry_after(response))
 
 
+def _unreachable(error: httpx.TransportError) -> UnreachableError:
+    kind = ConnectFailed if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout) else UnreachableError
+    return kind(f"{type(error).__name__}: {error}")
+
+
 def _succeeded(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
         raise _error_from(response)
@@ -161,16 +162,20 @@ class _Flows:
         credential: Any = None,
         token_provider: TokenProvider | None = None,
         execution_timeout_s: int = DEFAULT_EXECUTION_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
     ):
         self.endpoint = normalize_endpoint(endpoint)
+        self.remote = not is_loopback_url(self.endpoint)
+        self.plain_http = urlsplit(self.endpoint).scheme == "http"
+        self.retry = retry
+        """Opt-in retries (429, 5xx, refused connections to remote hosts); None tries each call once."""
         self.api_version = api_version
         self.contract = contract_for(api_version)
         if not 1 <= execution_timeout_s <= MAX_EXECUTION_TIMEOUT_S:
             raise ConfigurationError(f"execution timeout {execution_timeout_s} s is outside 1..220")
         self.execution_timeout_s = execution_timeout_s
         if token_provider is None:
-            local = urlsplit(self.endpoint).scheme == "http"
-            token_provider = LocalToken() if local else EntraToken(credential)
+            token_provider = LocalToken() if self.plain_http else EntraToken(credential)
         self.tokens = token_provider
         self.timeout = httpx.Timeout(10.0, read=execution_timeout_s + READ_MARGIN_S)
         self._timeouts = self.timeout.as_dict()
@@ -189,7 +194,9 @@ class _Flows:
     ) -> httpx.Request:
         headers = {"Authorization": f"Bearer {self.tokens.token()}", "User-Agent": USER_AGENT}
         url = self._url(path, identifier, api_version or self.api_version)
-        request = httpx.Request(method, url, headers=headers, **kwargs)
+        return self._bounded(httpx.Request(method, url, headers=headers, **kwargs))
+
+    def _bounded(self, request: httpx.Request) -> httpx.Request:
         if self.deadline is None:
             request.extensions["timeout"] = self._timeouts
         else:
@@ -197,6 +204,12 @@ class _Flows:
             read = min(self.timeout.read or left, left)
             request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=read).as_dict()
         return request
+
+    def _tls_verify(self) -> ssl.SSLContext | bool:
+        # A plain-http endpoint never speaks TLS (requests go to that endpoint only, redirects are not
+        # followed): loading the CA bundle for it would cost ~65 ms for nothing. Its context trusts no CA
+        # at all, so were TLS ever attempted through it, verification would fail rather than pass.
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if self.plain_http else True
 
     def _url(self, path: str, identifier: str | None, api_version: str) -> httpx.URL:
         # Parsing and encoding a URL is a fair share of a warm call's client time: reuse them.
@@ -239,6 +252,50 @@ class _Flows:
         _succeeded(response)
         return True
 
+    def _needs(self, operation: str, available: bool, versions: str) -> None:
+        if not available:
+            raise NotSupported(f"{operation} needs api version {versions}; this client speaks {self.api_version}")
+
+    def _get_session(self, identifier: str) -> Flow[SessionInfo | None]:
+        self._needs("get_session", self.api_version in SESSION_API_VERSIONS, " or ".join(SESSION_API_VERSIONS))
+        response = yield self._request("GET", executions.SESSION_PATH, identifier)
+        assert response is not None
+        if response.status_code == 404:
+            return None
+        return executions.parse_session(_json(response))
+
+    def _list_sessions(self) -> Flow[list[SessionInfo]]:
+        self._needs("list_sessions", self.api_version in SESSION_API_VERSIONS, " or ".join(SESSION_API_VERSIONS))
+        request = self._request("GET", executions.LIST_SESSIONS_PATH, None)
+        found: list[SessionInfo] = []
+        for _ in range(MAX_SESSION_PAGES):
+            response = yield request
+            assert response is not None
+            page, next_link = executions.parse_session_page(_json(response))
+            found += page
+            if next_link is None:
+                return found
+            request = self._next_page(request, next_link)
+        raise UnexpectedResponse(f"listSessions still had a next page after {MAX_SESSION_PAGES} pages")
+
+    def _next_page(self, previous: httpx.Request, next_link: str) -> httpx.Request:
+        url = previous.url.join(next_link)
+        # The bearer token goes to the pool's own origin only, whatever a nextLink says.
+        if (url.scheme, url.host, url.port) != (previous.url.scheme, previous.url.host, previous.url.port):
+            raise UnexpectedResponse(f"listSessions' nextLink leaves the pool's endpoint: {url.host}")
+        if "api-version" not in url.params:
+            url = url.copy_add_param("api-version", self.api_version)
+        return self._bounded(httpx.Request("GET", url, headers=dict(previous.headers)))
+
+    def _delete_file(self, identifier: str, name: str) -> Flow[bool]:
+        self._needs("delete_file", self.contract.DELETES_FILES, f"{', '.join(executions.VERSIONS)}")
+        response = yield self._request("DELETE", executions.file_path(name), identifier)
+        assert response is not None
+        if response.status_code == 404:
+            return False
+        _succeeded(response)
+        return True
+
     def _upload(self, identifier: str, name: str, data: bytes) -> Flow[FileInfo]:
         files = {"file": (name, data, "application/octet-stream")}
         response = yield self._request("POST", self.contract.UPLOAD_PATH, identifier, files=files)
@@ -268,8 +325,15 @@ class SessionsClient(_Flows):
     def __init__(self, endpoint: str, *, http: httpx.Client | None = None, **options: Any):
         super().__init__(endpoint, **options)
         self._http = http or httpx.Client(
-            timeout=self.timeout, transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS)
+            timeout=self.timeout,
+            transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS, verify=self._tls_verify()),
         )
+
+    def _call(self, make: Callable[..., Flow[T]], *args: Any) -> T:
+        if self.retry is None:
+            return self._drive(make(*args))
+        retrying = self.retry.controller(self.remote, lambda: self.deadline, asynchronous=False)
+        return retrying(lambda: self._drive(make(*args)))  # type: ignore[no-any-return]
 
     def _drive(self, flow: Flow[T]) -> T:
         try:
@@ -287,25 +351,37 @@ class SessionsClient(_Flows):
         try:
             return self._http.send(request)
         except httpx.TransportError as error:
-            raise UnreachableError(f"{type(error).__name__}: {error}") from None
+            raise _unreachable(error) from None
 
     def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
         """Runs `code` in the session `identifier` (created on first use) and returns its result."""
-        return self._drive(self._execute(code, identifier, timeout_s))
+        return self._call(self._execute, code, identifier, timeout_s)
 
     def release(self, identifier: str) -> bool:
         """Ends the session now, which stops its billing; False when no such session existed."""
-        return self._drive(self._release(identifier))
+        return self._call(self._release, identifier)
+
+    def get_session(self, identifier: str) -> SessionInfo | None:
+        """The live session `identifier`, or None when there is none (2025-02-02-preview and later)."""
+        return self._call(self._get_session, identifier)
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Every live session of the pool, all pages (2025-02-02-preview and later)."""
+        return self._call(self._list_sessions)
 
     def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
         """Stores `data` as /mnt/data/<name> in the session."""
-        return self._drive(self._upload(identifier, name, data))
+        return self._call(self._upload, identifier, name, data)
 
     def list_files(self, identifier: str) -> list[FileInfo]:
-        return self._drive(self._list(identifier))
+        return self._call(self._list, identifier)
 
     def download_file(self, identifier: str, name: str) -> bytes:
-        return self._drive(self._download(identifier, name))
+        return self._call(self._download, identifier, name)
+
+    def delete_file(self, identifier: str, name: str) -> bool:
+        """Removes /mnt/data/<name>; False when there was no such file (the `executions` contract only)."""
+        return self._call(self._delete_file, identifier, name)
 
     def close(self) -> None:
         self._http.close()
@@ -323,10 +399,23 @@ class AsyncSessionsClient(_Flows):
     def __init__(self, endpoint: str, *, http: httpx.AsyncClient | None = None, **options: Any):
         super().__init__(endpoint, **options)
         self._http = http or httpx.AsyncClient(
-            timeout=self.timeout, transport=httpx.AsyncHTTPTransport(socket_options=SOCKET_OPTIONS)
+            timeout=self.timeout,
+            transport=httpx.AsyncHTTPTransport(socket_options=SOCKET_OPTIONS, verify=self._tls_verify()),
         )
 
+    async def _call(self, make: Callable[..., Flow[T]], *args: Any) -> T:
+        if self.retry is None:
+            return await self._drive(make(*args))
+        retrying = self.retry.controller(self.remote, lambda: self.deadline, asynchronous=True)
+
+        async def attempt() -> T:  # tenacity awaits coroutine functions only, not lambdas returning coroutines
+            return await self._drive(make(*args))
+
+        return await retrying(attempt)  # type: ignore[no-any-return]
+
     async def _drive(self, flow: Flow[T]) -> T:
+        import asyncio  # here, not at the top: the sync client and the smoke never pay its ~20 ms import
+
         try:
             step = next(flow)
             while True:
@@ -342,22 +431,31 @@ class AsyncSessionsClient(_Flows):
         try:
             return await self._http.send(request)
         except httpx.TransportError as error:
-            raise UnreachableError(f"{type(error).__name__}: {error}") from None
+            raise _unreachable(error) from None
 
     async def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
-        return await self._drive(self._execute(code, identifier, timeout_s))
+        return await self._call(self._execute, code, identifier, timeout_s)
 
     async def release(self, identifier: str) -> bool:
-        return await self._drive(self._release(identifier))
+        return await self._call(self._release, identifier)
+
+    async def get_session(self, identifier: str) -> SessionInfo | None:
+        return await self._call(self._get_session, identifier)
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        return await self._call(self._list_sessions)
 
     async def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
-        return await self._drive(self._upload(identifier, name, data))
+        return await self._call(self._upload, identifier, name, data)
 
     async def list_files(self, identifier: str) -> list[FileInfo]:
-        return await self._drive(self._list(identifier))
+        return await self._call(self._list, identifier)
 
     async def download_file(self, identifier: str, name: str) -> bytes:
-        return await self._drive(self._download(identifier, name))
+        return await self._call(self._download, identifier, name)
+
+    async def delete_file(self, identifier: str, name: str) -> bool:
+        return await self._call(self._delete_file, identifier, name)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -373,5 +471,7 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "SUPPORTED_API_VERSIONS",
     "AsyncSessionsClient",
+    "RetryPolicy",
     "SessionsClient",
+    "contract_for",
 ]

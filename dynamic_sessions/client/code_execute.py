@@ -10,6 +10,8 @@ VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
 EXECUTE_PATH = "code/execute"
 UPLOAD_PATH = "files/upload"
 LIST_PATH = "files"
+DELETES_FILES = False
+"""This contract has no route to delete a file."""
 
 
 def content_path(name: str) -> str:

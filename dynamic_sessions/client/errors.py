@@ -54,5 +54,13 @@ class UnreachableError(SessionsError):
     """No HTTP answer: connection refused or reset, DNS failure, or a read timeout."""
 
 
+class ConnectFailed(UnreachableError):
+    """No connection could be made (refused, DNS failure, connect timeout): the request was never sent."""
+
+
 class ConfigurationError(SessionsError):
     """The client cannot be set up as asked (bad endpoint, unsupported API version, no credential)."""
+
+
+class NotSupported(ConfigurationError):
+    """The operation does not exist in the client's API version; the message names the versions that have it."""

@@ -4,17 +4,24 @@ from typing import Any
 from urllib.parse import quote
 
 from dynamic_sessions.client.errors import UnexpectedResponse
-from dynamic_sessions.client.results import ExecutionResult, FileInfo, file_list
+from dynamic_sessions.client.results import ExecutionResult, FileInfo, SessionInfo, file_list
 
 VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
 EXECUTE_PATH = "executions"
 UPLOAD_PATH = "files"
 LIST_PATH = "files"
+DELETES_FILES = True
+SESSION_PATH = "session"
+LIST_SESSIONS_PATH = "listSessions"
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 
 
 def content_path(name: str) -> str:
     return f"files/{quote(name, safe='')}/content"
+
+
+def file_path(name: str) -> str:
+    return f"files/{quote(name, safe='')}"
 
 
 def execution_path(execution_id: str) -> str:
@@ -60,3 +67,24 @@ def parse_list(body: Any) -> list[FileInfo]:
 
 def parse_upload(body: Any) -> FileInfo:
     return parse_file(body)
+
+
+def parse_session(entry: Any) -> SessionInfo:
+    if not isinstance(entry, dict) or not isinstance(entry.get("identifier"), str):
+        raise UnexpectedResponse("a session has no 'identifier'")
+    return SessionInfo(
+        identifier=entry["identifier"],
+        created_at=entry.get("createdAt"),
+        last_accessed_at=entry.get("lastAccessedAt"),
+        expire_at=entry.get("expireAt"),
+        etag=entry.get("etag"),
+    )
+
+
+def parse_session_page(body: Any) -> tuple[list[SessionInfo], str | None]:
+    """One page of `GET /listSessions`: its sessions and the link to the next page, if any."""
+    sessions = body.get("sessions") if isinstance(body, dict) else None
+    if not isinstance(sessions, list):
+        raise UnexpectedResponse("the session list has no 'sessions' array")
+    next_link = body.get("nextLink")
+    return [parse_session(s) for s in sessions], next_link if isinstance(next_link, str) and next_link else None

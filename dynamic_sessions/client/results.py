@@ -26,6 +26,18 @@ class FileInfo:
     last_modified: str | None
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session of the pool (2025-02-02-preview and later)."""
+
+    identifier: str
+    created_at: str | None
+    last_accessed_at: str | None
+    expire_at: str | None
+    """When the session ends unless used again: the pool's cooldown after its last use."""
+    etag: str | None
+
+
 def file_list(body: Any, parse_file: Callable[[Any], FileInfo]) -> list[FileInfo]:
     """Both contracts list files as `{"value": [entry, ...]}`; only the entries differ."""
     values = body.get("value") if isinstance(body, dict) else None

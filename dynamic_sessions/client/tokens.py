@@ -5,9 +5,13 @@ client only; nothing here prints, logs or puts them in an exception.
 """
 
 import base64
+import contextlib
 import json
+import logging
+import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from dynamic_sessions.client.errors import ConfigurationError
@@ -16,6 +20,8 @@ AUDIENCE = "https://dynamicsessions.io"
 SCOPE = f"{AUDIENCE}/.default"
 # Fetch a new token this long before the old one expires, so no request carries one about to lapse.
 REFRESH_MARGIN_S = 300.0
+# DefaultAzureCredential names each credential it tried on a line of its own: "\tAzureCliCredential: ...".
+_TRIED = re.compile(r"^\s+(\w+Credential):", re.MULTILINE)
 
 
 class TokenProvider(Protocol):
@@ -56,14 +62,38 @@ class EntraToken(_Cached):
 
             self._credential = DefaultAzureCredential()
         try:
-            access = self._credential.get_token(SCOPE)
+            with _quiet_azure_identity():
+                access = self._credential.get_token(SCOPE)
         except Exception as error:  # azure-identity raises several unrelated types
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            raise ConfigurationError(
-                f"no Azure credential could get a token for {SCOPE} ({type(error).__name__}: {first_line}); "
-                "sign in with `az login` or set a managed identity or service principal"
-            ) from None
+            raise ConfigurationError(no_credential_message(error)) from None
         return access.token, float(access.expires_on)
+
+
+def no_credential_message(error: Exception) -> str:
+    """One line: which credentials were tried (or the first line of the error), and what to do."""
+    text = str(error)
+    tried = _TRIED.findall(text)
+    if tried:
+        why = f"tried {', '.join(tried)}"
+    else:
+        why = f"{type(error).__name__}: {(text.strip().splitlines() or ['no message'])[0]}"
+    return (
+        f"no Azure credential could get a token for {SCOPE} ({why}); "
+        "sign in with `az login`, or set a managed identity or service principal (AZURE_CLIENT_ID ...)"
+    )
+
+
+@contextlib.contextmanager
+def _quiet_azure_identity() -> Iterator[None]:
+    """Holds back azure-identity's warnings for one call: on failure it logs a report of ~15 lines
+    (to stderr when the app configured no logging), which the one-line error above replaces."""
+    logger = logging.getLogger("azure.identity")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class LocalToken(_Cached):

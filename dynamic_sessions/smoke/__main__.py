@@ -1,4 +1,4 @@
-"""`python -m smoke`: does the deployed pool run JavaScript? Exit 0 only when hello-world comes back."""
+"""`python -m smoke`: does the deployed pool run code? Exit 0 only when hello-world comes back."""
 
 import argparse
 import sys
@@ -6,10 +6,14 @@ import sys
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
 
 EPILOG = f"""\
-The endpoint comes from --endpoint, else $POOL_MANAGEMENT_ENDPOINT, else
-`pulumi stack output --json` (of --stack when given). https endpoints get a token from
-azure-identity (DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback
-http endpoints (the emulator) get a locally minted one.
+The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
+else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
+environment, and the report names the source. The interpreter comes from --container-type, else
+the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
+print("hello-world") for PythonLTS. https endpoints get a token from azure-identity
+(DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
+(the emulator) get a locally minted one. A refused connection on loopback fails at once
+(start the emulator); remote endpoints are retried until the deadline.
 
 Supported API versions: {", ".join(SUPPORTED_API_VERSIONS)}.
 
@@ -34,12 +38,17 @@ def _seconds(text: str) -> float:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m smoke",
-        description='Run the tutorial\'s hello-world (console.log("hello-world")) on a dynamic-sessions pool.',
+        description="Run the interpreter's hello-world on a dynamic-sessions pool and check its stdout.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--endpoint", help="the pool management endpoint (default: see below)")
     parser.add_argument("--stack", help="Pulumi stack whose poolManagementEndpoint output to use")
+    parser.add_argument(
+        "--container-type",
+        metavar="TYPE",
+        help="the pool's interpreter, NodeLTS or PythonLTS (default: the stack's containerType output, else NodeLTS)",
+    )
     parser.add_argument(
         "--api-version",
         default=DEFAULT_API_VERSION,

@@ -2,17 +2,18 @@
 
 import argparse
 import json
-import random
-import secrets
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from dynamic_sessions.client.client import SessionsClient
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
+    ConnectFailed,
     RequestRejected,
     ServiceUnavailable,
     SessionsError,
@@ -21,9 +22,13 @@ from dynamic_sessions.client.errors import (
     UnreachableError,
 )
 from dynamic_sessions.client.results import ExecutionResult
-from dynamic_sessions.smoke.endpoint import EndpointNotFound, find_endpoint
+from dynamic_sessions.client.retries import RetryPolicy, Wait
+from dynamic_sessions.client.versions import contract_for
+from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint
 
-HELLO = 'console.log("hello-world")'
+HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")'}
+"""Each interpreter's hello-world; NodeLTS's is the tutorial's."""
+DEFAULT_CONTAINER_TYPE = "NodeLTS"
 EXPECTED_STDOUT = "hello-world\n"
 PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE = 0, 1, 2, 3, 4
 BACKOFF_CAP_S = 30.0
@@ -38,6 +43,7 @@ class Report:
     endpoint: str | None = None
     endpointSource: str | None = None
     apiVersion: str | None = None
+    containerType: str | None = None
     status: str | None = None
     stdout: str | None = None
     stderr: str | None = None
@@ -80,66 +86,103 @@ class Progress:
             self.dirty = False
 
 
-class Backoff:
-    """Exponential delays with jitter, so many checks started together do not retry in step."""
+class SmokePolicy(RetryPolicy):
+    """The client's retry policy, bounded by the smoke's deadline, plus the wait for a new role assignment.
 
-    def __init__(self, first_s: float):
-        self.first_s = first_s
-        self.step = 0
+    On top of the client's retries it waits out 401/403 for up to --rbac-wait seconds, and retries read
+    timeouts (its own hello-world is harmless to run twice). Every pause is told on one progress line.
+    """
 
-    def next(self) -> float:
-        delay = min(BACKOFF_CAP_S, self.first_s * 2**self.step)
-        self.step += 1
-        return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
+    def __init__(self, args: argparse.Namespace, progress: Progress):
+        super().__init__(attempts=None, timeout_s=None, backoff_s=args.backoff, backoff_max_s=BACKOFF_CAP_S)
+        self.on_wait = self._tell
+        self.rbac_wait_s: float = args.rbac_wait
+        self.progress = progress
+        self.denied_since: float | None = None
+        self.waits = 0
 
+    def denied_for(self) -> float:
+        return 0.0 if self.denied_since is None else time.monotonic() - self.denied_since
 
-def _execute_patiently(
-    client: SessionsClient, identifier: str, args: argparse.Namespace, progress: Progress, report: Report
-) -> ExecutionResult:
-    deadline = client.deadline or time.monotonic() + args.timeout
-    backoff = Backoff(args.backoff)
-    denied_since: float | None = None
-    while True:
-        report.attempts += 1
-        try:
-            return client.execute(HELLO, identifier)
-        except AccessDenied as denied:
-            now = time.monotonic()
-            denied_since = denied_since or now
-            waited = now - denied_since
-            if waited >= args.rbac_wait or now >= deadline:
-                raise Verdict(
-                    ACCESS_DENIED,
-                    f"access not granted after {waited:.0f} s ({denied}). The caller needs the "
-                    "'Azure ContainerApps Session Executor' role on the pool; a new assignment can take ~10 minutes.",
-                ) from None
-            delay = min(backoff.next(), args.rbac_wait - waited)
-            reason = f"{denied.status} {denied.error_code or ''}".strip()
-            progress.say(
-                f"waiting for the role assignment to take effect ({reason}): {waited:.0f} s of {args.rbac_wait:.0f} s"
+    def delay(self, error: SessionsError, attempt: int, remote: bool) -> float | None:
+        if isinstance(error, AccessDenied):
+            self.denied_since = self.denied_since or time.monotonic()
+            left = self.rbac_wait_s - self.denied_for()
+            return min(self.backoff(attempt), left) if left > 0 else None
+        if type(error) is UnreachableError:  # a read timeout or a dropped connection, not a refused one
+            return self.backoff(attempt)
+        return super().delay(error, attempt, remote)
+
+    def _tell(self, wait: Wait) -> None:
+        self.waits += 1
+        error = wait.error
+        if isinstance(error, AccessDenied):
+            reason = f"{error.status} {error.error_code or ''}".strip()
+            what = (
+                f"waiting for the role assignment to take effect ({reason}): "
+                f"{self.denied_for():.0f} s of {self.rbac_wait_s:.0f} s"
             )
-        except Throttled as busy:
-            delay = busy.retry_after if busy.retry_after is not None else backoff.next()
-            progress.say(f"the pool is full ({busy.status}); retrying in {delay:.1f} s")
-            _check_time(deadline, delay, f"the pool stayed exhausted until the deadline ({busy})")
-        except (ServiceUnavailable, UnreachableError) as failing:
-            delay = backoff.next()
-            progress.say(f"no good answer yet ({failing}); retrying in {delay:.1f} s")
-            _check_time(deadline, delay, f"the pool is unreachable or failing after the deadline ({failing})")
-        except RequestRejected as rejected:
-            raise Verdict(
-                USAGE, f"the pool refused the request ({rejected}); check the endpoint and --api-version"
-            ) from None
-        except UnexpectedResponse as unreadable:
-            raise Verdict(WRONG_RESULT, f"the pool's answer is unreadable: {unreadable}") from None
-        except ConfigurationError as config:
-            raise Verdict(USAGE, str(config)) from None
-        time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        elif isinstance(error, Throttled):
+            what = f"the pool is full ({error.status})"
+        else:
+            what = f"no good answer yet ({error})"
+        left = "" if wait.left_s is None else f", {max(0.0, wait.left_s):.0f} s left before the deadline"
+        self.progress.say(f"{what}; retrying in {wait.delay_s:.1f} s{left}")
 
 
-def _check_time(deadline: float, delay: float, message: str) -> None:
-    if time.monotonic() + delay >= deadline:
-        raise Verdict(UNAVAILABLE, message)
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything the flags alone can get wrong, before anything is looked up or called."""
+    try:
+        contract_for(args.api_version)
+    except ConfigurationError as error:
+        raise Verdict(USAGE, f"--api-version: {error}") from None
+    if args.container_type is not None and args.container_type not in HELLO:
+        raise Verdict(
+            USAGE, f"--container-type {args.container_type!r} is not supported; use one of: {', '.join(HELLO)}"
+        )
+    if args.endpoint and args.stack:
+        raise Verdict(
+            USAGE, f"--endpoint {args.endpoint} and --stack {args.stack} both name a pool; give only one of them"
+        )
+
+
+def container_type(flag: str | None, found: Found) -> str:
+    if flag and found.container_type and flag != found.container_type:
+        raise Verdict(
+            USAGE,
+            f"--container-type {flag} disagrees with {found.source}'s containerType output {found.container_type}; "
+            "drop the flag or check the stack",
+        )
+    chosen = flag or found.container_type or DEFAULT_CONTAINER_TYPE
+    if chosen not in HELLO:
+        raise Verdict(USAGE, f"{found.source} says containerType {chosen!r}; the smoke knows only: {', '.join(HELLO)}")
+    return chosen
+
+
+def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy) -> Verdict:
+    """The verdict when the pool never gave a usable answer."""
+    if isinstance(error, AccessDenied):
+        return Verdict(
+            ACCESS_DENIED,
+            f"access not granted after {policy.denied_for():.0f} s ({error}). The caller needs the "
+            "'Azure ContainerApps Session Executor' role on the pool; a new assignment can take ~10 minutes.",
+        )
+    if isinstance(error, Throttled):
+        return Verdict(UNAVAILABLE, f"the pool stayed exhausted until the deadline ({error})")
+    if isinstance(error, ConnectFailed) and not client.remote:
+        port = urlsplit(client.endpoint).port
+        return Verdict(
+            UNAVAILABLE,
+            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: "
+            f"python -m emulator --port {port}",
+        )
+    if isinstance(error, ServiceUnavailable | UnreachableError):
+        return Verdict(UNAVAILABLE, f"the pool is unreachable or failing after the deadline ({error})")
+    if isinstance(error, RequestRejected):
+        return Verdict(USAGE, f"the pool refused the request ({error}); check the endpoint and --api-version")
+    if isinstance(error, UnexpectedResponse):
+        return Verdict(WRONG_RESULT, f"the pool's answer is unreadable: {error}")
+    return Verdict(USAGE, str(error))
 
 
 def _judge(result: ExecutionResult, report: Report) -> None:
@@ -166,16 +209,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     started = time.monotonic()
     report = Report(passed=False, exitCode=USAGE, message="", apiVersion=args.api_version)
     progress = Progress(err, quiet=args.json)
+    policy = SmokePolicy(args, progress)
     client: SessionsClient | None = None
-    identifier = f"smoke-{secrets.token_hex(8)}"
+    identifier = f"smoke-{os.urandom(8).hex()}"
     reached = False
     try:
+        check_arguments(args)
         found = find_endpoint(args.endpoint, args.stack)
         report.endpointSource = found.source
-        client = SessionsClient(found.endpoint, api_version=args.api_version)
+        report.containerType = container_type(args.container_type, found)
+        client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
         report.endpoint = client.endpoint
         client.deadline = started + args.timeout
-        result = _execute_patiently(client, identifier, args, progress, report)
+        try:
+            result = client.execute(HELLO[report.containerType], identifier)
+        except SessionsError as error:
+            raise _unanswered(error, client, policy) from None
+        finally:
+            report.attempts = policy.waits + 1
         reached = True
         _judge(result, report)
         report.passed, report.exitCode, report.message = True, PASSED, "hello-world ran on the pool"
@@ -205,6 +256,7 @@ def _print(report: Report, as_json: bool, out: TextIO) -> None:
     facts: list[tuple[str, Any]] = [
         ("endpoint", report.endpoint and f"{report.endpoint} (from {report.endpointSource})"),
         ("api version", report.apiVersion),
+        ("interpreter", report.containerType),
         ("status", report.status),
         ("stdout", None if report.stdout is None else repr(report.stdout)),
         ("stderr", report.stderr or None),

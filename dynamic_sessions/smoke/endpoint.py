@@ -1,4 +1,5 @@
-"""Where the smoke finds the pool: --endpoint, then $POOL_MANAGEMENT_ENDPOINT, then the Pulumi stack."""
+"""Where the smoke finds the pool: --endpoint, else --stack's outputs, else $POOL_MANAGEMENT_ENDPOINT,
+else the selected Pulumi stack. A flag always wins over the environment, so `--stack prod` checks prod."""
 
 import json
 import os
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 ENV_VAR = "POOL_MANAGEMENT_ENDPOINT"
 OUTPUT_NAME = "poolManagementEndpoint"
+CONTAINER_TYPE_OUTPUT = "containerType"
 PULUMI_TIMEOUT_S = 120
 
 
@@ -19,21 +21,30 @@ class EndpointNotFound(Exception):
 class Found:
     endpoint: str
     source: str
+    """Where it came from: `--endpoint`, `$POOL_MANAGEMENT_ENDPOINT`, `stack <name>` or `the selected stack`."""
+    container_type: str | None = None
+    """The stack's `containerType` output, when the endpoint came from a stack that exports it."""
 
 
 def find_endpoint(flag: str | None, stack: str | None) -> Found:
     if flag:
         return Found(flag, "--endpoint")
+    if stack:
+        return _from_stack(stack)
     if os.environ.get(ENV_VAR):
         return Found(os.environ[ENV_VAR], f"${ENV_VAR}")
-    looked = f"looked in --endpoint, ${ENV_VAR}, and `pulumi stack output`"
+    return _from_stack(None)
+
+
+def _from_stack(stack: str | None) -> Found:
+    looked = f"--stack {stack}" if stack else f"looked in --endpoint, --stack, ${ENV_VAR}, and `pulumi stack output`"
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise EndpointNotFound(f"no pool endpoint: {looked} (the pulumi CLI is not on PATH)")
     command = [pulumi, "stack", "output", "--json"]
     if stack:
         command += ["--stack", stack]
-    where = f"stack {stack!r}" if stack else "the selected stack"
+    where = f"stack {stack}" if stack else "the selected stack"
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PULUMI_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
@@ -49,9 +60,11 @@ def find_endpoint(flag: str | None, stack: str | None) -> Found:
         raise EndpointNotFound(
             "no pool endpoint: `pulumi stack output --json` printed something that is not JSON"
         ) from None
-    endpoint = outputs.get(OUTPUT_NAME) if isinstance(outputs, dict) else None
+    outputs = outputs if isinstance(outputs, dict) else {}
+    endpoint = outputs.get(OUTPUT_NAME)
     if not isinstance(endpoint, str) or not endpoint:
         raise EndpointNotFound(
             f"no pool endpoint: {looked}; {where} has no output {OUTPUT_NAME!r} (has `pulumi up` run?)"
         )
-    return Found(endpoint, f"pulumi stack output ({where})")
+    container_type = outputs.get(CONTAINER_TYPE_OUTPUT)
+    return Found(endpoint, where, container_type if isinstance(container_type, str) else None)

@@ -1,0 +1,143 @@
+"""`python -m smoke` end to end against the emulator, beside one `curl` doing the same work.
+
+The work: a new session runs the hello-world, then the session is released (POST code/execute,
+DELETE session), once against a pool with no ready sessions (as `make demo` runs it) and once with
+ready sessions (a new identifier skips the interpreter's start-up). Both clients run as separate
+processes, alternately, on the same pool. Also: `python -m smoke --help`, which must load neither
+httpx, azure-identity nor pulumi, and a bare `python -c pass` for the interpreter's own start-up.
+"""
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dynamic_sessions.client.tokens import LocalToken
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO_BODY = json.dumps(
+    {
+        "properties": {
+            "codeInputType": "inline",
+            "executionType": "synchronous",
+            "code": 'console.log("hello-world")',
+            "timeoutInSeconds": 60,
+        }
+    }
+)
+Row = tuple[str, str, str, str, bool | None]
+
+
+class Emulator:
+    def __init__(self, *flags: str):
+        sandbox = [] if shutil.which("bwrap") else ["--unsandboxed", "--egress", "enabled"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "warning", *sandbox, *flags],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip().split("=", 1)[1]
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+def _wall_ms(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    elapsed = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed ({done.returncode}): {done.stdout[-300:]} {done.stderr[-300:]}")
+    return elapsed, done.stdout
+
+
+def smoke_ms(url: str) -> float:
+    elapsed, out = _wall_ms([sys.executable, "-m", "smoke", "--endpoint", url, "--json"])
+    report = json.loads(out)
+    assert report["passed"] and report["sessionReleased"], report
+    return elapsed
+
+
+def curl_ms(curl: str, url: str, token: str, identifier: str) -> float:
+    auth = f"Authorization: Bearer {token}"
+    command = [
+        curl, "-sS", "-o", "/dev/null", "-w", "%{http_code} ", "-H", auth, "-H", "Content-Type: application/json",
+        "-d", HELLO_BODY, f"{url}/code/execute?api-version=2024-02-02-preview&identifier={identifier}",
+        "--next", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-H", auth,
+        f"{url}/session?api-version=2025-02-02-preview&identifier={identifier}",
+    ]  # fmt: skip
+    elapsed, out = _wall_ms(command)
+    assert out.split() == ["200", "204"], out
+    return elapsed
+
+
+def side_by_side(curl: str, url: str, count: int, label: str) -> list[Row]:
+    token = LocalToken().token()
+    smoke, plain = [], []
+    for i in range(count):
+        time.sleep(0.3)  # lets the pool start its next ready session, as the time between deploys would
+        smoke.append(smoke_ms(url))
+        time.sleep(0.3)
+        plain.append(curl_ms(curl, url, token, f"bench-curl-{os.getpid()}-{len(label)}-{i}"))
+    smoke_p50, curl_p50 = statistics.median(smoke), statistics.median(plain)
+    ratio = smoke_p50 / curl_p50
+    return [
+        (
+            f"smoke vs curl, new session + release, {label}",
+            f"{smoke_p50:.0f} ms ({ratio:.1f}x)",
+            f"curl {curl_p50:.1f} ms",
+            "<= 5x curl",
+            ratio <= 5,
+        )
+    ]
+
+
+def help_row(count: int) -> list[Row]:
+    help_ms, pass_ms = [], []
+    modules: set[str] = set()
+    for _ in range(count):
+        help_ms.append(_wall_ms([sys.executable, "-m", "smoke", "--help"])[0])
+        pass_ms.append(_wall_ms([sys.executable, "-c", "pass"])[0])
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "smoke", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    modules = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if "|" in line}
+    heavy = sorted(m for m in modules if m.split(".")[0] in ("httpx", "azure", "pulumi"))
+    return [
+        (
+            "`python -m smoke --help`, p50",
+            f"{statistics.median(help_ms):.0f} ms",
+            f"python -c pass {statistics.median(pass_ms):.0f} ms",
+            "no httpx/azure/pulumi",
+            not heavy,
+        )
+    ]
+
+
+def rows(quick: bool) -> list[Row]:
+    count = 5 if quick else 15
+    curl = shutil.which("curl")
+    if curl is None:
+        return [("smoke vs curl", "curl is not installed", "", "<= 5x curl", None), *help_row(count)]
+    measured: list[Row] = []
+    with Emulator("--max-sessions", "20") as cold:
+        measured += side_by_side(curl, cold.url, count, "no ready sessions")
+    with Emulator("--max-sessions", "20", "--ready-sessions", "2") as ready:
+        measured += side_by_side(curl, ready.url, count, "2 ready sessions")
+    return measured + help_row(count)
+
+
+if __name__ == "__main__":
+    for figure in rows("--quick" in sys.argv):
+        print(figure)
