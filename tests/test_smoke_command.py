@@ -109,6 +109,8 @@ def test_403_forever_exits_3_within_the_rbac_wait(capsys):
         code, report = run_json(capsys, "--endpoint", server.url, "--rbac-wait", "1", *FAST)
     assert code == 3
     assert "Azure ContainerApps Session Executor" in report["message"]
+    assert "Container Apps SessionPools Contributor" in report["message"]
+    assert "grantContributor=true" in report["message"]
     assert report["wallMs"] < 3000
     assert report["attempts"] == len(server.requests) >= 2
     assert report["sessionReleased"] is None

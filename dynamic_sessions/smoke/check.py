@@ -165,7 +165,9 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
         return Verdict(
             ACCESS_DENIED,
             f"access not granted after {policy.denied_for():.0f} s ({error}). The caller needs the "
-            "'Azure ContainerApps Session Executor' role on the pool; a new assignment can take ~10 minutes.",
+            "'Azure ContainerApps Session Executor' role on the pool; a new assignment can take ~10 minutes. "
+            "If your environment also requires 'Container Apps SessionPools Contributor', as some Microsoft "
+            "pages say, set dynamic-sessions:grantContributor=true and run pulumi up again.",
         )
     if isinstance(error, Throttled):
         return Verdict(UNAVAILABLE, f"the pool stayed exhausted until the deadline ({error})")
