@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--project-dir", type=Path, default=ROOT, help="the Pulumi project (default: this repository)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("stacks", help="print the committed stacks (Pulumi.<stack>.yaml) as a JSON list")
@@ -61,9 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def committed(stack: str) -> str:
+def committed(root: Path, stack: str) -> str:
     """The Pulumi name of a committed stack, or of a review stack (`review up` writes its file)."""
-    known = committed_stacks(ROOT)
+    known = committed_stacks(root)
     if stack not in known and not REVIEW_STACK.match(stack):
         allowed = ", ".join(known) + ", or a review stack pr-<number>"
         raise StackError(f"--stack {stack!r} has no Pulumi.{stack}.yaml here; allowed: {allowed}")
@@ -72,26 +73,27 @@ def committed(stack: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    root = args.project_dir.resolve()
     try:
         if args.command == "stacks":
-            names = json.dumps(committed_stacks(ROOT))
+            names = json.dumps(committed_stacks(root))
             set_output("stacks", names)
             print(names)
             return 0
         if args.command == "smoke":
             out = args.out or Path(f"smoke-{args.stack}.json")
-            return smoke_gate.run(ROOT, committed(args.stack), out, args.smoke_args)
-        pulumi = Pulumi(ROOT)
+            return smoke_gate.run(root, committed(root, args.stack), out, args.smoke_args)
+        pulumi = Pulumi(root)
         if args.command == "prepare":
-            prepare(pulumi, committed(args.stack), args.create, args.deployer_principal_type)
+            prepare(pulumi, committed(root, args.stack), args.create, args.deployer_principal_type)
             return 0
         if args.command == "up":
-            return up(pulumi, committed(args.stack), args.deployer_principal_type)
+            return up(pulumi, committed(root, args.stack), args.deployer_principal_type)
         if args.command == "drift":
-            return drift.check(pulumi, committed(args.stack), args.deployer_principal_type)
+            return drift.check(pulumi, committed(root, args.stack), args.deployer_principal_type)
         if args.action == "up":
-            return review.bring_up(pulumi, ROOT, args.pr, args.source, args.deployer_principal_type)
-        return review.tear_down(pulumi, ROOT, args.pr, args.source)
+            return review.bring_up(pulumi, root, args.pr, args.source, args.deployer_principal_type)
+        return review.tear_down(pulumi, root, args.pr, args.source)
     except (StackError, PulumiError, FileNotFoundError) as error:
         print(f"python -m ci {args.command}: {error}", file=sys.stderr)
         return USAGE
