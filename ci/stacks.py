@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PROJECT = "dynamic-sessions"
 STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.yaml$")
 REVIEW_STACK = re.compile(r"^pr-[0-9]+$")
@@ -51,6 +49,8 @@ def review_stack_config(root: Path, stack: str, source: str = "dev") -> dict[str
     source_file = root / f"Pulumi.{source}.yaml"
     if not source_file.is_file():
         raise StackError(f"review stacks copy {source_file.name}, which does not exist")
+    import yaml  # only review stacks need it: `python -m ci stacks` runs on a bare runner's python3
+
     document = yaml.safe_load(source_file.read_text()) or {}
     config = dict(document.get("config") or {})
     for key in REVIEW_DROPPED_KEYS:
@@ -66,5 +66,7 @@ def write_review_stack_file(root: Path, stack: str, source: str = "dev") -> Path
         raise StackError(f"review stack name {stack!r} is not valid: pr-<number> is allowed")
     path = root / f"Pulumi.{stack}.yaml"
     header = f"# Review stack {stack}: made by `python -m ci review up` from Pulumi.{source}.yaml; not committed.\n"
+    import yaml
+
     path.write_text(header + yaml.safe_dump(review_stack_config(root, stack, source), sort_keys=False))
     return path

@@ -80,6 +80,16 @@ def test_the_repository_commits_dev_and_prod(ci):
     assert json.loads(done.stdout) == ["dev", "prod"]
 
 
+def test_stacks_needs_only_the_standard_library():
+    """The workflows list stacks with the runner's own python3, before anything is installed."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ci", "stacks"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "ci.stacks" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("yaml", "httpx", "pulumi", "dynamic_sessions")}
+
+
 def test_a_stack_without_a_file_is_a_usage_error_naming_what_is_allowed(ci):
     ci.pulumi()
     done = ci("up", "--stack", "staging")
