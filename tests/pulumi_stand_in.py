@@ -88,4 +88,3 @@ class StandInPulumi:
     def commands(self) -> list[str]:
         """Each call's subcommand, such as `stack select` or `up`."""
         return [" ".join(c[:2]) if c[0] in ("stack", "config") else c[0] for c in self.calls]
-

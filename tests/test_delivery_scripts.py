@@ -110,7 +110,9 @@ def test_up_creates_a_missing_stack_records_the_ci_deployer_and_reports_success(
 
 
 def test_a_failed_up_fails_the_step_with_the_error_in_the_summary(ci):
-    output = "Updating (dev)\n  azure-native:app:SessionPool pool creating\nerror: SessionPoolQuotaExceeded: quota reached\n"
+    output = (
+        "Updating (dev)\n  azure-native:app:SessionPool pool creating\nerror: SessionPoolQuotaExceeded: quota reached\n"
+    )
     ci.pulumi(stacks={"dev": {}}, up={"code": 255, "output": output})
     done = ci("up", "--stack", "dev")
     assert done.returncode == 1
