@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.emulator_process import Emulator
 from tests.fault_server import RELEASED, FaultServer, error, legacy_ok
 from tests.pulumi_stand_in import StandInPulumi
 
@@ -288,3 +289,21 @@ def test_review_down_keeps_the_stack_when_destroy_fails(ci):
     assert done.returncode == 1
     assert "stack rm" not in pulumi.commands() and "pr-42" in pulumi.stacks
     assert "may cost money" in ci.summary and "resource is locked" in ci.summary
+
+
+def test_the_deploy_jobs_steps_in_order_against_a_real_pool(ci):
+    """up creates the stack and its outputs; the smoke reads the endpoint from them and runs on real Node sessions."""
+    emulator = Emulator()
+    try:
+        pulumi = ci.pulumi(stacks={}, outputs_after_up={"poolManagementEndpoint": emulator.url})
+        up = ci("up", "--stack", "dev", "--deployer-principal-type", "ServicePrincipal")
+        assert up.returncode == 0, up.stderr
+        report_file = ci.project / "smoke-dev.json"
+        smoke = ci("smoke", "--stack", "dev", "--out", str(report_file))
+    finally:
+        emulator.stop()
+    assert smoke.returncode == 0, smoke.stderr
+    report = json.loads(report_file.read_text())
+    assert report["stdout"] == "hello-world\n" and report["endpoint"] == emulator.url
+    assert pulumi.calls[-1] == ["stack", "output", "--json", "--stack", "dev"]
+    assert ci.summary.index("`pulumi up` succeeded") < ci.summary.index("Smoke `dev`: PASS")

@@ -152,3 +152,13 @@ def test_actionlint_passes_here_and_fails_a_broken_workflow(tmp_path):
     failed = subprocess.run([*lint, str(broken)], capture_output=True, text=True)
     assert failed.returncode == 1
     assert 'job "preview" needs job "tests" which does not exist' in failed.stdout
+
+
+def test_dependabot_watches_every_file_that_pins_an_action_and_the_npm_lockfile():
+    updates = {
+        u["package-ecosystem"]: u for u in yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())["updates"]
+    }
+    watched = set(updates["github-actions"]["directories"])
+    composite = {"/" + str(p.parent.relative_to(ROOT)) for p in ACTION_FILES if p.name == "action.yml"}
+    assert watched == {"/"} | composite
+    assert updates["npm"]["directory"] == "/"
