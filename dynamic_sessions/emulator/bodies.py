@@ -160,6 +160,10 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
             parser.write(chunk)
         parser.finalize()
     except FormParserError as error:
+        if "header size" in str(error):
+            raise BadRequest(
+                400, "InvalidFileName", "A part's headers are limited to 4 KB, and a file name to 255 bytes."
+            ) from None
         raise BadRequest(400, "InvalidRequest", f"The multipart/form-data body is malformed: {error}") from None
     finally:
         if parts.upload is not None:

@@ -89,6 +89,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         )
         for connection in idle[: len(self.connections) - MAX_CONNECTIONS]:
             connection.transport.close()
+            # Counted out now: its connection_lost comes a loop turn later, maybe after this request's head.
+            self.connections.discard(connection)
 
 
 def server_options() -> dict[str, Any]:
