@@ -4,13 +4,13 @@ Each attack is checked by what the host sees (a canary file's bytes and mtime, t
 memory, which answer reaches which call, sockets closed by the server), not by what a session says.
 """
 
+import asyncio
 import base64
 import contextlib
 import json
 import os
 import socket
 import stat
-import tempfile
 import time
 import uuid
 from collections import OrderedDict
@@ -19,10 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from dynamic_sessions.client import SessionsClient
+from dynamic_sessions.emulator import bodies
+from dynamic_sessions.emulator.contract import BadRequest
 from dynamic_sessions.emulator.history import Ledger, weight
-from tests.emulator_process import Emulator
+from tests.emulator_process import Emulator, descendants
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
@@ -82,13 +85,20 @@ def _run(emulator: Emulator, code: str, identifier: str) -> dict:
 
 
 def _host_folder(emulator: Emulator, identifier: str) -> Path:
-    """The session's /mnt/data as the host sees it, found through a file the session writes."""
+    """The session's /mnt/data as the host sees it: the folder its process was started in that holds
+    a file the session just wrote."""
     marker = f"marker-{uuid.uuid4().hex}"
     _run(emulator, f"require('fs').writeFileSync('/mnt/data/{marker}', '')", identifier)
-    found = list(Path(tempfile.gettempdir()).glob(f"dynamic-sessions-emulator-*/**/{marker}"))
+    found = set()
+    for pid in descendants(emulator.process.pid):
+        with contextlib.suppress(OSError):
+            folder = Path(os.readlink(f"/proc/{pid}/cwd"))
+            if folder != Path("/mnt/data") and (folder / marker).exists():
+                found.add(folder)
     assert len(found) == 1, found
-    found[0].unlink()
-    return found[0].parent
+    folder = found.pop()
+    (folder / marker).unlink()
+    return folder
 
 
 def _refused(response: httpx.Response) -> None:
@@ -293,6 +303,24 @@ def test_a_chunked_upload_over_128_mb_gets_413_and_leaves_nothing(emulator):
     response = _chunked_upload(emulator, ident, 129 * MB)
     assert response.status_code == 413, response.text
     assert _names(emulator, ident) == set()
+
+
+def test_a_stalled_body_gets_408(monkeypatch):
+    monkeypatch.setattr(bodies, "BODY_IDLE_TIMEOUT_S", 0.2)
+    first = True
+
+    async def receive() -> dict:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b'{"code": ', "more_body": True}
+        await asyncio.sleep(3600)  # the client stopped sending
+        raise AssertionError("unreachable")
+
+    request = Request({"type": "http", "method": "POST", "headers": [], "query_string": b""}, receive)
+    with pytest.raises(BadRequest) as raised:
+        asyncio.run(bodies.json_body(request))
+    assert raised.value.status == 408 and raised.value.code == "RequestTimeout"
 
 
 EXECUTION = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5}
@@ -557,7 +585,7 @@ def test_history_keeps_bounded_bytes_per_session_and_in_total():
 
 def test_history_drops_the_oldest_across_sessions_when_the_total_is_reached():
     ledger = Ledger(per_session=10_000, total=12_000, count_per_session=100)
-    sessions = [OrderedDict() for _ in range(4)]
+    sessions: list[OrderedDict] = [OrderedDict() for _ in range(4)]
     for n, history in enumerate(sessions):
         ledger.keep(history, f"s{n}", _resource(f"s{n}", 3000))
     assert [len(h) for h in sessions] == [0, 1, 1, 1] and ledger.held <= 12_000

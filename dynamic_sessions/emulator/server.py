@@ -16,6 +16,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_CONNECTIONS = 256
 HEAD_TIMEOUT_S = 5.0
 MAX_HEAD_BYTES = 64 * 1024
+# A body still arriving after its answer (a refused upload, say) is read and dropped this long at most.
+DRAIN_TIMEOUT_S = 30.0
 # Connections are closed after this many idle seconds between requests (uvicorn's keep-alive).
 KEEP_ALIVE_S = 5
 
@@ -57,10 +59,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        answered_early = self.cycle is not None and self.cycle.response_complete
+        super().on_message_complete()
+        if answered_early and not self.transport.is_closing():
+            self._expect_head()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._expect_head()
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.more_body:
+            # Answered before the body ended: the rest of it is no request head; wait for it a while.
+            self._cancel_head_deadline()
+            self._head_deadline = self.loop.call_later(DRAIN_TIMEOUT_S, self._head_timed_out)
+            return
+        self._expect_head()
 
     def _idle(self) -> bool:
         return self._awaiting_head and (self.cycle is None or self.cycle.response_complete) and not self.pipeline
