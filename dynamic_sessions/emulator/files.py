@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from dynamic_sessions.emulator.contract import BadRequest, file_name
 
@@ -246,17 +247,20 @@ class Upload:
 
 
 def read_chunks(fd: int, size: int) -> Iterator[bytes]:
-    """At most `size` bytes of the open file, in chunks; closes it at the end."""
-    try:
+    """At most `size` bytes of the open file, in chunks; the file closes at the end, or when the
+    iterator is dropped unstarted (a client gone before the body was sent)."""
+    return _chunks_of(os.fdopen(fd, "rb", buffering=0), size)
+
+
+def _chunks_of(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    with handle:
         left = size
         while left > 0:
-            chunk = os.read(fd, min(READ_CHUNK, left))
+            chunk = handle.read(min(READ_CHUNK, left))
             if not chunk:
                 break
             left -= len(chunk)
             yield chunk
-    finally:
-        os.close(fd)
 
 
 def _os_error(name: str, error: OSError) -> BadRequest:
