@@ -98,7 +98,8 @@ function post(method, params) {
 async function localValue(remote) {
   if (remote.objectId === undefined) {
     if (remote.unserializableValue !== undefined) {
-      return remote.type === 'bigint' ? BigInt(remote.unserializableValue.slice(0, -1)) : Number(remote.unserializableValue);
+      const text = remote.unserializableValue;
+      return remote.type === 'bigint' ? BigInt(text.slice(0, -1)) : Number(text);
     }
     return remote.value;
   }
@@ -120,25 +121,26 @@ function needsAwait(code, error) {
 }
 
 async function runWithAwait(code, timeoutMs, started) {
-  if (inspectorSession === null) {
-    const inspector = require('inspector');
-    inspectorSession = new inspector.Session();
-    inspectorSession.connect();
-  }
+  // A session of the inspector per execution: nothing of it outlives the call, a timed-out one included.
+  inspectorSession = new (require('inspector').Session)();
+  inspectorSession.connect();
   const left = () => Math.max(1, timeoutMs - Number(process.hrtime.bigint() - started) / 1e6);
   const limit = deadline(left());
+  const evaluation = post('Runtime.evaluate', {
+    expression: `${code}\n//# sourceURL=session`,
+    replMode: true,
+    awaitPromise: true,
+    timeout: Math.ceil(left()),
+  });
+  evaluation.catch(() => {}); // still pending when the deadline wins; its end is of no interest then
   try {
-    const evaluation = post('Runtime.evaluate', {
-      expression: `${code}\n//# sourceURL=session`,
-      replMode: true,
-      awaitPromise: true,
-      timeout: Math.ceil(left()),
-      objectGroup: 'execution',
-    }).catch((error) => {
+    let answer;
+    try {
+      answer = await Promise.race([evaluation, limit.promise]);
+    } catch (error) {
       if (/terminated/i.test(String(error && error.message))) throw TIMED_OUT;
       throw error;
-    });
-    const answer = await Promise.race([evaluation, limit.promise]);
+    }
     if (answer === TIMED_OUT) throw TIMED_OUT;
     if (answer.exceptionDetails) {
       const details = answer.exceptionDetails;
@@ -147,7 +149,8 @@ async function runWithAwait(code, timeoutMs, started) {
     return await localValue(answer.result);
   } finally {
     limit.cancel();
-    post('Runtime.releaseObjectGroup', { objectGroup: 'execution' }).catch(() => {});
+    inspectorSession.disconnect();
+    inspectorSession = null;
   }
 }
 
