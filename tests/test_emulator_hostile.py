@@ -25,7 +25,7 @@ from dynamic_sessions.client import SessionsClient
 from dynamic_sessions.emulator import bodies
 from dynamic_sessions.emulator.contract import BadRequest
 from dynamic_sessions.emulator.history import Ledger, weight
-from tests.emulator_process import Emulator, descendants
+from tests.emulator_process import Emulator, bearer, descendants
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
@@ -498,6 +498,22 @@ def test_a_request_head_that_never_completes_is_cut_off(emulator):
     assert ended, "the server kept a connection open with an incomplete request head"
 
 
+def test_an_idle_kept_alive_connection_is_closed(emulator):
+    token = bearer()["Authorization"]
+    request = f"GET /metadata?api-version={V} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode()
+    with socket.create_connection(_address(emulator)) as sock:
+        sock.sendall(request)
+        sock.settimeout(20)
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        rest = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                rest += chunk
+        assert time.monotonic() - started < 15, "the server should end an idle kept-alive connection"
+
+
 def test_an_oversized_request_head_gets_431(emulator):
     with socket.create_connection(_address(emulator)) as sock:
         sock.sendall(b"GET /metadata HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (100 * 1024))
@@ -516,6 +532,9 @@ def test_control_characters_in_the_path_are_escaped_in_the_log(emulator):
     assert not any(line.startswith("INJECTED") for line in logs.splitlines())
     assert "\x1b" not in logs
     assert "/files\\nINJECTED\\x1b[31m/x\\r 404" in logs
+    emulator.http.get("/" + "p" * 300)
+    time.sleep(0.1)
+    assert f"GET /{'p' * 199}...(101 more) 404" in emulator.logs()
 
 
 # --- identifiers, tokens, sessions ---------------------------------------------------------------
