@@ -91,6 +91,8 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
             return await handler(request, state)
         except BadRequest as bad:
             return error_response(bad.status, bad.code, bad.message, bad.headers)
+        except RecursionError:  # a body that parsed at the edge of the nesting limit, then was looked at
+            return error_response(400, "InvalidRequest", "The request body is JSON nested too deeply.")
         except PoolFull as full:
             wait = _retry_after(state.pool)
             return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
