@@ -336,6 +336,11 @@ EXECUTION = {"codeInputType": "Inline", "executionType": "Synchronous", "code": 
         json.dumps(EXECUTION)[:-2].encode() + b"NaN}",
         json.dumps(EXECUTION)[:-2].encode() + b"1e999}",
         json.dumps(EXECUTION)[:-2].encode() + b"Infinity}",
+        *(
+            b'{"codeInputType": ' + b"[" * depth + b"]" * depth + b', "executionType": "Synchronous", "code": "1", '
+            b'"timeoutInSeconds": 5}'
+            for depth in range(940, 1000, 6)
+        ),
         b"[]",
         b'"code"',
         b"5",
