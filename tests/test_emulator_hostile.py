@@ -157,6 +157,10 @@ def test_a_hard_link_to_a_host_file_is_neither_read_nor_written(emulator, canary
     assert uploaded.status_code == 200
     canary.assert_untouched()
     assert canary.path.stat().st_nlink == 1
+    os.link(canary.path, folder / "again")
+    assert emulator.http.delete("/files/again", params=_params(ident)).status_code == 204  # the link only
+    canary.assert_untouched()
+    assert canary.path.stat().st_nlink == 1 and not (folder / "again").exists()
 
 
 def test_a_fifo_never_blocks_a_request(emulator, canary):
