@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -388,19 +387,21 @@ def test_ready_sessions_are_started_ahead_and_handed_to_new_identifiers(launch):
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_every_node_process_and_removes_its_files(launch, stop_signal):
-    scratch = Path(tempfile.gettempdir())
-    before = set(scratch.glob("dynamic-sessions-emulator-*"))
     doomed = launch("--ready-sessions", "1")
     doomed.execute("1", "sess-a")
     doomed.execute("1", "sess-b")
     pid = doomed.process.pid
     children = descendants(pid)
     assert len(children) >= 3
+    # Each session's bubblewrap starts in its folder: these are this emulator's files (others may be running).
+    folders = {Path(os.readlink(f"/proc/{c}/cwd")) for c in children} - {Path("/"), Path("/mnt/data")}
+    assert len(folders) >= 3 and all(f.is_dir() for f in folders)
+    folders |= {f.parent for f in folders}
     assert doomed.stop(stop_signal) in (0, 130, -stop_signal)
     time.sleep(0.2)
     alive = {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}
     assert alive == set()
-    assert set(scratch.glob("dynamic-sessions-emulator-*")) - before == set()
+    assert {f for f in folders if f.exists()} == set()
 
 
 def _state(pid: int) -> str:

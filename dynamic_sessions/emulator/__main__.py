@@ -74,6 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run session code without bubblewrap, with your user's access to this machine (trusted code only)",
     )
+    parser.add_argument(
+        "--output-max-length",
+        type=_positive,
+        default=1024 * 1024,
+        help="characters kept per output stream (and of the result) of one execution; more is cut with a marker "
+        "(default 1048576)",
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     if args.ready_sessions > args.max_sessions:
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dynamic_sessions.emulator.app import EmulatorState, create_app
     from dynamic_sessions.emulator.pool import Pool, PoolSettings
+    from dynamic_sessions.emulator.server import server_options
 
     pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
     atexit.register(pool.kill_all_now)
@@ -134,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         pool=pool,
         allowed_principals=frozenset(p.lower() for p in args.allow_principal),
         node_version=node_version.stdout.strip().lstrip("v"),
+        output_limit=args.output_max_length,
     )
     config = uvicorn.Config(
         create_app(state, on_ready=ready),
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        **server_options(),
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

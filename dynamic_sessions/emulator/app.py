@@ -8,23 +8,25 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dynamic_sessions.emulator import auth, contract
-from dynamic_sessions.emulator.contract import BadRequest, error_response
+from dynamic_sessions.emulator.bodies import json_body, receive_upload
+from dynamic_sessions.emulator.contract import BadRequest, JSONResponse, error_response
+from dynamic_sessions.emulator.files import FileInfo, SessionFiles, read_chunks
+from dynamic_sessions.emulator.history import Ledger
 from dynamic_sessions.emulator.pool import Pool, PoolFull
-from dynamic_sessions.emulator.session import NodeSession, Outcome, SessionEnded
+from dynamic_sessions.emulator.session import DEFAULT_OUTPUT_LIMIT, NodeSession, Outcome, SessionEnded
 
 log = logging.getLogger("emulator")
-KEPT_EXECUTIONS = 100
+# The log shows this much of a path; the rest is counted.
+LOGGED_PATH_CHARS = 200
 
 
 @dataclass
@@ -32,7 +34,19 @@ class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
     node_version: str = ""
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    history: Ledger = field(default_factory=Ledger)
+
+
+def loggable(path: str) -> str:
+    """The path for a log line: control characters escaped, a long path cut, so a line stays one line."""
+    shown = path[:LOGGED_PATH_CHARS]
+    if not shown.isprintable():
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    if len(path) > LOGGED_PATH_CHARS:
+        shown += f"...({len(path) - LOGGED_PATH_CHARS} more)"
+    return shown
 
 
 class FrontDoor:
@@ -65,7 +79,7 @@ class FrontDoor:
             await self.app(scope, receive, send_and_note)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+            log.info("%s %s %d %.1fms", scope["method"], loggable(scope["path"]), status, elapsed)
 
 
 Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
@@ -77,6 +91,8 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
             return await handler(request, state)
         except BadRequest as bad:
             return error_response(bad.status, bad.code, bad.message, bad.headers)
+        except RecursionError:  # a body that parsed at the edge of the nesting limit, then was looked at
+            return error_response(400, "InvalidRequest", "The request body is JSON nested too deeply.")
         except PoolFull as full:
             wait = _retry_after(state.pool)
             return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
@@ -92,19 +108,12 @@ def _retry_after(pool: Pool) -> int:
     return max(1, math.ceil(oldest + pool.settings.cooldown_s - time.time()))
 
 
-async def _json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise BadRequest(400, "InvalidRequest", "The request body is not valid JSON.") from None
-
-
 async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
     session = await state.pool.session_for(ident)
     try:
-        return await session.execute(code, timeout_s)
+        return await session.execute(code, timeout_s, state.output_limit)
     except SessionEnded as ended:
-        await state.pool.end(ident)
+        await _end(state, ident)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
 
 
@@ -114,7 +123,7 @@ async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) ->
 async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
-    code, timeout_s = contract.legacy_request(await _json_body(request))
+    code, timeout_s = contract.legacy_request(await json_body(request))
     return JSONResponse(contract.legacy_result(await _run(state, ident, code, timeout_s)))
 
 
@@ -124,7 +133,7 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
 async def create_execution(request: Request, state: EmulatorState) -> Response:
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
-    code, execution_type, timeout_s = contract.executions_request(await _json_body(request))
+    code, execution_type, timeout_s = contract.executions_request(await json_body(request))
     execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
     status_code = 202 if version == "2024-10-02-preview" else 200
     # Also answers 429 for a full pool before an asynchronous execution is accepted.
@@ -132,9 +141,9 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
         resource = contract.execution_resource(execution_id, ident, execution_type, outcome)
-        history[execution_id] = resource
-        while len(history) > KEPT_EXECUTIONS:
-            history.popitem(last=False)
+        if outcome is not None and version == "2025-10-02-preview":
+            resource["result"]["outputStreamsMaxLength"] = state.output_limit
+        state.history.keep(history, execution_id, resource)
         return resource
 
     if execution_type == "Synchronous":
@@ -166,102 +175,81 @@ async def get_execution(request: Request, state: EmulatorState) -> Response:
 # --- files --------------------------------------------------------------------------------------
 
 
-async def _session_dir(request: Request, state: EmulatorState, versions: tuple[str, ...], route: str) -> Path:
+async def _session_files(request: Request, state: EmulatorState, versions: tuple[str, ...], route: str) -> SessionFiles:
     contract.api_version(request.query_params, versions, route)
     session = await state.pool.session_for(contract.identifier(request.query_params))
-    return session.data_dir
+    try:
+        return SessionFiles(session.data_dir)
+    except OSError:
+        raise BadRequest(404, "NotFound", "This session's /mnt/data is gone; the session has ended.") from None
 
 
-def _file_entry(path: Path, legacy: bool) -> dict[str, Any]:
-    stat = path.stat()
+def _file_entry(info: FileInfo, legacy: bool) -> dict[str, Any]:
     if legacy:
         return {
             "properties": {
-                "filename": path.name,
-                "size": stat.st_size,
-                "lastModifiedTime": contract.timestamp(stat.st_mtime),
+                "filename": info.name,
+                "size": info.size,
+                "lastModifiedTime": contract.timestamp(info.modified),
             }
         }
     return {
-        "name": path.name,
+        "name": info.name,
         "type": "file",
         "contentType": "application/octet-stream",
-        "sizeInBytes": stat.st_size,
-        "lastModifiedAt": contract.timestamp(stat.st_mtime),
+        "sizeInBytes": info.size,
+        "lastModifiedAt": contract.timestamp(info.modified),
         "directory": "/mnt/data",
     }
 
 
-async def _store_upload(request: Request, folder: Path) -> Path:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > contract.MAX_UPLOAD_BYTES + 64 * 1024:
-        raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
-    try:
-        form = await request.form(max_files=1, max_fields=8)
-    except Exception as error:  # the multipart parser's errors have no common base
-        raise BadRequest(400, "InvalidRequest", f"Expected a multipart/form-data body: {error}") from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
-    name = contract.file_name(upload.filename)
-    if (upload.size or 0) > contract.MAX_UPLOAD_BYTES:
-        raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
-    target = folder / name
-    with target.open("wb") as out:
-        while chunk := await upload.read(1024 * 1024):
-            out.write(chunk)
-    await form.close()
-    return target
-
-
-def _existing(folder: Path, name: str) -> Path:
-    path = folder / contract.file_name(name)
-    if not path.is_file():
-        raise BadRequest(404, "NotFound", f"No file named {name!r} in this session.")
-    return path
-
-
-def _listing(folder: Path, legacy: bool) -> list[dict[str, Any]]:
-    return [_file_entry(p, legacy) for p in sorted(folder.iterdir()) if p.is_file()]
+def _content(folder: SessionFiles, name: str) -> Response:
+    fd, info = folder.open_for_reading(name)
+    # A synchronous iterator: Starlette reads it in a worker thread, off the event loop.
+    return StreamingResponse(
+        read_chunks(fd, info.size),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(info.size)},
+    )
 
 
 async def legacy_upload(request: Request, state: EmulatorState) -> Response:
-    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files/upload")
-    stored = await _store_upload(request, folder)
+    with await _session_files(request, state, contract.LEGACY_VERSIONS, "files/upload") as folder:
+        stored = await receive_upload(request, folder)
     return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
 
 
 async def legacy_list(request: Request, state: EmulatorState) -> Response:
-    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files")
-    return JSONResponse({"value": _listing(folder, legacy=True)})
+    with await _session_files(request, state, contract.LEGACY_VERSIONS, "files") as folder:
+        return JSONResponse({"value": [_file_entry(f, legacy=True) for f in folder.listing()]})
 
 
 async def legacy_content(request: Request, state: EmulatorState) -> Response:
-    folder = await _session_dir(request, state, contract.LEGACY_VERSIONS, "files/content/{name}")
-    return FileResponse(_existing(folder, request.path_params["name"]), media_type="application/octet-stream")
+    with await _session_files(request, state, contract.LEGACY_VERSIONS, "files/content/{name}") as folder:
+        return _content(folder, request.path_params["name"])
 
 
 async def files(request: Request, state: EmulatorState) -> Response:
     if request.method == "GET" and request.query_params.get("api-version") in contract.LEGACY_VERSIONS:
         return await legacy_list(request, state)
-    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files")
-    if request.method == "POST":
-        return JSONResponse(_file_entry(await _store_upload(request, folder), legacy=False))
-    return JSONResponse({"value": _listing(folder, legacy=False)})
+    with await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files") as folder:
+        if request.method == "POST":
+            return JSONResponse(_file_entry(await receive_upload(request, folder), legacy=False))
+        return JSONResponse({"value": [_file_entry(f, legacy=False) for f in folder.listing()]})
 
 
 async def file_item(request: Request, state: EmulatorState) -> Response:
-    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}")
-    path = _existing(folder, request.path_params["name"])
-    if request.method == "DELETE":
-        path.unlink()
-        return Response(status_code=204)
-    return JSONResponse(_file_entry(path, legacy=False))
+    with await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}") as folder:
+        name = request.path_params["name"]
+        if request.method == "DELETE":
+            folder.delete(name)
+            return Response(status_code=204)
+        return JSONResponse(_file_entry(folder.info(name), legacy=False))
 
 
 async def file_content(request: Request, state: EmulatorState) -> Response:
-    folder = await _session_dir(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}/content")
-    return FileResponse(_existing(folder, request.path_params["name"]), media_type="application/octet-stream")
+    with await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files/{name}/content") as folder:
+        return _content(folder, request.path_params["name"])
 
 
 # --- sessions and metadata: 2025-02-02-preview and later ----------------------------------------
@@ -270,13 +258,20 @@ async def file_content(request: Request, state: EmulatorState) -> Response:
 async def session_item(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.SESSION_VERSIONS, "session")
     ident = contract.identifier(request.query_params)
-    if request.method == "DELETE":
-        await state.pool.end(ident)
-        return Response(status_code=204)
     session: NodeSession | None = state.pool.sessions.get(ident)
     if session is None:
-        raise BadRequest(404, "NotFound", "No live session has this identifier.")
+        raise BadRequest(404, "SessionNotFound", "No live session has this identifier.")
+    if request.method == "DELETE":
+        await _end(state, ident)
+        return Response(status_code=204)
     return JSONResponse(contract.session_resource(session, state.pool.settings.cooldown_s))
+
+
+async def _end(state: EmulatorState, ident: str) -> None:
+    session = state.pool.sessions.get(ident)
+    if session is not None:
+        state.history.release(session.executions)
+    await state.pool.end(ident)
 
 
 async def list_sessions(request: Request, state: EmulatorState) -> Response:

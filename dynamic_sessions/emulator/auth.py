@@ -5,6 +5,7 @@ any JWT whose `aud` is the dynamic-sessions audience and whose `exp` lies ahead 
 `allowed_principals` rehearses a missing role assignment: other `oid`s get 403.
 """
 
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,10 +40,17 @@ def _claims(token: str) -> Claims | str:
     if not any(isinstance(a, str) and a.rstrip("/") == AUDIENCE for a in audiences):
         return f"The token's audience is {audience!r}; it must be {AUDIENCE!r} (request scope {AUDIENCE}/.default)."
     expires = claims.get("exp")
-    if not isinstance(expires, int | float):
+    if not isinstance(expires, int | float) or isinstance(expires, bool):
         return "The token has no expiry (exp)."
+    try:
+        moment = float(expires)
+    except OverflowError:  # an integer too large for a float
+        moment = math.inf
+    if not math.isfinite(moment):
+        # NaN compares false with every time, and infinity never comes: such a token would never expire.
+        return f"The token's exp ({expires!r:.40}) is not a finite number of seconds."
     oid = claims.get("oid")
-    return Claims(float(expires), oid if isinstance(oid, str) else None)
+    return Claims(moment, oid if isinstance(oid, str) else None)
 
 
 def check(authorization: str | None, allowed_principals: frozenset[str]) -> None:

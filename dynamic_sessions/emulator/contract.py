@@ -8,11 +8,12 @@ Two shapes exist (see the specs under shared/reference/specs/data-plane):
 """
 
 import base64
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette import responses
 
 from dynamic_sessions.emulator.session import NodeSession, Outcome
 
@@ -22,9 +23,20 @@ SESSION_VERSIONS = ("2025-02-02-preview", "2025-10-02-preview")
 ALL_VERSIONS = LEGACY_VERSIONS + EXECUTIONS_VERSIONS
 MAX_TIMEOUT_S = 220
 DEFAULT_LEGACY_TIMEOUT_S = 220
-MAX_UPLOAD_BYTES = 128 * 1024 * 1024
-# The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters.
-IDENTIFIER = re.compile(r"""^[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}$""")
+# The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters (fullmatch:
+# `$` alone would let a trailing newline through).
+IDENTIFIER = re.compile(r"""[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}""")
+
+
+class JSONResponse(responses.JSONResponse):
+    """Starlette's JSON response, except that text UTF-8 cannot carry (a lone surrogate in session
+    output, say) is sent as a JSON escape instead of failing the request."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class BadRequest(Exception):
@@ -65,7 +77,7 @@ def identifier(query: Any) -> str:
     value = query.get("identifier")
     if not value:
         raise BadRequest(400, "MissingIdentifier", "The identifier query parameter is required.")
-    if not IDENTIFIER.match(value):
+    if not IDENTIFIER.fullmatch(value):
         raise BadRequest(
             400,
             "InvalidIdentifier",

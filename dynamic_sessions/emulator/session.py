@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -35,6 +36,27 @@ class Outcome:
 
 class SessionEnded(RuntimeError):
     """The session's process is gone (it exited, crashed, or was stopped)."""
+
+
+# Numbers requests so that an answer to another request (one forged by session code on the
+# channel, say) is noticed instead of being handed to the wrong call.
+_REQUEST_NUMBERS = itertools.count(1)
+# Characters per output stream (and of the result's JSON) kept from one execution.
+DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+
+
+def _outcome(line: bytes, seq: int) -> Outcome | None:
+    """The answer to request `seq`, or None when the line is not one."""
+    try:
+        answer = json.loads(line)
+        if answer["seq"] != seq:
+            return None
+        stdout, stderr, ok, ms = answer["stdout"], answer["stderr"], answer["ok"], answer["ms"]
+        if not (isinstance(stdout, str) and isinstance(stderr, str) and isinstance(ok, bool)):
+            return None
+        return Outcome(ok, stdout, stderr, answer["result"], round(ms))
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
 
 
 class NodeSession:
@@ -89,12 +111,18 @@ class NodeSession:
         self.alive = True
         return self
 
-    async def execute(self, code: str, timeout_s: float) -> Outcome:
+    async def execute(self, code: str, timeout_s: float, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> Outcome:
+        """Runs `code`; `output_limit` caps each output stream and the result, in characters.
+
+        An answer that cannot be read, or that answers another request, ends the session: reading on
+        would hand one call's answer to the next.
+        """
         async with self._lock:
             if not self.alive or self._writer is None or self._reader is None:
                 raise SessionEnded("the session has ended")
             self.last_used = time.time()
-            request = {"code": code, "timeoutMs": int(timeout_s * 1000)}
+            seq = next(_REQUEST_NUMBERS)
+            request = {"seq": seq, "code": code, "timeoutMs": int(timeout_s * 1000), "outputLimit": output_limit}
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
             try:
@@ -106,14 +134,20 @@ class NodeSession:
                 elapsed = int((time.perf_counter() - started) * 1000)
                 message = f"Error: Execution timed out after {timeout_s:g} s; the session was stopped\n"
                 return Outcome(False, "", message, "", elapsed)
+            except ValueError:  # the line outgrew the reader's limit
+                await self.close()
+                raise SessionEnded("the session's answer was too large to read, so the session was stopped") from None
             finally:
                 self.last_used = time.time()
             if not line:
                 code_ = await self._exit_code()
                 await self.close()
                 raise SessionEnded(f"the session's process exited (code {code_}) during the execution")
-            answer = json.loads(line)
-            return Outcome(answer["ok"], answer["stdout"], answer["stderr"], answer["result"], round(answer["ms"]))
+            outcome = _outcome(line, seq)
+            if outcome is None:
+                await self.close()
+                raise SessionEnded("the session's answer could not be read, so the session was stopped")
+            return outcome
 
     async def _exit_code(self) -> int | None:
         if self._process is None:

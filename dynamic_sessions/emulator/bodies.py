@@ -1,0 +1,173 @@
+"""Request bodies, counted while they stream: nothing is buffered past its limit.
+
+JSON bodies (code to run) are small on Azure's contract and are held in memory, so they get a
+small cap. Uploads stream through python-multipart's parser straight into the session's folder,
+so an upload costs the emulator a chunk of memory, never its size; above 128 MB the request
+ends with 413 and the partial file is removed.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from dynamic_sessions.emulator.contract import BadRequest
+from dynamic_sessions.emulator.files import FileInfo, SessionFiles, Upload
+
+MAX_JSON_BYTES = 4 * 1024 * 1024
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+# Boundaries, part headers and small form fields around the file.
+MAX_MULTIPART_OVERHEAD = 64 * 1024
+# A client that stops sending in the middle of a body holds a request open; this long, no more.
+BODY_IDLE_TIMEOUT_S = 30.0
+
+
+def _too_large(what: str, limit: int) -> BadRequest:
+    return BadRequest(413, "RequestEntityTooLarge", f"{what} is limited to {_size(limit)}.")
+
+
+def _size(count: int) -> str:
+    return f"{count // (1024 * 1024)} MB" if count >= 1024 * 1024 else f"{count} bytes"
+
+
+async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; 413 as soon as more than `limit` bytes are declared or sent."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(what, limit)
+    received = 0
+    while True:
+        try:
+            async with asyncio.timeout(BODY_IDLE_TIMEOUT_S):
+                message = await request.receive()
+        except TimeoutError:
+            raise BadRequest(
+                408, "RequestTimeout", f"No part of the body arrived for {BODY_IDLE_TIMEOUT_S:g} s."
+            ) from None
+        if message["type"] != "http.request":
+            raise BadRequest(400, "InvalidRequest", "The client went away before the body was complete.")
+        body = message.get("body", b"")
+        received += len(body)
+        if received > limit:
+            raise _too_large(what, limit)
+        if body:
+            yield body
+        if not message.get("more_body", False):
+            return
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body; 400 for anything that is not JSON, 413 above `MAX_JSON_BYTES`."""
+    raw = bytearray()
+    async for chunk in _chunks(request, MAX_JSON_BYTES, "A JSON request body"):
+        raw += chunk
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise BadRequest(400, "InvalidRequest", "The request body is JSON nested too deeply.") from None
+    except ValueError as error:  # JSONDecodeError, bad UTF-8, NaN/Infinity, integers of thousands of digits
+        raise BadRequest(400, "InvalidRequest", f"The request body is not valid JSON: {error}.") from None
+
+
+class _Parts:
+    """python-multipart's callbacks: the part named `file` goes to an `Upload`; other fields are skipped."""
+
+    def __init__(self, files: SessionFiles):
+        self.files = files
+        self.upload: Upload | None = None
+        self.done: FileInfo | None = None
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._writing = False
+        self._other_bytes = 0
+
+    def callbacks(self) -> Any:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._disposition = b""
+        self._writing = False
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name = self._header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        filename = options.get(b"filename")
+        if options.get(b"name") != b"file" or not filename:
+            return
+        if self.upload is not None or self.done is not None:
+            raise BadRequest(400, "InvalidRequest", "Send one file per upload request.")
+        try:
+            name = filename.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(400, "InvalidFileName", "A file name must be valid UTF-8.") from None
+        self.upload = self.files.new_file(name)
+        self._writing = True
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writing and self.upload is not None:
+            if self.upload.size + (end - start) > MAX_UPLOAD_BYTES:
+                raise _too_large("An upload", MAX_UPLOAD_BYTES)
+            self.upload.write(data[start:end])
+            return
+        self._other_bytes += end - start
+        if self._other_bytes > MAX_MULTIPART_OVERHEAD:
+            raise BadRequest(400, "InvalidRequest", "Form fields other than 'file' are limited to 64 KB.")
+
+    def on_part_end(self) -> None:
+        if self._writing and self.upload is not None:
+            self._writing = False
+            self.done = self.upload.commit()
+            self.upload = None
+
+
+async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
+    """Streams a multipart/form-data upload (field `file`) into the session's folder."""
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise BadRequest(400, "InvalidRequest", "Expected a multipart/form-data body with a boundary.")
+    parts = _Parts(files)
+    try:
+        parser = MultipartParser(boundary, parts.callbacks())
+        async for chunk in _chunks(request, MAX_UPLOAD_BYTES + MAX_MULTIPART_OVERHEAD, "An upload"):
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as error:
+        if "header size" in str(error):
+            raise BadRequest(
+                400, "InvalidFileName", "A part's headers are limited to 4 KB, and a file name to 255 bytes."
+            ) from None
+        raise BadRequest(400, "InvalidRequest", f"The multipart/form-data body is malformed: {error}") from None
+    finally:
+        if parts.upload is not None:
+            parts.upload.abort()
+    if parts.done is None:
+        raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
+    return parts.done

@@ -1,0 +1,277 @@
+"""A session's /mnt/data as the files API sees it: regular files only, never through a link.
+
+Session code controls everything inside its folder: it can plant symbolic links to host paths,
+hard links, FIFOs, device nodes, sockets and directories under any name. Every operation here is
+therefore relative to a descriptor of the folder (openat and friends), never follows a link in
+the last component, checks what it opened (fstat) before reading, and never opens anything but a
+verified regular file for reading or writing. Uploads are written into a fresh file created with
+O_EXCL and renamed over the name, so they replace a planted link instead of writing through it.
+"""
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dynamic_sessions.emulator.contract import BadRequest, file_name
+
+# Linux's limit for one path component; a longer name could never name a file in /mnt/data.
+MAX_NAME_BYTES = 255
+READ_CHUNK = 1024 * 1024
+UPLOAD_PREFIX = ".upload-"
+_NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+# O_PATH opens the name without opening the object behind it (no FIFO wait, no device side effect).
+_PATH_ONLY = getattr(os, "O_PATH", 0)
+_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    size: int
+    modified: float
+
+
+def checked_name(name: str) -> str:
+    """The name, or a 400 naming what is wrong with it."""
+    file_name(name)
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(400, "InvalidFileName", "A file name must be valid UTF-8.") from None
+    if len(encoded) > MAX_NAME_BYTES:
+        raise BadRequest(
+            400,
+            "InvalidFileName",
+            f"A file name may be at most {MAX_NAME_BYTES} bytes of UTF-8; this one has {len(encoded)}.",
+        )
+    return name
+
+
+def _not_found(name: str) -> BadRequest:
+    return BadRequest(404, "NotFound", f"No file named {name!r} in this session.")
+
+
+def _not_regular(name: str, status: os.stat_result) -> BadRequest:
+    kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+    return BadRequest(
+        400,
+        "NotARegularFile",
+        f"{name!r} in /mnt/data is {kind}; the files API reads and writes regular files only.",
+    )
+
+
+class SessionFiles:
+    """The files API's operations on one session folder, each relative to a descriptor of it."""
+
+    def __init__(self, folder: Path):
+        self._dir = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self._owner = os.fstat(self._dir)
+
+    def close(self) -> None:
+        if self._dir >= 0:
+            os.close(self._dir)
+            self._dir = -1
+
+    def __enter__(self) -> "SessionFiles":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _servable(self, name: str, status: os.stat_result) -> bool:
+        """A regular file whose data is the session's alone.
+
+        A hard link in /mnt/data may share its data with a host file; the kernel's protected_hardlinks
+        stops most of those, and a file with one link, or owned by the session's own (distinct) uid, is
+        certainly the session's.
+        """
+        if not stat.S_ISREG(status.st_mode):
+            return False
+        if status.st_nlink == 1:
+            return True
+        session_uid = self._owner.st_uid
+        return session_uid != os.geteuid() and status.st_uid == session_uid
+
+    def _refusal(self, name: str, status: os.stat_result) -> BadRequest:
+        if stat.S_ISREG(status.st_mode):
+            return BadRequest(
+                400,
+                "NotARegularFile",
+                f"{name!r} in /mnt/data has {status.st_nlink} hard links; the files API serves a file "
+                "only when its data cannot belong to anything outside the session.",
+            )
+        return _not_regular(name, status)
+
+    def _lstat(self, name: str) -> os.stat_result:
+        try:
+            return os.stat(checked_name(name), dir_fd=self._dir, follow_symlinks=False)
+        except FileNotFoundError:
+            raise _not_found(name) from None
+        except OSError as error:
+            raise _os_error(name, error) from None
+
+    def info(self, name: str) -> FileInfo:
+        status = self._lstat(name)
+        if not self._servable(name, status):
+            raise self._refusal(name, status)
+        return FileInfo(name, status.st_size, status.st_mtime)
+
+    def open_for_reading(self, name: str) -> tuple[int, FileInfo]:
+        """A descriptor of the regular file `name` (the caller closes it) and what it is."""
+        checked_name(name)
+        try:
+            if _PATH_ONLY:
+                # Look first, open after: only a verified regular file is ever opened for reading,
+                # and reopening the O_PATH descriptor reaches that same inode whatever the name became.
+                handle = os.open(name, _PATH_ONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir)
+                try:
+                    status = os.fstat(handle)
+                    if not self._servable(name, status):
+                        raise self._refusal(name, status)
+                    fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+                finally:
+                    os.close(handle)
+            else:
+                fd = os.open(name, _NOFOLLOW_READ, dir_fd=self._dir)
+        except FileNotFoundError:
+            raise _not_found(name) from None
+        except OSError as error:
+            raise _os_error(name, error) from None
+        status = os.fstat(fd)
+        if not self._servable(name, status):
+            os.close(fd)
+            raise self._refusal(name, status)
+        return fd, FileInfo(name, status.st_size, status.st_mtime)
+
+    def listing(self) -> list[FileInfo]:
+        """The regular files the API can serve, sorted by name; links and the like are left out."""
+        found = []
+        with os.scandir(self._dir) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(UPLOAD_PREFIX):
+                    continue
+                try:
+                    checked_name(name)
+                    status = entry.stat(follow_symlinks=False)
+                except (BadRequest, OSError):
+                    continue
+                if self._servable(name, status):
+                    found.append(FileInfo(name, status.st_size, status.st_mtime))
+        return sorted(found, key=lambda info: info.name)
+
+    def delete(self, name: str) -> None:
+        """Removes the name; unlinkat never follows a link, so only the entry itself goes."""
+        status = self._lstat(name)
+        if not stat.S_ISREG(status.st_mode):
+            raise _not_regular(name, status)
+        try:
+            os.unlink(name, dir_fd=self._dir)
+        except FileNotFoundError:
+            raise _not_found(name) from None
+        except OSError as error:
+            raise _os_error(name, error) from None
+
+    def new_file(self, name: str) -> "Upload":
+        """A fresh file to write an upload into; `commit` puts it in place of `name`, `abort` removes it."""
+        checked_name(name)
+        temporary = f"{UPLOAD_PREFIX}{secrets.token_hex(8)}"
+        try:
+            fd = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+                dir_fd=self._dir,
+            )
+        except OSError as error:
+            raise _os_error(name, error) from None
+        if os.geteuid() == 0 and self._owner.st_uid != 0:
+            # The session runs as the folder's owner; its uploads must be its own to change.
+            os.fchown(fd, self._owner.st_uid, self._owner.st_gid)
+        return Upload(self._dir, temporary, name, fd)
+
+
+class Upload:
+    """An upload being written: a file of its own, renamed over the target name only when complete.
+
+    rename() replaces whatever entry has the name (a planted link included) without following it.
+    """
+
+    def __init__(self, folder_fd: int, temporary: str, name: str, fd: int):
+        self._folder = folder_fd
+        self._temporary = temporary
+        self.name = name
+        self._fd = fd
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except OSError as error:
+                raise _os_error(self.name, error) from None
+            view = view[written:]
+        self.size += len(data)
+
+    def commit(self) -> FileInfo:
+        try:
+            os.rename(self._temporary, self.name, src_dir_fd=self._folder, dst_dir_fd=self._folder)
+        except OSError as error:
+            self.abort()
+            raise _os_error(self.name, error) from None
+        status = os.fstat(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        return FileInfo(self.name, status.st_size, status.st_mtime)
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            with contextlib.suppress(OSError):
+                os.unlink(self._temporary, dir_fd=self._folder)
+
+
+def read_chunks(fd: int, size: int) -> Iterator[bytes]:
+    """At most `size` bytes of the open file, in chunks; the file closes at the end, or when the
+    iterator is dropped unstarted (a client gone before the body was sent)."""
+    return _chunks_of(os.fdopen(fd, "rb", buffering=0), size)
+
+
+def _chunks_of(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    with handle:
+        left = size
+        while left > 0:
+            chunk = handle.read(min(READ_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
+def _os_error(name: str, error: OSError) -> BadRequest:
+    if error.errno == errno.ELOOP:
+        return BadRequest(
+            400, "NotARegularFile", f"{name!r} in /mnt/data is a symbolic link; the files API does not follow links."
+        )
+    if error.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+        return BadRequest(400, "NotARegularFile", f"{name!r} in /mnt/data is a directory, not a regular file.")
+    if error.errno == errno.ENAMETOOLONG:
+        return BadRequest(400, "InvalidFileName", f"The file name is longer than {MAX_NAME_BYTES} bytes.")
+    if error.errno == errno.ENOSPC or error.errno == errno.EDQUOT:
+        return BadRequest(507, "InsufficientStorage", "The session's /mnt/data is full.")
+    return BadRequest(400, "FileNotAccessible", f"{name!r} in /mnt/data cannot be used: {error.strerror}.")

@@ -1,0 +1,627 @@
+"""The emulator's HTTP surface and kernel against hostile session code and hostile clients.
+
+Each attack is checked by what the host sees (a canary file's bytes and mtime, the emulator's peak
+memory, which answer reaches which call, sockets closed by the server), not by what a session says.
+"""
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import socket
+import stat
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from dynamic_sessions.client import SessionsClient
+from dynamic_sessions.emulator import bodies
+from dynamic_sessions.emulator.contract import BadRequest
+from dynamic_sessions.emulator.history import Ledger, weight
+from tests.emulator_process import Emulator, bearer, descendants
+
+V = "2025-10-02-preview"
+LEGACY = "2024-02-02-preview"
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    running = Emulator("--max-sessions", "40")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def launch():
+    started: list[Emulator] = []
+
+    def start(*flags: str) -> Emulator:
+        started.append(Emulator(*flags))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+class Canary:
+    """A host file no request may read, write, create or remove."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "canary.txt"
+        self.path.write_bytes(b"host secret\n")
+        os.utime(self.path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+        self.absent = folder / "must-not-exist"
+
+    def assert_untouched(self) -> None:
+        status = self.path.stat()
+        assert self.path.read_bytes() == b"host secret\n"
+        assert status.st_mtime_ns == 1_000_000_000_000_000_000
+        assert not self.absent.exists() and not self.absent.is_symlink()
+
+
+@pytest.fixture
+def canary(tmp_path):
+    tmp_path.chmod(0o755)
+    return Canary(tmp_path)
+
+
+def _params(identifier: str, version: str = V) -> dict[str, str]:
+    return {"api-version": version, "identifier": identifier}
+
+
+def _run(emulator: Emulator, code: str, identifier: str) -> dict:
+    body = emulator.execute(code, identifier)
+    assert body["status"] == "Succeeded", body
+    return body
+
+
+def _host_folder(emulator: Emulator, identifier: str) -> Path:
+    """The session's /mnt/data as the host sees it: the folder its process was started in that holds
+    a file the session just wrote."""
+    marker = f"marker-{uuid.uuid4().hex}"
+    _run(emulator, f"require('fs').writeFileSync('/mnt/data/{marker}', '')", identifier)
+    found = set()
+    for pid in descendants(emulator.process.pid):
+        with contextlib.suppress(OSError):
+            folder = Path(os.readlink(f"/proc/{pid}/cwd"))
+            if folder != Path("/mnt/data") and (folder / marker).exists():
+                found.add(folder)
+    assert len(found) == 1, found
+    folder = found.pop()
+    (folder / marker).unlink()
+    return folder
+
+
+def _refused(response: httpx.Response) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["error"]["code"] == response.headers["x-ms-error-code"]
+
+
+def _every_file_route(emulator: Emulator, identifier: str, name: str) -> list[httpx.Response]:
+    return [
+        emulator.http.get(f"/files/{name}/content", params=_params(identifier)),
+        emulator.http.get(f"/files/{name}", params=_params(identifier)),
+        emulator.http.get(f"/files/content/{name}", params=_params(identifier, LEGACY)),
+    ]
+
+
+def _names(emulator: Emulator, identifier: str) -> set[str]:
+    return {f["name"] for f in emulator.http.get("/files", params=_params(identifier)).json()["value"]}
+
+
+# --- the files API and what session code plants in /mnt/data ----------------------------------
+
+
+def test_a_symlink_to_a_host_file_is_neither_read_nor_written(emulator, canary):
+    ident = "plant-symlink"
+    _run(emulator, f"require('fs').symlinkSync({str(canary.path)!r}, '/mnt/data/link')", ident)
+    _run(emulator, f"require('fs').symlinkSync({str(canary.absent)!r}, '/mnt/data/dangling')", ident)
+    for response in _every_file_route(emulator, ident, "link"):
+        _refused(response)
+        assert b"host secret" not in response.content
+    assert "link" not in _names(emulator, ident)
+    for name in ("link", "dangling"):
+        uploaded = emulator.http.post("/files", params=_params(ident), files={"file": (name, b"overwritten")})
+        assert uploaded.status_code == 200, uploaded.text
+    canary.assert_untouched()
+    # The upload replaced each link with a file of the session's own.
+    assert emulator.http.get("/files/link/content", params=_params(ident)).content == b"overwritten"
+    assert _run(emulator, "require('fs').lstatSync('/mnt/data/dangling').isFile()", ident)["result"]["executionResult"]
+
+
+def test_deleting_a_symlink_never_reaches_its_target(emulator, canary):
+    ident = "delete-symlink"
+    _run(emulator, f"require('fs').symlinkSync({str(canary.path)!r}, '/mnt/data/link')", ident)
+    _refused(emulator.http.delete("/files/link", params=_params(ident)))
+    canary.assert_untouched()
+
+
+def test_a_hard_link_to_a_host_file_is_neither_read_nor_written(emulator, canary):
+    ident = "plant-hardlink"
+    folder = _host_folder(emulator, ident)
+    os.link(canary.path, folder / "hard")  # what a session could do to a host file it can reach
+    for response in _every_file_route(emulator, ident, "hard"):
+        _refused(response)
+        assert b"host secret" not in response.content
+    assert "hard" not in _names(emulator, ident)
+    uploaded = emulator.http.post("/files", params=_params(ident), files={"file": ("hard", b"overwritten")})
+    assert uploaded.status_code == 200
+    canary.assert_untouched()
+    assert canary.path.stat().st_nlink == 1
+    os.link(canary.path, folder / "again")
+    assert emulator.http.delete("/files/again", params=_params(ident)).status_code == 204  # the link only
+    canary.assert_untouched()
+    assert canary.path.stat().st_nlink == 1 and not (folder / "again").exists()
+
+
+def test_a_fifo_never_blocks_a_request(emulator, canary):
+    ident = "plant-fifo"
+    _run(emulator, "require('child_process').execFileSync('mkfifo', ['/mnt/data/pipe'])", ident)
+    started = time.monotonic()
+    for response in _every_file_route(emulator, ident, "pipe"):
+        _refused(response)
+    assert time.monotonic() - started < 20  # far below the 30 s client timeout: nothing waited on the FIFO
+    assert "pipe" not in _names(emulator, ident)
+    # Still answering: no worker is stuck opening the FIFO.
+    assert emulator.execute("'alive'", ident)["result"]["executionResult"] == "alive"
+
+
+def test_device_nodes_sockets_and_directories_are_refused(emulator, canary):
+    ident = "plant-others"
+    folder = _host_folder(emulator, ident)
+    os.mknod(folder / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    server = (
+        "globalThis.server = require('net').createServer().listen('/mnt/data/sock');"
+        "require('fs').mkdirSync('/mnt/data/dir'); require('fs').writeFileSync('/mnt/data/dir/inner', 'x')"
+    )
+    _run(emulator, server, ident)
+    time.sleep(0.1)
+    for name in ("null", "sock", "dir"):
+        for response in _every_file_route(emulator, ident, name):
+            _refused(response)
+        _refused(emulator.http.delete(f"/files/{name}", params=_params(ident)))
+    _refused(emulator.http.post("/files", params=_params(ident), files={"file": ("dir", b"x")}))
+    assert _names(emulator, ident) == set()
+    assert (folder / "dir" / "inner").read_bytes() == b"x"
+    assert stat.S_ISCHR((folder / "null").lstat().st_mode)
+    canary.assert_untouched()
+
+
+@pytest.mark.parametrize("length", [256, 300, 4096, 70_000])
+def test_names_longer_than_255_bytes_get_a_clear_400(emulator, length):
+    ident = "long-names"
+    name = "n" * length
+    upload = emulator.http.post("/files", params=_params(ident), files={"file": (name, b"x")})
+    assert upload.status_code == 400, upload.text
+    assert upload.json()["error"]["code"] == "InvalidFileName" and "255 bytes" in upload.text
+    if length < 4096:
+        fetched = emulator.http.get(f"/files/{name}/content", params=_params(ident))
+        assert fetched.status_code == 400 and "255 bytes" in fetched.text
+    assert _names(emulator, ident) == set()
+
+
+def test_a_255_byte_name_still_works(emulator):
+    ident = "long-names-ok"
+    name = "é" * 127 + "n"  # 255 bytes of UTF-8
+    assert emulator.http.post("/files", params=_params(ident), files={"file": (name, b"x")}).status_code == 200
+    assert emulator.http.get(f"/files/{name}/content", params=_params(ident)).content == b"x"
+
+
+def test_uploads_belong_to_the_folders_owner_and_replace_files_atomically(emulator):
+    ident = "upload-owner"
+    folder = _host_folder(emulator, ident)
+    first = emulator.http.post("/files", params=_params(ident), files={"file": ("a.txt", b"one")})
+    second = emulator.http.post("/files", params=_params(ident), files={"file": ("a.txt", b"two!")})
+    assert (first.json()["sizeInBytes"], second.json()["sizeInBytes"]) == (3, 4)
+    stored = folder / "a.txt"
+    assert stored.read_bytes() == b"two!" and stored.stat().st_uid == folder.stat().st_uid
+    assert [p.name for p in folder.iterdir()] == ["a.txt"]  # no temporary file left behind
+
+
+# --- bodies -------------------------------------------------------------------------------------
+
+
+def _chunks(total: int, piece: bytes) -> Iterator[bytes]:
+    sent = 0
+    while sent < total:
+        yield piece
+        sent += len(piece)
+
+
+def _chunked_upload(emulator: Emulator, identifier: str, size: int) -> httpx.Response:
+    """A multipart upload of `size` bytes sent without Content-Length, as a stream of chunks."""
+    boundary = "hostile-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from _chunks(size, b"\1" * MB)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    return emulator.http.post(
+        "/files",
+        params=_params(identifier),
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_huge_bodies_get_413_without_costing_the_emulator_their_size(launch):
+    fresh = launch()
+    fresh.execute("1", "rss-check")  # the session exists; what follows costs only the bodies
+    before = _peak_rss_kib(fresh.process.pid)
+    piece = b" " * MB
+    json_answer = fresh.http.post(
+        "/executions",
+        params=_params("rss-check"),
+        content=_chunks(200 * MB, piece),
+        headers={"Content-Type": "application/json"},
+    )
+    assert json_answer.status_code == 413 and json_answer.json()["error"]["code"] == "RequestEntityTooLarge"
+    upload = _chunked_upload(fresh, "rss-check", 200 * MB)
+    assert upload.status_code == 413, upload.text
+    grown_mib = (_peak_rss_kib(fresh.process.pid) - before) / 1024
+    assert grown_mib < 48, f"the emulator's peak RSS grew by {grown_mib:.0f} MiB for 400 MB of refused bodies"
+    assert _names(fresh, "rss-check") == set()
+    folder = _host_folder(fresh, "rss-check")
+    assert list(folder.iterdir()) == []  # the partial upload was removed
+
+
+def test_a_json_body_above_its_cap_gets_413_declared_or_chunked(emulator):
+    code = json.dumps({"codeInputType": "Inline", "executionType": "Synchronous", "timeoutInSeconds": 5})
+    big = code[:-1] + ', "code": "' + "x" * (5 * MB) + '"}'
+    declared = emulator.http.post(
+        "/executions", params=_params("json-cap"), content=big, headers={"Content-Type": "application/json"}
+    )
+    chunked = emulator.http.post(
+        "/executions",
+        params=_params("json-cap"),
+        content=iter([big[i : i + 65536].encode() for i in range(0, len(big), 65536)]),
+        headers={"Content-Type": "application/json"},
+    )
+    for response in (declared, chunked):
+        assert response.status_code == 413 and "4 MB" in response.json()["error"]["message"]
+
+
+def test_a_chunked_upload_over_128_mb_gets_413_and_leaves_nothing(emulator):
+    ident = "chunked-upload"
+    response = _chunked_upload(emulator, ident, 129 * MB)
+    assert response.status_code == 413, response.text
+    assert _names(emulator, ident) == set()
+
+
+def test_a_stalled_body_gets_408(monkeypatch):
+    monkeypatch.setattr(bodies, "BODY_IDLE_TIMEOUT_S", 0.2)
+    first = True
+
+    async def receive() -> dict:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b'{"code": ', "more_body": True}
+        await asyncio.sleep(3600)  # the client stopped sending
+        raise AssertionError("unreachable")
+
+    request = Request({"type": "http", "method": "POST", "headers": [], "query_string": b""}, receive)
+    with pytest.raises(BadRequest) as raised:
+        asyncio.run(bodies.json_body(request))
+    assert raised.value.status == 408 and raised.value.code == "RequestTimeout"
+
+
+EXECUTION = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b"1" * 5000,
+        json.dumps({**EXECUTION, "timeoutInSeconds": 10**4000}).encode(),
+        json.dumps(EXECUTION)[:-2].encode() + b"NaN}",
+        json.dumps(EXECUTION)[:-2].encode() + b"1e999}",
+        json.dumps(EXECUTION)[:-2].encode() + b"Infinity}",
+        *(
+            b'{"codeInputType": ' + b"[" * depth + b"]" * depth + b', "executionType": "Synchronous", "code": "1", '
+            b'"timeoutInSeconds": 5}'
+            for depth in range(940, 1000, 6)
+        ),
+        b"[]",
+        b'"code"',
+        b"5",
+        b"null",
+        b"\xff\xfe{",
+        json.dumps({**EXECUTION, "code": 5}).encode(),
+        json.dumps({**EXECUTION, "code": ["x"]}).encode(),
+        json.dumps({**EXECUTION, "timeoutInSeconds": "5"}).encode(),
+        json.dumps({**EXECUTION, "timeoutInSeconds": 5.5}).encode(),
+        json.dumps({**EXECUTION, "codeInputType": ["Inline"]}).encode(),
+        json.dumps({**EXECUTION, "codeInputType": {"a": 1}}).encode(),
+        json.dumps({**EXECUTION, "executionType": None}).encode(),
+        json.dumps({**EXECUTION, "codeInputType": "InlineBase64", "code": "////"}).encode(),
+    ],
+)
+@pytest.mark.parametrize("route,version", [("/executions", V), ("/code/execute", LEGACY)])
+def test_bad_json_of_any_shape_gets_400(emulator, raw, route, version):
+    if route == "/code/execute" and raw.startswith(b"{") and b'"code"' in raw:
+        raw = b'{"properties": ' + raw + b"}"
+    response = emulator.http.post(
+        route, params=_params("bad-json", version), content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, (raw[:80], response.status_code, response.text[:200])
+    assert response.json()["error"]["code"] == response.headers["x-ms-error-code"]
+
+
+# --- the kernel ---------------------------------------------------------------------------------
+
+
+def test_a_70_mb_output_is_truncated_with_a_marker_and_answers_stay_in_order(emulator):
+    ident = "flood"
+    flooded = emulator.execute("console.log('x'.repeat(70 * 1024 * 1024)); 'flooded'", ident)
+    stdout = flooded["result"]["stdout"]
+    assert flooded["status"] == "Succeeded" and flooded["result"]["executionResult"] == "flooded"
+    assert stdout.startswith("x" * 1000) and "[output truncated:" in stdout
+    assert len(stdout) < 1024 * 1024 + 200
+    assert flooded["result"]["outputStreamsMaxLength"] == 1024 * 1024
+    for i in range(3):
+        assert emulator.execute(f"'answer {i}'", ident)["result"]["executionResult"] == f"answer {i}"
+
+
+def test_a_huge_result_is_truncated_and_the_session_keeps_answering(emulator):
+    ident = "huge-result"
+    body = emulator.execute("'y'.repeat(80 * 1024 * 1024)", ident)
+    result = body["result"]["executionResult"]
+    assert isinstance(result, str) and "[result truncated:" in result and len(result) < 1024 * 1024 + 200
+    assert emulator.execute("6 * 7", ident)["result"]["executionResult"] == 42
+
+
+def test_the_output_cap_is_a_flag(launch):
+    small = launch("--output-max-length", "10")
+    body = small.execute("console.log('abcdefghijklmnop'); console.error('e'); 'r'.repeat(50)", "cap-check")
+    assert body["result"]["stdout"].startswith("abcdefghij\n[output truncated: 7 more characters")
+    assert body["result"]["stderr"] == "e\n"
+    assert "[result truncated:" in body["result"]["executionResult"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "'not json\\n'",
+        "JSON.stringify({seq: -1, ok: true, stdout: 'forged', stderr: '', result: 'forged', ms: 0}) + '\\n'",
+        "JSON.stringify({ok: true}) + '\\n'",
+    ],
+)
+def test_an_unreadable_or_foreign_answer_ends_the_session_and_never_shifts_answers(emulator, forged):
+    ident = f"forger-{abs(hash(forged)) % 10_000}"
+    _run(emulator, "globalThis.marker = 'old session'", ident)
+    attack = emulator.execute(f"require('fs').writeSync(Number(process.argv[2]), {forged}); 'real'", ident)
+    assert attack["status"] == "Failed" and "session was stopped" in attack["result"]["stderr"]
+    assert "forged" not in json.dumps(attack)
+    after = [emulator.execute(f"typeof marker + ' {i}'", ident)["result"]["executionResult"] for i in range(3)]
+    assert after == ["undefined 0", "undefined 1", "undefined 2"]
+
+
+def test_lone_surrogates_in_output_are_escaped_not_a_500(emulator):
+    body = emulator.execute("console.log('a\\ud800b'); console.error('\\udfff'); ({k: '\\ud83d'})", "surrogates")
+    assert body["status"] == "Succeeded"
+    assert body["result"]["stdout"] == "a\ud800b\n" and body["result"]["stderr"] == "\udfff\n"
+    assert body["result"]["executionResult"] == {"k": "\ud83d"}
+
+
+def test_a_large_program_arrives_whole(emulator):
+    # About 3 MB on one request line, to the kernel in many chunks.
+    code = "let total = 0;\n" + "total += 1;\n" * 250_000 + "total"
+    assert emulator.execute(code, "big-code")["result"]["executionResult"] == 250_000
+
+
+# --- top-level await ----------------------------------------------------------------------------
+
+
+def test_top_level_await_works_and_its_declarations_persist(emulator):
+    ident = "top-level-await"
+    assert emulator.execute("const r = await Promise.resolve(5); r", ident)["result"]["executionResult"] == 5
+    assert emulator.execute("r + 1", ident)["result"]["executionResult"] == 6
+    later = (
+        "const waited = await new Promise((done) => setTimeout(() => done(7), 20)); function twice(x) { return 2 * x }"
+    )
+    assert emulator.execute(later, ident)["status"] == "Succeeded"
+    assert emulator.execute("twice(waited)", ident)["result"]["executionResult"] == 14
+    printed = emulator.execute("console.log(await Promise.resolve('printed')); ({a: await 1})", ident)
+    assert printed["result"]["stdout"] == "printed\n" and printed["result"]["executionResult"] == {"a": 1}
+    redeclared = emulator.execute("const r = 9", ident)
+    assert redeclared["status"] == "Failed" and "already been declared" in redeclared["result"]["stderr"]
+
+
+def test_top_level_await_failures_are_failed_executions(emulator):
+    ident = "tla-fail"
+    rejected = emulator.execute("await Promise.reject(new TypeError('nope'))", ident)
+    assert rejected["status"] == "Failed" and rejected["result"]["stderr"].startswith("TypeError: nope")
+    assert "inspector" not in rejected["result"]["stderr"] and "kernel.js" not in rejected["result"]["stderr"]
+    syntax = emulator.execute("await 1; const = 2", ident)
+    assert syntax["status"] == "Failed" and "SyntaxError" in syntax["result"]["stderr"]
+    hung = emulator.execute("await new Promise(() => {})", ident, timeoutInSeconds=1)
+    assert hung["status"] == "Failed" and "timed out after 1 s" in hung["result"]["stderr"]
+    looped = emulator.execute("while (true) {} await 1", ident, timeoutInSeconds=1)
+    assert looped["status"] == "Failed" and "timed out after 1 s" in looped["result"]["stderr"]
+    assert emulator.execute("await Promise.resolve('fine')", ident)["result"]["executionResult"] == "fine"
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+def _address(emulator: Emulator) -> tuple[str, int]:
+    host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def test_hundreds_of_idle_connections_do_not_starve_a_real_client(launch):
+    guarded = launch()
+    idle = [socket.create_connection(_address(guarded)) for _ in range(300)]
+    try:
+        assert guarded.execute("'served'", "after-idle")["result"]["executionResult"] == "served"
+        closed = 0
+        for sock in idle:
+            sock.settimeout(0.05)
+            with contextlib.suppress(TimeoutError, ConnectionResetError):
+                closed += sock.recv(1) == b""
+        assert closed >= 300 - 256, "the oldest idle connections should have been closed to make room"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_request_head_that_never_completes_is_cut_off(emulator):
+    slow = socket.create_connection(_address(emulator))
+    slow.sendall(b"POST /executions HTTP/1.1\r\nHost: x\r\n")
+    slow.settimeout(0.5)
+    deadline = time.monotonic() + 20
+    ended = False
+    while time.monotonic() < deadline and not ended:
+        try:
+            slow.sendall(b"X-Slow: 1\r\n")  # a byte now and then does not keep it open
+            ended = slow.recv(1) == b""
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            ended = True
+    slow.close()
+    assert ended, "the server kept a connection open with an incomplete request head"
+
+
+def test_an_idle_kept_alive_connection_is_closed(emulator):
+    token = bearer()["Authorization"]
+    request = f"GET /metadata?api-version={V} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode()
+    with socket.create_connection(_address(emulator)) as sock:
+        sock.sendall(request)
+        sock.settimeout(20)
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        rest = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                rest += chunk
+        assert time.monotonic() - started < 15, "the server should end an idle kept-alive connection"
+
+
+def test_an_oversized_request_head_gets_431(emulator):
+    with socket.create_connection(_address(emulator)) as sock:
+        sock.sendall(b"GET /metadata HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (100 * 1024))
+        sock.settimeout(10)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_control_characters_in_the_path_are_escaped_in_the_log(emulator):
+    emulator.http.get("/files%0aINJECTED%1b[31m/x%0d")
+    time.sleep(0.1)
+    logs = emulator.logs()
+    assert not any(line.startswith("INJECTED") for line in logs.splitlines())
+    assert "\x1b" not in logs
+    assert "/files\\nINJECTED\\x1b[31m/x\\r 404" in logs
+    emulator.http.get("/" + "p" * 300)
+    time.sleep(0.1)
+    assert f"GET /{'p' * 199}...(101 more) 404" in emulator.logs()
+
+
+# --- identifiers, tokens, sessions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identifier", ["abcd\n", "abcd\r\n", "\nabcd"])
+def test_identifiers_with_a_newline_get_400(emulator, identifier):
+    response = emulator.http.post("/executions", params=_params(identifier), json=EXECUTION)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidIdentifier"
+
+
+@pytest.mark.parametrize("exp", [b"NaN", b"Infinity", b"-Infinity", b"1e309", b"1" + b"0" * 400])
+def test_a_token_whose_exp_is_not_finite_is_refused(emulator, exp):
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = b'{"alg": "none", "typ": "JWT"}'
+    claims = b'{"aud": "https://dynamicsessions.io", "exp": ' + exp + b"}"
+    token = f"{part(header)}.{part(claims)}."
+    response = httpx.post(
+        f"{emulator.url}/executions",
+        params=_params("exp-check"),
+        json=EXECUTION,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def test_get_and_delete_of_an_unknown_session_get_404_and_release_says_false(emulator):
+    for version in ("2025-02-02-preview", "2025-10-02-preview"):
+        params = {"api-version": version, "identifier": "never-seen"}
+        for response in (emulator.http.get("/session", params=params), emulator.http.delete("/session", params=params)):
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == response.headers["x-ms-error-code"] == "SessionNotFound"
+    emulator.execute("1", "seen-once")
+    with SessionsClient(emulator.url, api_version=V) as client:
+        assert client.release("seen-once") is True
+        assert client.release("seen-once") is False
+        assert client.release("never-seen") is False
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def _resource(execution_id: str, stdout_chars: int) -> dict:
+    return {"id": execution_id, "status": "Succeeded", "result": {"stdout": "o" * stdout_chars, "stderr": ""}}
+
+
+def test_history_keeps_bounded_bytes_per_session_and_in_total():
+    ledger = Ledger(per_session=10_000, total=25_000, count_per_session=100)
+    first: OrderedDict = OrderedDict()
+    second: OrderedDict = OrderedDict()
+    for i in range(10):
+        ledger.keep(first, f"a{i}", _resource(f"a{i}", 3000))
+    assert list(first) == ["a7", "a8", "a9"]  # the newest that fit in 10,000
+    for i in range(10):
+        ledger.keep(second, f"b{i}", _resource(f"b{i}", 3000))
+    assert ledger.held <= 25_000
+    assert list(second) == ["b7", "b8", "b9"]
+    assert len(first) + len(second) == 6 and "a9" in first  # the total fits both
+    ledger.keep(second, "big", _resource("big", 14_000))  # over one session's share: kept alone
+    assert list(second) == ["big"] and ledger.held <= 25_000 + 14_000
+    ledger.release(second)
+    assert second == OrderedDict() and ledger.held == sum(weight(r) for r in first.values())
+
+
+def test_history_drops_the_oldest_across_sessions_when_the_total_is_reached():
+    ledger = Ledger(per_session=10_000, total=12_000, count_per_session=100)
+    sessions: list[OrderedDict] = [OrderedDict() for _ in range(4)]
+    for n, history in enumerate(sessions):
+        ledger.keep(history, f"s{n}", _resource(f"s{n}", 3000))
+    assert [len(h) for h in sessions] == [0, 1, 1, 1] and ledger.held <= 12_000
+
+
+def test_history_caps_the_count_per_session():
+    ledger = Ledger(count_per_session=3)
+    history: OrderedDict = OrderedDict()
+    for i in range(5):
+        ledger.keep(history, str(i), _resource(str(i), 1))
+    assert list(history) == ["2", "3", "4"]
