@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dynamic_sessions.emulator import auth, contract
 from dynamic_sessions.emulator.contract import BadRequest, error_response
 from dynamic_sessions.emulator.pool import Pool, PoolFull
+from dynamic_sessions.emulator.runtimes import Runtime
 from dynamic_sessions.emulator.session import NodeSession, Outcome, SessionEnded
 
 log = logging.getLogger("emulator")
@@ -32,6 +33,8 @@ class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
     node_version: str = ""
+    runtime: Runtime | None = None
+    """The sessions' interpreter; None means NodeLTS at `node_version`."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -115,7 +118,9 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await _json_body(request))
-    return JSONResponse(contract.legacy_result(await _run(state, ident, code, timeout_s)))
+    outcome = await _run(state, ident, code, timeout_s)
+    result_key = state.runtime.legacy_result_key if state.runtime else "executionResult"
+    return JSONResponse(contract.legacy_result(outcome, result_key))
 
 
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
@@ -203,7 +208,7 @@ async def _store_upload(request: Request, folder: Path) -> Path:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
-    name = contract.file_name(upload.filename)
+    name = contract.upload_name(upload.filename)
     if (upload.size or 0) > contract.MAX_UPLOAD_BYTES:
         raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
     target = folder / name
@@ -288,10 +293,17 @@ async def list_sessions(request: Request, state: EmulatorState) -> Response:
 async def metadata(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.SESSION_VERSIONS, "metadata")
     created = contract.timestamp(state.pool.created_at)
+    runtime = state.runtime
+    runtimes = [
+        {"name": runtime.name, "version": runtime.version}
+        if runtime
+        else {"name": "node", "version": state.node_version}
+    ]
+    packages = [{"name": p.name, "version": p.version} for p in runtime.packages] if runtime else []
     return JSONResponse(
         {
-            "runtimes": [{"name": "node", "version": state.node_version}],
-            "preInstalledPackages": [],
+            "runtimes": runtimes,
+            "preInstalledPackages": packages,
             "createdAt": created,
             "lastUpdatedAt": created,
         }

@@ -129,13 +129,14 @@ def executions_request(body: Any) -> tuple[str, str, int]:
     return code, body["executionType"], _timeout(body["timeoutInSeconds"], None)
 
 
-def legacy_result(outcome: Outcome) -> dict[str, Any]:
+def legacy_result(outcome: Outcome, result_key: str = "executionResult") -> dict[str, Any]:
+    """`result_key`: NodeLTS answers `executionResult` (the tutorial), Azure's Python interpreter `result`."""
     return {
         "properties": {
             "status": "Success" if outcome.succeeded else "Failure",
             "stdout": outcome.stdout,
             "stderr": outcome.stderr,
-            "executionResult": outcome.result,
+            result_key: outcome.result,
             "executionTimeInMilliseconds": outcome.milliseconds,
         }
     }
@@ -160,8 +161,10 @@ def execution_resource(
         "executionTimeInMilliseconds": outcome.milliseconds,
     }
     if not outcome.succeeded:
-        first_line = outcome.stderr.strip().splitlines()[0] if outcome.stderr.strip() else "The code failed."
-        resource["error"] = {"error": {"code": "ExecutionFailed", "message": first_line}}
+        lines = outcome.stderr.strip().splitlines() or ["The code failed."]
+        # A Python traceback names the error on its last line; a JavaScript stack on its first.
+        message = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+        resource["error"] = {"error": {"code": "ExecutionFailed", "message": message}}
     return resource
 
 
@@ -173,6 +176,11 @@ def file_name(name: str) -> str:
     if not name or "/" in name or "\\" in name or name in (".", "..") or ".." in name or "\0" in name:
         raise BadRequest(400, "InvalidFileName", "A file name may not contain a path separator or '..'.")
     return name
+
+
+def upload_name(name: str) -> str:
+    """An upload's file name: some clients (Semantic Kernel) send its path in the session, /mnt/data/<name>."""
+    return file_name(name.removeprefix("/mnt/data/"))
 
 
 def session_resource(session: NodeSession, cooldown_s: float) -> dict[str, Any]:
