@@ -52,14 +52,17 @@ class Launcher:
             elif os.path.isdir(top):
                 args += ["--ro-bind", top, top]
         args += ["--ro-bind", "/usr", "/usr"]
-        for folder in self.runtime.read_only:
-            args += ["--ro-bind", folder, folder]
         for path in READ_ONLY_ETC:
             args += ["--ro-bind-try", path, path]
         args += [
             "--proc", "/proc",
             "--dev", "/dev",
             "--tmpfs", "/tmp",  # noqa: S108 (a fresh tmpfs inside the sandbox)
+        ]  # fmt: skip
+        # After the tmpfs, which would hide a folder of the runtime's under /tmp.
+        for folder in self.runtime.read_only:
+            args += ["--ro-bind", folder, folder]
+        args += [
             # The kernel file alone: session code sees none of the emulator's other files.
             "--ro-bind", str(self.runtime.kernel), f"{SANDBOX_KERNEL_DIR}/{self.runtime.kernel.name}",
             "--bind", str(data_dir), SANDBOX_DATA_DIR,
