@@ -50,7 +50,7 @@ class EmulatedPool:
 
     def __init__(self, container_type: str, flags: list[str]):
         self.container_type = container_type
-        self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-emulator-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
         self.process = subprocess.Popen(
             [*command, "--container-type", container_type, *flags],
