@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dynamic_sessions.emulator import auth, contract
 from dynamic_sessions.emulator.contract import BadRequest, error_response
+from dynamic_sessions.emulator.multipart_sniff import as_multipart
 from dynamic_sessions.emulator.pool import Pool, PoolFull
 from dynamic_sessions.emulator.runtimes import Runtime
 from dynamic_sessions.emulator.session import NodeSession, Outcome, SessionEnded
@@ -201,6 +202,7 @@ async def _store_upload(request: Request, folder: Path) -> Path:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > contract.MAX_UPLOAD_BYTES + 64 * 1024:
         raise BadRequest(413, "RequestEntityTooLarge", "Uploads are limited to 128 MB.")
+    request = await as_multipart(request)
     try:
         form = await request.form(max_files=1, max_fields=8)
     except Exception as error:  # the multipart parser's errors have no common base
