@@ -50,6 +50,7 @@ class EmulatedPool:
 
     def __init__(self, container_type: str, flags: list[str]):
         self.container_type = container_type
+        self._client: SessionsClient | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
         self.process = subprocess.Popen(
@@ -61,7 +62,6 @@ class EmulatedPool:
             start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which then stops it in order
         )
         self.endpoint = self._await_endpoint()
-        self._client: SessionsClient | None = None
 
     def _await_endpoint(self) -> str:
         assert self.process.stdout is not None
@@ -71,11 +71,12 @@ class EmulatedPool:
         reader.join(START_TIMEOUT_S)
         line = lines[0].strip() if lines else ""
         if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
-            self.stop()
-            said = Path(self._log.name).read_text().strip() if os.path.exists(self._log.name) else ""
-            raise EmulatorFailed(
-                f"the dynamic-sessions emulator ({self.container_type}) did not start: {said or 'no output'}"
-            )
+            self.stop(keep_log=True)
+            said = Path(self._log.name).read_text().strip()
+            os.unlink(self._log.name)
+            # Its last line says why (an argument error, bubblewrap missing); the whole log follows it.
+            last = said.splitlines()[-1] if said else "no output"
+            raise EmulatorFailed(f"the dynamic-sessions emulator ({self.container_type}) did not start: {last}\n{said}")
         return line.split("=", 1)[1]
 
     @property
@@ -103,7 +104,7 @@ class EmulatedPool:
         """What an app reads its pool from."""
         return {"POOL_MANAGEMENT_ENDPOINT": self.endpoint}
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
         """Stops the emulator, which ends every session process; again is harmless."""
         if self._client is not None:
             self._client.close()
@@ -119,8 +120,9 @@ class EmulatedPool:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._log.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._log.name)
+        if not keep_log:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._log.name)
 
 
 class EmulatedPools:
@@ -160,7 +162,9 @@ class EmulatedPools:
 
 def _checked(value: Any, setting: str) -> str:
     if value not in CONTAINER_TYPES:
-        raise pytest.UsageError(f"{setting}={value!r} is not a container type the emulator runs; use one of {CONTAINER_TYPES}")
+        raise pytest.UsageError(
+            f"{setting}={value!r} is not a container type the emulator runs; use one of {CONTAINER_TYPES}"
+        )
     return str(value)
 
 
@@ -174,7 +178,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
     )
     parser.addini("dynamic_sessions_container_type", "NodeLTS or PythonLTS (default NodeLTS)", default="NodeLTS")
-    parser.addini("dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default="")
+    parser.addini(
+        "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
+    )
     parser.addini("dynamic_sessions_emulator_args", "more flags for the emulator", type="args", default=[])
 
 

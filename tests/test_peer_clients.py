@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from langchain_azure_dynamic_sessions import SessionsPythonREPLTool
 
-from semantic_kernel.core_plugins.sessions_python_tool import SessionsPythonTool  # noqa: E402
+from semantic_kernel.core_plugins.sessions_python_tool import SessionsPythonTool
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +38,7 @@ def launch():
         running.stop()
 
 
-def value(body: dict) -> object:
+def value(body: dict) -> Any:
     return body["result"]["executionResult"]
 
 
@@ -164,7 +166,9 @@ def test_session_code_cannot_read_the_hosts_files_or_the_emulators(python_pool):
     seen = value(python_pool.execute("import os; sorted(os.environ)", "py-prying"))
     assert set(seen) <= {"HOME", "PATH", "PWD", "LC_CTYPE"}, seen  # nothing of the emulator's environment
     write = python_pool.execute("open('/usr/evil', 'w')", "py-prying")
-    assert write["status"] == "Failed" and ("Read-only" in write["result"]["stderr"] or "Permission" in write["result"]["stderr"])
+    assert write["status"] == "Failed" and (
+        "Read-only" in write["result"]["stderr"] or "Permission" in write["result"]["stderr"]
+    )
 
 
 def test_metadata_reports_the_python_runtime(python_pool):
@@ -212,7 +216,7 @@ def test_stopping_the_emulator_ends_every_python_process(launch):
 
 def _running(pid: int) -> bool:
     try:
-        status = open(f"/proc/{pid}/status").read()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
     return "zombie" not in status.lower()

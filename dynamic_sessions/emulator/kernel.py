@@ -70,8 +70,10 @@ class Kernel:
         tree = ast.parse(code, filename, "exec")
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = compile(ast.Expression(tree.body.pop().value), filename, "eval", flags=flags)
+        final = tree.body[-1] if tree.body else None
+        if isinstance(final, ast.Expr):
+            tree.body.pop()
+            last = compile(ast.Expression(final.value), filename, "eval", flags=flags)
         return compile(tree, filename, "exec", flags=flags), last
 
     def _run(self, code: CodeType) -> Any:
