@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import python_sessions
 from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 
@@ -275,6 +276,7 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
+    python_sessions.run(args.quick)
     return 0
 
 
