@@ -3,6 +3,7 @@
 import base64
 import concurrent.futures
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -237,3 +238,20 @@ def test_configuration_errors_name_the_setting(flags, message):
         [sys.executable, "-m", "emulator", "--port", "0", *flags], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+@needs_bwrap
+def test_an_interpreter_outside_usr_runs_with_its_prefix_bound_read_only(launch):
+    own = str(Path(sys.executable).resolve())  # the emulator's own interpreter, without its venv
+    pool = launch("--python", own)
+    body = pool.execute(
+        "import sys, platform\n[sys.executable, platform.python_version(), sys.prefix == sys.base_prefix]"
+    )
+    assert body["status"] == "Succeeded", body["result"]["stderr"]
+    assert value(body) == [own, platform.python_version(), True]
+    missing = pool.execute("import pytest")  # the venv's packages stay out of reach
+    assert missing["result"]["stderr"].endswith("ModuleNotFoundError: No module named 'pytest'\n")
+    write = pool.execute(f"open({str(Path(sys.base_prefix) / 'evil')!r}, 'w')")
+    assert write["status"] == "Failed"
+    metadata = pool.http.get("/metadata", params={"api-version": LATEST}).json()
+    assert metadata["runtimes"] == [{"name": "python", "version": platform.python_version()}]
