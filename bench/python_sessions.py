@@ -118,6 +118,16 @@ def idle_memory_mib(pool: PythonPool, sessions: int) -> float:
     return (_tree_rss_kib(pool.process.pid) - before) / sessions / 1024
 
 
+def bare_python_mib() -> float:
+    """An idle interpreter as sessions start it, outside the sandbox: what a session costs at least."""
+    idle = subprocess.Popen([default_python(), *PYTHON_FLAGS, "-c", "import time; time.sleep(5)"])
+    time.sleep(1.0)
+    rss = _tree_rss_kib(idle.pid)
+    idle.kill()
+    idle.wait()
+    return rss / 1024
+
+
 def fresh_process(count: int, flags: tuple[str, ...]) -> list[float]:
     python = default_python()
     return _timed(lambda: subprocess.run([python, *flags, "-c", HELLO], check=True, capture_output=True), count)
@@ -167,7 +177,8 @@ def run(quick: bool) -> None:
             ready_p50 <= 10,
         )
     )
-    print(_row("memory per idle session (RSS)", f"{memory:.1f} MiB", "", "", None))
+    bare = bare_python_mib()
+    print(_row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare python -I -S {bare:.1f} MiB", "", None))
 
 
 if __name__ == "__main__":

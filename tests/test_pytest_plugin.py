@@ -108,18 +108,52 @@ def test_under_xdist_each_worker_has_its_own_emulator(pytester, monkeypatch):
     _assert_everything_stopped(lines)
 
 
-def test_the_default_container_type_comes_from_the_command_line(pytester, monkeypatch):
-    pytester.makepyfile(
-        test_default="""
-        def test_default(dynamic_sessions_pool):
-            assert dynamic_sessions_pool.container_type == "PythonLTS"
-            assert dynamic_sessions_pool.client.execute("print(6 * 7)", "default-type").stdout == "42\\n"
-        """
+SETTINGS_TESTS = """
+import httpx
+import pytest
+
+released = []
+
+
+@pytest.fixture(scope="session")
+def my_pool(dynamic_sessions_pools):
+    return dynamic_sessions_pools.get("NodeLTS")
+
+
+def test_default_type_and_package_set(dynamic_sessions_pool, dynamic_sessions_identifier):
+    assert dynamic_sessions_pool.container_type == "PythonLTS"
+    result = dynamic_sessions_pool.client.execute("import greet; greet.hello()", dynamic_sessions_identifier)
+    assert result.execution_result == "hello from the package set", result.stderr
+    released.append((dynamic_sessions_pool, dynamic_sessions_identifier))
+
+
+def test_the_identifiers_session_was_released(dynamic_sessions_pool):
+    pool, identifier = released[0]
+    assert pool is dynamic_sessions_pool
+    answer = httpx.get(
+        pool.endpoint + "/session",
+        params={"api-version": "2025-10-02-preview", "identifier": identifier},
+        headers={"Authorization": "Bearer " + pool.token()},
     )
+    assert answer.status_code == 404, answer.text
+
+
+def test_a_session_scoped_fixture_of_the_app(my_pool):
+    assert my_pool.container_type == "NodeLTS"
+    assert my_pool.client.execute("console.log(6 * 7)", "app-fixture").stdout == "42\\n"
+"""
+
+
+def test_settings_package_sets_tokens_and_released_identifiers(pytester):
+    greet = pytester.path / "session-packages" / "greet"
+    greet.mkdir(parents=True)
+    (greet / "__init__.py").write_text("def hello():\n    return 'hello from the package set'\n")
+    pytester.makeini("[pytest]\ndynamic_sessions_python_packages = session-packages\n")
+    pytester.makepyfile(test_settings=SETTINGS_TESTS)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--dynamic-sessions-container-type", "PythonLTS", "test_default.py", timeout=120
+        "-p", "no:cacheprovider", "-p", "no:randomly", "--dynamic-sessions-container-type", "PythonLTS", timeout=120
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=3)
 
 
 def test_an_emulator_that_cannot_start_is_reported_with_what_it_said(pytester):
