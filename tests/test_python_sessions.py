@@ -5,6 +5,7 @@ import concurrent.futures
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ def test_stdout_stderr_and_the_last_expression(python_pool):
     assert (body["result"]["stdout"], body["result"]["stderr"]) == ("out\n", "err\n")
     assert value(body) == {"a": [1, 2.5, None]}
     assert value(python_pool.execute("x = 3")) == ""  # an assignment shows nothing, as in a notebook
+    assert value(python_pool.execute("None")) == ""
     assert value(python_pool.execute("print('only output')")) == ""
     assert value(python_pool.execute("{3, 1, 2}")) == "{1, 2, 3}"  # not JSON: its repr, as Jupyter's text/plain
     assert value(python_pool.execute("'text'")) == "text"
@@ -164,6 +166,7 @@ def test_session_code_cannot_read_the_hosts_files_or_the_emulators(python_pool):
         body = python_pool.execute(f"import os; os.listdir({path!r})", "py-prying")
         assert body["status"] == "Failed" and "FileNotFoundError" in body["result"]["stderr"], path
     assert value(python_pool.execute("import os; os.listdir('/opt/emulator')", "py-prying")) == ["kernel.py"]
+    assert value(python_pool.execute("os.listdir('/tmp')", "py-prying")) == []
     seen = value(python_pool.execute("import os; sorted(os.environ)", "py-prying"))
     assert set(seen) <= {"HOME", "PATH", "PWD", "LC_CTYPE"}, seen  # nothing of the emulator's environment
     write = python_pool.execute("open('/usr/evil', 'w')", "py-prying")
@@ -255,3 +258,26 @@ def test_an_interpreter_outside_usr_runs_with_its_prefix_bound_read_only(launch)
     assert write["status"] == "Failed"
     metadata = pool.http.get("/metadata", params={"api-version": LATEST}).json()
     assert metadata["runtimes"] == [{"name": "python", "version": platform.python_version()}]
+
+
+@needs_bwrap
+def test_egress_disabled_blocks_connections(python_pool):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    code = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=2).close()\n"
+        "    outcome = 'connected'\n"
+        "except OSError as error:\n"
+        "    outcome = type(error).__name__\n"
+        "outcome"
+    )
+    try:
+        assert value(python_pool.execute(code, "py-egress")) != "connected"
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
