@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -388,19 +387,27 @@ def test_ready_sessions_are_started_ahead_and_handed_to_new_identifiers(launch):
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_every_node_process_and_removes_its_files(launch, stop_signal):
-    scratch = Path(tempfile.gettempdir())
-    before = set(scratch.glob("dynamic-sessions-emulator-*"))
     doomed = launch("--ready-sessions", "1")
     doomed.execute("1", "sess-a")
     doomed.execute("1", "sess-b")
     pid = doomed.process.pid
     children = descendants(pid)
     assert len(children) >= 3
+    # This emulator's scratch folder, from its sessions' command lines: other emulators may share /tmp.
+    scratch = {Path(arg).parent for c in children for arg in _arguments(c) if "/dynamic-sessions-emulator-" in arg}
+    assert len(scratch) == 1 and all(folder.is_dir() for folder in scratch)
     assert doomed.stop(stop_signal) in (0, 130, -stop_signal)
     time.sleep(0.2)
     alive = {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}
     assert alive == set()
-    assert set(scratch.glob("dynamic-sessions-emulator-*")) - before == set()
+    assert {folder for folder in scratch if folder.exists()} == set()
+
+
+def _arguments(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
 
 
 def _state(pid: int) -> str:
