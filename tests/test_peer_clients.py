@@ -21,11 +21,11 @@ from dynamic_sessions.client.tokens import LocalToken
 from tests.emulator_process import Emulator
 
 with warnings.catch_warnings():
-    # The package announces its successor (langchain-azure-compute) on import; the tool is unchanged.
+    # langchain-azure-dynamic-sessions announces its successor (langchain-azure-compute) on import, and
+    # Semantic Kernel subclasses a deprecated class; neither concerns the tools tested here.
     warnings.simplefilter("ignore", DeprecationWarning)
     from langchain_azure_dynamic_sessions import SessionsPythonREPLTool
-
-from semantic_kernel.core_plugins.sessions_python_tool import SessionsPythonTool
+    from semantic_kernel.core_plugins.sessions_python_tool import SessionsPythonTool
 
 
 @pytest.fixture(scope="module")
