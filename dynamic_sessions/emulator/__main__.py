@@ -1,4 +1,4 @@
-"""`python -m emulator`: serve a NodeLTS session pool's data plane on loopback, with real Node.js sessions."""
+"""`python -m emulator`: serve a session pool's data plane on loopback, with real Node.js or Python sessions."""
 
 import argparse
 import atexit
@@ -12,8 +12,9 @@ from dynamic_sessions.emulator.runtimes import CONTAINER_TYPES, RuntimeUnavailab
 from dynamic_sessions.emulator.sandbox import SandboxUnavailable, make_launcher
 
 DESCRIPTION = """\
-Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS) on this machine.
-Every identifier gets its own Node.js session, sandboxed with bubblewrap. Both contracts are
+Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
+--container-type PythonLTS) on this machine. Every identifier gets its own Node.js or Python
+session, sandboxed with bubblewrap. Both contracts are
 served: code/execute (2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview,
 2025-02-02-preview, 2025-10-02-preview).
 
