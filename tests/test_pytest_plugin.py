@@ -2,6 +2,7 @@
 that finds the fixture through the distribution's entry point, with and without pytest-xdist."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,29 @@ def test_settings_package_sets_tokens_and_released_identifiers(pytester):
         "-p", "no:cacheprovider", "-p", "no:randomly", "--dynamic-sessions-container-type", "PythonLTS", timeout=120
     )
     result.assert_outcomes(passed=3)
+
+
+def test_no_emulator_outlives_a_killed_test_run(pytester, monkeypatch):
+    report = pytester.path / "report.jsonl"
+    monkeypatch.setenv("FIXTURE_REPORT", str(report))
+    pytester.makepyfile(
+        test_crash=APP_TESTS
+        + """
+
+def test_the_run_is_killed(dynamic_sessions_pool, dynamic_sessions_identifier):
+    result = dynamic_sessions_pool.client.execute("console.log('last words')", dynamic_sessions_identifier)
+    record(dynamic_sessions_pool, "killed", result)
+    os.kill(os.getpid(), 9)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "killed", timeout=120)
+    assert result.ret != 0
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [line["stdout"] for line in lines] == ["last words\n"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _running(lines[0]["pid"]):
+        time.sleep(0.1)
+    _assert_everything_stopped(lines)
 
 
 def test_an_emulator_that_cannot_start_is_reported_with_what_it_said(pytester):
