@@ -54,7 +54,7 @@ class EmulatedPool:
         self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
         self.process = subprocess.Popen(
-            [*command, "--container-type", container_type, *flags],
+            [*_ending_with(os.getpid()), *command, "--container-type", container_type, *flags],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -123,6 +123,23 @@ class EmulatedPool:
         if not keep_log:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._log.name)
+
+
+# Run before the emulator, in its own process: the kernel sends it SIGTERM when the test process dies,
+# even by SIGKILL (a CI timeout), so no emulator outlives its test run; the setting survives the exec.
+_TRAMPOLINE = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)  # the test process is already gone
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _ending_with(parent: int) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return []
+    return [sys.executable, "-c", _TRAMPOLINE, str(parent)]
 
 
 class EmulatedPools:
