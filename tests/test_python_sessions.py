@@ -133,6 +133,16 @@ def test_code_that_swallows_the_interrupt_is_stopped_and_replaced(python_pool):
     assert fresh["status"] == "Succeeded" and value(fresh) is False
 
 
+def test_a_runaway_allocation_is_a_memory_error_in_that_session_only(python_pool):
+    python_pool.execute("kept = 'state'", "py-hungry")
+    hungry = python_pool.execute("block = bytearray(600 * 1024 * 1024)", "py-hungry")
+    assert hungry["status"] == "Failed" and hungry["result"]["stderr"].endswith("MemoryError\n")
+    assert value(python_pool.execute("small = bytearray(100 * 1024 * 1024); [kept, len(small)]", "py-hungry")) == [
+        "state",
+        100 * 1024 * 1024,
+    ]
+
+
 def test_files_are_at_mnt_data_which_is_the_working_folder(python_pool):
     params = {"api-version": LATEST, "identifier": "py-files"}
     python_pool.http.post("/files", params=params, files={"file": ("data.csv", b"a,b\n1,2\n")})

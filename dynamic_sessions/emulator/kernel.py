@@ -18,6 +18,7 @@ import io
 import json
 import linecache
 import os
+import resource
 import signal
 import socket
 import sys
@@ -162,6 +163,11 @@ def _shown(value: Any) -> Any:
 def main(argv: list[str]) -> None:
     channel = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else 3)
     extra = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--path"]
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--data-limit-mb":
+            # Heap and anonymous mappings past this fail with MemoryError: that session's error, not the host's.
+            limit = int(argv[i + 1]) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     # Like a notebook: the working folder (/mnt/data) first, so uploaded modules import; then the package set.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [os.getcwd(), *extra, *(p for p in sys.path if p and p != here)]

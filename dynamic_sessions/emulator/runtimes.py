@@ -20,6 +20,8 @@ CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
 NODE_FLAGS = ("--max-old-space-size=512",)
 # -I: no PYTHON* variables, no user site; -S: no site-packages; -B: /mnt/data holds only what code writes.
 PYTHON_FLAGS = ("-I", "-S", "-B")
+# The Python kernel's counterpart of Node's heap cap: a runaway allocation is a MemoryError in that session.
+PYTHON_KERNEL_ARGS = ("--data-limit-mb", "512")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -46,6 +48,7 @@ class Runtime:
     kernel: Path
     read_only: tuple[str, ...] = ()
     """Host folders the interpreter needs beyond /usr (its prefix, the package set), bound at the same path."""
+    kernel_args: tuple[str, ...] = ()
     packages_dir: Path | None = None
     packages: tuple[Package, ...] = ()
     legacy_result_key: str = "executionResult"
@@ -53,7 +56,7 @@ class Runtime:
 
     def argv(self, kernel_path: str, channel_fd: int) -> list[str]:
         """The interpreter's command line; `kernel_path` is where the kernel file is, seen by the process."""
-        argv = [self.interpreter, *self.flags, kernel_path, str(channel_fd)]
+        argv = [self.interpreter, *self.flags, kernel_path, str(channel_fd), *self.kernel_args]
         if self.packages_dir is not None:
             argv += ["--path", str(self.packages_dir)]
         return argv
@@ -113,6 +116,7 @@ def python_runtime(interpreter: str | None = None, packages_dir: Path | None = N
         interpreter=python,
         flags=PYTHON_FLAGS,
         kernel=HERE / "kernel.py",
+        kernel_args=PYTHON_KERNEL_ARGS,
         read_only=tuple(read_only),
         packages_dir=packages_dir,
         packages=packages,
