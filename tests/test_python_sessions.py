@@ -61,6 +61,7 @@ def test_stdout_stderr_and_the_last_expression(python_pool):
     assert value(python_pool.execute("print('only output')")) == ""
     assert value(python_pool.execute("{3, 1, 2}")) == "{1, 2, 3}"  # not JSON: its repr, as Jupyter's text/plain
     assert value(python_pool.execute("'text'")) == "text"
+    assert value(python_pool.execute("_")) == "text"  # the last result, as in a notebook
     assert value(python_pool.execute("import sys; sys.stdout.buffer.write(b'raw\\n')"))  # the byte count
     assert python_pool.execute("import sys; sys.stdout.buffer.write(b'raw\\n')")["result"]["stdout"] == "raw\n"
 
@@ -122,6 +123,13 @@ def test_a_runaway_loop_times_out_while_other_sessions_answer(python_pool):
     assert looped["result"]["stderr"].endswith("TimeoutError: Execution timed out after 3 s\n")
     assert 2900 <= looped["result"]["executionTimeInMilliseconds"] < 6000
     assert value(python_pool.execute("kept", "py-runaway")) == "state"  # interrupted, not killed
+
+
+def test_a_result_whose_repr_never_returns_times_out_too(python_pool):
+    looping = "class Endless:\n    def __repr__(self):\n        while True: pass\nEndless()"
+    body = python_pool.execute(looping, "py-repr", timeoutInSeconds=1)
+    assert body["status"] == "Failed" and "TimeoutError: Execution timed out after 1 s" in body["result"]["stderr"]
+    assert value(python_pool.execute("'still here'", "py-repr")) == "still here"
 
 
 def test_code_that_swallows_the_interrupt_is_stopped_and_replaced(python_pool):

@@ -92,14 +92,17 @@ class Kernel:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         started = time.perf_counter()
-        ok, result = True, None
+        ok, result = True, _shown(None)
         try:
             statements, last = self._compile(code)
             self.running = True
             signal.setitimer(signal.ITIMER_REAL, max(timeout_ms, 1) / 1000)
             self._run(statements)
             if last is not None:
-                result = self._run(last)
+                value = self._run(last)
+                if value is not None:
+                    self.namespace["_"] = value  # as in a notebook
+                result = _shown(value)  # under the timer too: a __repr__ may loop
         except ExecutionTimedOut as stopped:
             ok = False
             err.write(_where(stopped.__traceback__))
@@ -111,10 +114,8 @@ class Kernel:
             self.running = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
-        if result is not None:
-            self.namespace["_"] = result
         elapsed = (time.perf_counter() - started) * 1000
-        return {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": _shown(result), "ms": elapsed}
+        return {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": result, "ms": elapsed}
 
 
 def _session_frames(tb: TracebackType | None) -> traceback.StackSummary:
