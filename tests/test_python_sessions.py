@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from dynamic_sessions.emulator import runtimes
 from tests.emulator_process import ROOT, Emulator, descendants
 
 LATEST = "2025-10-02-preview"
@@ -149,6 +150,23 @@ def test_a_runaway_allocation_is_a_memory_error_in_that_session_only(python_pool
         "state",
         100 * 1024 * 1024,
     ]
+
+
+def test_code_blocking_inside_c_is_stopped_and_replaced(python_pool):
+    python_pool.execute("kept = 'state'", "py-blocking")
+    stopped = python_pool.execute("sum(range(10**12))", "py-blocking", timeoutInSeconds=1)  # no signal check inside
+    assert stopped["status"] == "Failed" and "the session was stopped" in stopped["result"]["stderr"]
+    assert 1000 <= stopped["result"]["executionTimeInMilliseconds"] < 10000
+    assert value(python_pool.execute("'kept' in globals()", "py-blocking")) is False
+
+
+def test_the_system_python_comes_first_then_the_emulators_own(monkeypatch, tmp_path):
+    system = tmp_path / "python3"
+    system.symlink_to(sys.executable)
+    monkeypatch.setattr(runtimes, "SYSTEM_PYTHON", str(system))
+    assert runtimes.default_python() == str(system)
+    monkeypatch.setattr(runtimes, "SYSTEM_PYTHON", str(tmp_path / "missing"))
+    assert runtimes.default_python() == str(Path(sys.executable).resolve())  # never the venv's own link
 
 
 def test_files_are_at_mnt_data_which_is_the_working_folder(python_pool):

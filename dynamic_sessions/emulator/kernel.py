@@ -12,6 +12,9 @@ library only, plus the folders named by `--path` (a read-only package set).
 This file is started on its own, inside the sandbox; it imports nothing from the emulator.
 """
 
+# Annotations stay unevaluated: `X | None` needs Python 3.10 at run time, and sessions may run 3.9.
+from __future__ import annotations
+
 import ast
 import base64
 import io
