@@ -64,9 +64,11 @@ class EmulatedPool:
         self.endpoint = self._await_endpoint()
 
     def _await_endpoint(self) -> str:
-        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        assert stdout is not None
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(self.process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        # A thread, so a hung start-up cannot hang the test run past START_TIMEOUT_S.
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(START_TIMEOUT_S)
         line = lines[0].strip() if lines else ""
