@@ -101,7 +101,14 @@ def test_exceptions_are_failed_executions_with_the_traceback_on_stderr(python_po
     assert syntax["status"] == "Failed" and "SyntaxError" in syntax["result"]["stderr"]
     exited = python_pool.execute("import sys; sys.exit(3)", "py-errors")
     assert exited["status"] == "Failed" and "SystemExit: 3" in exited["result"]["stderr"]
+    quitted = python_pool.execute("exit()", "py-errors")
+    assert quitted["status"] == "Failed" and "SystemExit" in quitted["result"]["stderr"]
     assert python_pool.execute("divide(4, 2)", "py-errors")["result"]["executionResult"] == 2.0  # it survived
+
+
+def test_help_works_as_with_site(python_pool):
+    body = python_pool.execute("help(len)", "py-help")
+    assert body["status"] == "Succeeded" and "len(obj, /)" in body["result"]["stdout"]
 
 
 def test_top_level_await(python_pool):

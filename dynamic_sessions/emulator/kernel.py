@@ -175,6 +175,13 @@ def main(argv: list[str]) -> None:
     # Like a notebook: the working folder (/mnt/data) first, so uploaded modules import; then the package set.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [os.getcwd(), *extra, *(p for p in sys.path if p and p != here)]
+    # What `site` would add (-S skips it) and notebook code uses: help(), exit(), quit().
+    import _sitebuiltins
+    import builtins
+
+    builtins.help = _sitebuiltins._Helper()  # type: ignore[attr-defined]
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
     kernel = Kernel()
     reader = channel.makefile("rb")
     channel.sendall(b'{"ready":true}\n')
