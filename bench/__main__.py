@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import smoke_cli
+from bench import python_sessions, smoke_cli
 from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 
@@ -278,6 +278,7 @@ def main() -> int:
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
     for figure in smoke_cli.rows(args.quick):
         print(row(*figure))
+    python_sessions.run(args.quick)
     return 0
 
 

@@ -1,18 +1,20 @@
-"""`python -m emulator`: serve a NodeLTS session pool's data plane on loopback, with real Node.js sessions."""
+"""`python -m emulator`: serve a session pool's data plane on loopback, with real Node.js or Python sessions."""
 
 import argparse
 import atexit
 import ipaddress
 import logging
 import socket
-import subprocess
 import sys
+from pathlib import Path
 
+from dynamic_sessions.emulator.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
 from dynamic_sessions.emulator.sandbox import SandboxUnavailable, make_launcher
 
 DESCRIPTION = """\
-Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS) on this machine.
-Every identifier gets its own Node.js session, sandboxed with bubblewrap. Both contracts are
+Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
+--container-type PythonLTS) on this machine. Every identifier gets its own Node.js or Python
+session, sandboxed with bubblewrap. Both contracts are
 served: code/execute (2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview,
 2025-02-02-preview, 2025-10-02-preview).
 
@@ -82,6 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default 1048576)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    add_runtime_arguments(parser)
     args = parser.parse_args(argv)
     if args.ready_sessions > args.max_sessions:
         parser.error(f"--ready-sessions {args.ready_sessions} exceeds --max-sessions {args.max_sessions}")
@@ -89,7 +92,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
+    if args.container_type != "PythonLTS" and (args.python_packages or args.python):
+        parser.error(f"--python and --python-packages need --container-type PythonLTS, not {args.container_type}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together: pass both PEM files, or neither for plain http")
     return args
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--container-type",
+        choices=CONTAINER_TYPES,
+        default="NodeLTS",
+        help="the pool's interpreter: NodeLTS (JavaScript, default) or PythonLTS (Python)",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="PythonLTS: the interpreter for sessions (default /usr/bin/python3, else the emulator's own)",
+    )
+    parser.add_argument(
+        "--python-packages",
+        type=Path,
+        metavar="DIR",
+        help="PythonLTS: a folder of packages (pip install --target DIR ...) sessions may import, read-only",
+    )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (for https-only clients)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
 
 
 def _is_loopback(host: str) -> bool:
@@ -105,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed)
-    except SandboxUnavailable as missing:
+        runtime = make_runtime(args.container_type, args.python, args.python_packages)
+        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed, runtime=runtime)
+    except (RuntimeUnavailable, SandboxUnavailable) as missing:
         print(f"emulator: {missing}", file=sys.stderr)
         return 2
     if not launcher.sandboxed:
@@ -121,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
 
     pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
     atexit.register(pool.kill_all_now)
-    node_version = subprocess.run([launcher.node, "--version"], capture_output=True, text=True, check=False)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
     # every kept-alive response waits ~40 ms for a delayed ACK.
@@ -133,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2
     host, port = sock.getsockname()[:2]
-    endpoint = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
+    scheme = "https" if args.tls_cert else "http"
+    endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
 
     def ready() -> None:
         print(f"POOL_MANAGEMENT_ENDPOINT={endpoint}", flush=True)
@@ -141,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     state = EmulatorState(
         pool=pool,
         allowed_principals=frozenset(p.lower() for p in args.allow_principal),
-        node_version=node_version.stdout.strip().lstrip("v"),
+        node_version=runtime.version if runtime.name == "node" else "",
+        runtime=runtime,
         output_limit=args.output_max_length,
     )
     config = uvicorn.Config(
@@ -151,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
         **server_options(),
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

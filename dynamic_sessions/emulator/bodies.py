@@ -8,6 +8,7 @@ ends with 413 and the partial file is removed.
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -124,7 +125,8 @@ class _Parts:
         if self.upload is not None or self.done is not None:
             raise BadRequest(400, "InvalidRequest", "Send one file per upload request.")
         try:
-            name = filename.decode("utf-8")
+            # Some clients name the file by its path in the session; it lands in /mnt/data either way.
+            name = filename.decode("utf-8").removeprefix("/mnt/data/")
         except UnicodeDecodeError:
             raise BadRequest(400, "InvalidFileName", "A file name must be valid UTF-8.") from None
         self.upload = self.files.new_file(name)
@@ -149,14 +151,14 @@ class _Parts:
 
 async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
     """Streams a multipart/form-data upload (field `file`) into the session's folder."""
-    content_type, params = parse_options_header(request.headers.get("content-type"))
-    boundary = params.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise BadRequest(400, "InvalidRequest", "Expected a multipart/form-data body with a boundary.")
+    chunks = _chunks(request, MAX_UPLOAD_BYTES + MAX_MULTIPART_OVERHEAD, "An upload")
+    first = await anext(chunks, b"")
+    boundary = _boundary(request.headers.get("content-type"), first)
     parts = _Parts(files)
     try:
         parser = MultipartParser(boundary, parts.callbacks())
-        async for chunk in _chunks(request, MAX_UPLOAD_BYTES + MAX_MULTIPART_OVERHEAD, "An upload"):
+        parser.write(first)
+        async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
     except FormParserError as error:
@@ -171,3 +173,23 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
     if parts.done is None:
         raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
     return parts.done
+
+
+# RFC 2046: a boundary is 1..70 characters; a multipart body opens with "--boundary" and CRLF.
+_OPENING = re.compile(rb"--([0-9A-Za-z'()+_,./:=?-]{1,70})\r\n")
+
+
+def _boundary(content_type: str | None, first_chunk: bytes) -> bytes:
+    """The declared boundary; else the one the body opens with.
+
+    Semantic Kernel's sessions plugin keeps `Content-Type: application/json` on its shared httpx client,
+    so its multipart uploads arrive under that header with no boundary: the body's first line names it.
+    """
+    kind, params = parse_options_header(content_type)
+    declared = params.get(b"boundary")
+    if kind == b"multipart/form-data" and declared:
+        return declared
+    opening = _OPENING.match(first_chunk)
+    if opening is None:
+        raise BadRequest(400, "InvalidRequest", "Expected a multipart/form-data body with a boundary.")
+    return opening.group(1)

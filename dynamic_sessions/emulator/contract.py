@@ -141,13 +141,14 @@ def executions_request(body: Any) -> tuple[str, str, int]:
     return code, body["executionType"], _timeout(body["timeoutInSeconds"], None)
 
 
-def legacy_result(outcome: Outcome) -> dict[str, Any]:
+def legacy_result(outcome: Outcome, result_key: str = "executionResult") -> dict[str, Any]:
+    """`result_key`: NodeLTS answers `executionResult` (the tutorial), Azure's Python interpreter `result`."""
     return {
         "properties": {
             "status": "Success" if outcome.succeeded else "Failure",
             "stdout": outcome.stdout,
             "stderr": outcome.stderr,
-            "executionResult": outcome.result,
+            result_key: outcome.result,
             "executionTimeInMilliseconds": outcome.milliseconds,
         }
     }
@@ -172,8 +173,10 @@ def execution_resource(
         "executionTimeInMilliseconds": outcome.milliseconds,
     }
     if not outcome.succeeded:
-        first_line = outcome.stderr.strip().splitlines()[0] if outcome.stderr.strip() else "The code failed."
-        resource["error"] = {"error": {"code": "ExecutionFailed", "message": first_line}}
+        lines = outcome.stderr.strip().splitlines() or ["The code failed."]
+        # A Python traceback names the error on its last line; a JavaScript stack on its first.
+        message = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+        resource["error"] = {"error": {"code": "ExecutionFailed", "message": message}}
     return resource
 
 

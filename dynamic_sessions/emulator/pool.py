@@ -13,6 +13,7 @@ from dynamic_sessions.emulator.sandbox import Launcher
 from dynamic_sessions.emulator.session import NodeSession, SessionEnded
 
 log = logging.getLogger("emulator")
+REFILL_DELAY_S = 0.05
 
 
 class PoolFull(RuntimeError):
@@ -43,6 +44,7 @@ class Pool:
         self._scratch = Path(tempfile.mkdtemp(prefix="dynamic-sessions-emulator-"))
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._refill_soon: asyncio.TimerHandle | None = None
         self.created_at = time.time()
 
     async def start(self) -> None:
@@ -81,8 +83,15 @@ class Pool:
         session.last_used = time.time()
         self.sessions[identifier] = session
         future.set_result(session)
-        self._refill()
+        # The replacement ready session starts a moment later: spawned now, it would compete with this
+        # session's first execution for the CPU (on 2 busy cores, p50 ~11 ms instead of ~3.5 ms).
+        if self._refill_soon is None:
+            self._refill_soon = asyncio.get_running_loop().call_later(REFILL_DELAY_S, self._refill_now)
         return session
+
+    def _refill_now(self) -> None:
+        self._refill_soon = None
+        self._refill()
 
     async def _take_or_start(self) -> NodeSession:
         while self._ready:
@@ -136,6 +145,8 @@ class Pool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        if self._refill_soon is not None:
+            self._refill_soon.cancel()
         for task in list(self._tasks):
             task.cancel()
         everything = [*self.sessions.values(), *self._ready]

@@ -1,15 +1,14 @@
-"""How a session's Node.js process is started: under bubblewrap, or (only when asked) unsandboxed."""
+"""How a session's interpreter process is started: under bubblewrap, or (only when asked) unsandboxed."""
 
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-KERNEL = Path(__file__).resolve().parent / "kernel.js"
+from dynamic_sessions.emulator.runtimes import Runtime, RuntimeUnavailable, node_runtime
+
 SANDBOX_KERNEL_DIR = "/opt/emulator"
 SANDBOX_DATA_DIR = "/mnt/data"
-# Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
-NODE_FLAGS = ("--max-old-space-size=512",)
 # Only what Node and TLS need; the host's home, the project and other sessions stay out of reach.
 READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf")
 
@@ -22,7 +21,7 @@ class SandboxUnavailable(RuntimeError):
 class Launcher:
     """Builds the command line of one session process."""
 
-    node: str
+    runtime: Runtime
     bwrap: str | None
     egress: bool
 
@@ -32,11 +31,12 @@ class Launcher:
 
     def command(self, data_dir: Path, channel_fd: int) -> list[str]:
         """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number)."""
-        kernel = str(KERNEL) if self.bwrap is None else f"{SANDBOX_KERNEL_DIR}/kernel.js"
-        node = [self.node, *NODE_FLAGS, kernel, str(channel_fd)]
+        kernel = self.runtime.kernel
+        inside = str(kernel) if self.bwrap is None else f"{SANDBOX_KERNEL_DIR}/{kernel.name}"
+        session = self.runtime.argv(inside, channel_fd)
         if self.bwrap is None:
-            return node
-        return [self.bwrap, *self._bwrap_args(data_dir), "--", *node]
+            return session
+        return [self.bwrap, *self._bwrap_args(data_dir), "--", *session]
 
     def environment(self, data_dir: Path) -> dict[str, str]:
         """The session's environment when unsandboxed (bubblewrap clears and sets its own)."""
@@ -52,16 +52,19 @@ class Launcher:
             elif os.path.isdir(top):
                 args += ["--ro-bind", top, top]
         args += ["--ro-bind", "/usr", "/usr"]
-        node_home = Path(self.node).resolve().parent.parent
-        if not str(node_home).startswith("/usr"):
-            args += ["--ro-bind", str(node_home), str(node_home)]
         for path in READ_ONLY_ETC:
             args += ["--ro-bind-try", path, path]
         args += [
             "--proc", "/proc",
             "--dev", "/dev",
             "--tmpfs", "/tmp",  # noqa: S108 (a fresh tmpfs inside the sandbox)
-            "--ro-bind", str(KERNEL.parent), SANDBOX_KERNEL_DIR,
+        ]  # fmt: skip
+        # After the tmpfs, which would hide a folder of the runtime's under /tmp.
+        for folder in self.runtime.read_only:
+            args += ["--ro-bind", folder, folder]
+        args += [
+            # The kernel file alone: session code sees none of the emulator's other files.
+            "--ro-bind", str(self.runtime.kernel), f"{SANDBOX_KERNEL_DIR}/{self.runtime.kernel.name}",
             "--bind", str(data_dir), SANDBOX_DATA_DIR,
             "--chdir", SANDBOX_DATA_DIR,
             "--hostname", "session",
@@ -72,13 +75,14 @@ class Launcher:
         return args
 
 
-def make_launcher(egress: bool, unsandboxed: bool) -> Launcher:
-    """The launcher for this machine, or `SandboxUnavailable` with what to do about it."""
-    node = shutil.which("node")
-    if node is None:
-        raise SandboxUnavailable("node (Node.js 18 or later) is not on PATH; sessions need it")
+def make_launcher(egress: bool, unsandboxed: bool, runtime: Runtime | None = None) -> Launcher:
+    """The launcher for this machine (NodeLTS sessions unless told), or `SandboxUnavailable` with what to do."""
+    try:
+        runtime = runtime or node_runtime()
+    except RuntimeUnavailable as missing:
+        raise SandboxUnavailable(str(missing)) from None
     if unsandboxed:
-        return Launcher(node=node, bwrap=None, egress=egress)
+        return Launcher(runtime=runtime, bwrap=None, egress=egress)
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(
@@ -86,4 +90,4 @@ def make_launcher(egress: bool, unsandboxed: bool) -> Launcher:
             "install it (Debian/Ubuntu: apt-get install bubblewrap) or pass --unsandboxed "
             "to run untrusted code with your own user's access to this machine"
         )
-    return Launcher(node=node, bwrap=bwrap, egress=egress)
+    return Launcher(runtime=runtime, bwrap=bwrap, egress=egress)

@@ -107,7 +107,7 @@ class NodeSession:
             hello = b""
         if json.loads(hello or b"{}").get("ready") is not True:
             await self.close()
-            raise SessionEnded("the session's Node.js process did not start")
+            raise SessionEnded("the session's interpreter process did not start")
         self.alive = True
         return self
 

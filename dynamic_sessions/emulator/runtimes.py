@@ -1,0 +1,144 @@
+"""What a session runs, per container type: the interpreter, its flags, its kernel file, and the host
+folders the sandbox must show it read-only.
+
+NodeLTS sessions run kernel.js under Node.js; PythonLTS sessions run kernel.py under a Python
+interpreter started with `-I -S` (isolated, no site-packages: the standard library only, never the
+emulator's own environment), plus an optional read-only package set.
+"""
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
+# Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
+NODE_FLAGS = ("--max-old-space-size=512",)
+# -I: no PYTHON* variables, no user site; -S: no site-packages; -B: /mnt/data holds only what code writes.
+PYTHON_FLAGS = ("-I", "-S", "-B")
+# The Python kernel's counterpart of Node's heap cap: a runaway allocation is a MemoryError in that session.
+PYTHON_KERNEL_ARGS = ("--data-limit-mb", "512")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The interpreter a container type needs is missing or unusable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to start one session's interpreter, and what `/metadata` reports about it."""
+
+    container_type: str
+    name: str
+    """The runtime's name in `/metadata` (`node`, `python`)."""
+    version: str
+    interpreter: str
+    flags: tuple[str, ...]
+    kernel: Path
+    read_only: tuple[str, ...] = ()
+    """Host folders the interpreter needs beyond /usr (its prefix, the package set), bound at the same path."""
+    kernel_args: tuple[str, ...] = ()
+    packages_dir: Path | None = None
+    packages: tuple[Package, ...] = ()
+    legacy_result_key: str = "executionResult"
+    """The field of a `code/execute` answer holding the result: Azure's Python interpreter answers `result`."""
+
+    def argv(self, kernel_path: str, channel_fd: int) -> list[str]:
+        """The interpreter's command line; `kernel_path` is where the kernel file is, seen by the process."""
+        argv = [self.interpreter, *self.flags, kernel_path, str(channel_fd), *self.kernel_args]
+        if self.packages_dir is not None:
+            argv += ["--path", str(self.packages_dir)]
+        return argv
+
+
+def node_runtime() -> Runtime:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeUnavailable("node (Node.js 18 or later) is not on PATH; NodeLTS sessions need it")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    home = Path(node).resolve().parent.parent
+    return Runtime(
+        container_type="NodeLTS",
+        name="node",
+        version=version.lstrip("v"),
+        interpreter=node,
+        flags=NODE_FLAGS,
+        kernel=HERE / "kernel.js",
+        read_only=() if str(home).startswith("/usr") else (str(home),),
+    )
+
+
+def default_python() -> str:
+    """The system's Python if there is one, else the interpreter running the emulator (never a venv's shim)."""
+    if os.access(SYSTEM_PYTHON, os.X_OK):
+        return SYSTEM_PYTHON
+    return str(Path(sys.executable).resolve())
+
+
+def python_runtime(interpreter: str | None = None, packages_dir: Path | None = None) -> Runtime:
+    python = interpreter or default_python()
+    probe = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
+    try:
+        answer = subprocess.run([python, *PYTHON_FLAGS, "-c", probe], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RuntimeUnavailable(
+            f"--python {python} cannot be started ({error}); name a Python 3.9+ interpreter"
+        ) from None
+    lines = answer.stdout.split()
+    if answer.returncode != 0 or len(lines) != 2:
+        raise RuntimeUnavailable(f"--python {python} did not answer as a Python interpreter; name Python 3.9 or later")
+    version, prefix = lines
+    if tuple(int(p) for p in version.split(".")[:2]) < (3, 9):
+        raise RuntimeUnavailable(f"--python {python} is Python {version}; PythonLTS sessions need 3.9 or later")
+    read_only = [] if prefix.startswith("/usr") else [prefix]
+    packages: tuple[Package, ...] = ()
+    if packages_dir is not None:
+        packages_dir = packages_dir.resolve()
+        if not packages_dir.is_dir():
+            raise RuntimeUnavailable(f"--python-packages {packages_dir} is not a folder; name a folder of packages")
+        read_only.append(str(packages_dir))
+        packages = installed_packages(packages_dir)
+    return Runtime(
+        container_type="PythonLTS",
+        name="python",
+        version=version,
+        interpreter=python,
+        flags=PYTHON_FLAGS,
+        kernel=HERE / "kernel.py",
+        kernel_args=PYTHON_KERNEL_ARGS,
+        read_only=tuple(read_only),
+        packages_dir=packages_dir,
+        packages=packages,
+        legacy_result_key="result",
+    )
+
+
+def installed_packages(folder: Path) -> tuple[Package, ...]:
+    """The distributions installed in a package set (`pip install --target folder ...`), by name."""
+    found = {
+        d.metadata["Name"]: Package(d.metadata["Name"], d.version)
+        for d in importlib.metadata.distributions(path=[str(folder)])
+        if d.metadata["Name"]
+    }
+    return tuple(found[name] for name in sorted(found, key=str.lower))
+
+
+def make_runtime(container_type: str, python: str | None = None, packages_dir: Path | None = None) -> Runtime:
+    if container_type == "NodeLTS":
+        if packages_dir is not None:
+            raise RuntimeUnavailable("--python-packages applies to --container-type PythonLTS only")
+        return node_runtime()
+    if container_type == "PythonLTS":
+        return python_runtime(python, packages_dir)
+    raise RuntimeUnavailable(f"--container-type {container_type} is not supported; use one of {CONTAINER_TYPES}")

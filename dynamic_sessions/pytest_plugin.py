@@ -1,0 +1,239 @@
+"""A pytest plugin: a local dynamic-sessions pool (the emulator, as a subprocess) for an app's own tests.
+
+Installed with the distribution (entry point `pytest11`), so an app's tests just ask for a fixture:
+
+    def test_my_agent_runs_code(dynamic_sessions_pool, dynamic_sessions_identifier):
+        result = dynamic_sessions_pool.client.execute('console.log(1 + 1)', dynamic_sessions_identifier)
+        assert result.stdout == "2\\n"
+
+    @pytest.mark.dynamic_sessions(container_type="PythonLTS")
+    def test_python(dynamic_sessions_pool): ...
+
+One emulator per container type is started on a free loopback port the first time a test asks for
+it, shared by the rest of the test run, and stopped with all its sessions when the run ends. Under
+pytest-xdist every worker process starts its own, so workers never share sessions or ports.
+
+Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-sessions-container-type`
+(default NodeLTS), `dynamic_sessions_python_packages` (a package set folder for PythonLTS), and
+`dynamic_sessions_emulator_args` (more emulator flags, e.g. `--ready-sessions 2`, or
+`--unsandboxed --egress enabled` on a machine without bubblewrap, for trusted test code only).
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from dynamic_sessions.client.client import SessionsClient
+
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+
+
+class EmulatorFailed(RuntimeError):
+    """The emulator did not start; the message holds what it said."""
+
+
+class EmulatedPool:
+    """One running emulator: its `endpoint`, a ready `client`, and tokens for other clients."""
+
+    def __init__(self, container_type: str, flags: list[str]):
+        self.container_type = container_type
+        self._client: SessionsClient | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
+        command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
+        self.process = subprocess.Popen(
+            [*_ending_with(os.getpid()), *command, "--container-type", container_type, *flags],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which then stops it in order
+        )
+        self.endpoint = self._await_endpoint()
+
+    def _await_endpoint(self) -> str:
+        stdout = self.process.stdout
+        assert stdout is not None
+        lines: list[str] = []
+        # A thread, so a hung start-up cannot hang the test run past START_TIMEOUT_S.
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        line = lines[0].strip() if lines else ""
+        if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
+            self.stop(keep_log=True)
+            said = Path(self._log.name).read_text().strip()
+            os.unlink(self._log.name)
+            # Its last line says why (an argument error, bubblewrap missing); the whole log follows it.
+            last = said.splitlines()[-1] if said else "no output"
+            raise EmulatorFailed(f"the dynamic-sessions emulator ({self.container_type}) did not start: {last}\n{said}")
+        return line.split("=", 1)[1]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def client(self) -> "SessionsClient":
+        """A `SessionsClient` for this pool (it mints its own local token), closed with the pool."""
+        if self._client is None:
+            from dynamic_sessions.client import SessionsClient
+
+            self._client = SessionsClient(self.endpoint)
+        return self._client
+
+    @staticmethod
+    def token() -> str:
+        """A bearer token the emulator accepts, for clients that take a token callback (LangChain, Semantic Kernel)."""
+        from dynamic_sessions.client.tokens import LocalToken
+
+        return LocalToken().token()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """What an app reads its pool from."""
+        return {"POOL_MANAGEMENT_ENDPOINT": self.endpoint}
+
+    def stop(self, keep_log: bool = False) -> None:
+        """Stops the emulator, which ends every session process; again is harmless."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log.close()
+        if not keep_log:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._log.name)
+
+
+# Run before the emulator, in its own process: the kernel sends it SIGTERM when the test process dies,
+# even by SIGKILL (a CI timeout), so no emulator outlives its test run; the setting survives the exec.
+_TRAMPOLINE = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)  # the test process is already gone
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _ending_with(parent: int) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return []
+    return [sys.executable, "-c", _TRAMPOLINE, str(parent)]
+
+
+class EmulatedPools:
+    """The run's emulators, one per container type, each started when first asked for."""
+
+    def __init__(self, config: pytest.Config):
+        self._config = config
+        self._pools: dict[str, EmulatedPool] = {}
+        self._lock = threading.Lock()
+
+    def default_container_type(self) -> str:
+        chosen = self._config.getoption("dynamic_sessions_container_type") or self._config.getini(
+            "dynamic_sessions_container_type"
+        )
+        return _checked(str(chosen), "dynamic_sessions_container_type")
+
+    def get(self, container_type: str | None = None) -> EmulatedPool:
+        kind = _checked(container_type, "container_type") if container_type else self.default_container_type()
+        with self._lock:
+            if kind not in self._pools:
+                self._pools[kind] = EmulatedPool(kind, self._flags(kind))
+            return self._pools[kind]
+
+    def _flags(self, container_type: str) -> list[str]:
+        flags = list(self._config.getini("dynamic_sessions_emulator_args"))
+        packages = str(self._config.getini("dynamic_sessions_python_packages") or "")
+        if packages and container_type == "PythonLTS":
+            flags += ["--python-packages", str(Path(self._config.rootpath, packages))]
+        return flags
+
+    def stop_all(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop()
+
+
+def _checked(value: Any, setting: str) -> str:
+    if value not in CONTAINER_TYPES:
+        raise pytest.UsageError(
+            f"{setting}={value!r} is not a container type the emulator runs; use one of {CONTAINER_TYPES}"
+        )
+    return str(value)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dynamic-sessions", "a local dynamic-sessions pool for tests")
+    group.addoption(
+        "--dynamic-sessions-container-type",
+        dest="dynamic_sessions_container_type",
+        choices=CONTAINER_TYPES,
+        default=None,
+        help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
+    )
+    parser.addini("dynamic_sessions_container_type", "NodeLTS or PythonLTS (default NodeLTS)", default="NodeLTS")
+    parser.addini(
+        "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
+    )
+    parser.addini("dynamic_sessions_emulator_args", "more flags for the emulator", type="args", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dynamic_sessions(container_type): which emulated pool `dynamic_sessions_pool` gives this test",
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamic_sessions_pools(pytestconfig: pytest.Config) -> Iterator[EmulatedPools]:
+    """Every emulator of this test run (of this xdist worker), by container type; stopped at the end."""
+    pools = EmulatedPools(pytestconfig)
+    try:
+        yield pools
+    finally:
+        pools.stop_all()
+
+
+@pytest.fixture
+def dynamic_sessions_pool(request: pytest.FixtureRequest, dynamic_sessions_pools: EmulatedPools) -> EmulatedPool:
+    """The emulated pool for this test: the marked container type, else the configured one (shared by the run)."""
+    marker = request.node.get_closest_marker("dynamic_sessions")
+    container_type = None
+    if marker is not None:
+        container_type = marker.kwargs.get("container_type", marker.args[0] if marker.args else None)
+    return dynamic_sessions_pools.get(container_type)
+
+
+@pytest.fixture
+def dynamic_sessions_identifier(dynamic_sessions_pool: EmulatedPool) -> Iterator[str]:
+    """A fresh session identifier for this test; its session is released afterwards."""
+    identifier = f"test-{uuid.uuid4()}"
+    yield identifier
+    with contextlib.suppress(Exception):  # the emulator may already be gone; nothing to release then
+        dynamic_sessions_pool.client.release(identifier)
