@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 
-from dynamic_sessions.emulator.sandbox import SandboxUnavailable, make_launcher
+from dynamic_sessions.emulator.caps import GIB, MIB, Caps, parse_size
+from dynamic_sessions.emulator.sandbox import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
+from dynamic_sessions.emulator.scratch import ScratchUnusable
 
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS) on this machine.
@@ -43,6 +45,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _size(text: str) -> int:
+    try:
+        value = parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value < MIB:
+        raise argparse.ArgumentTypeError(f"{text} is below the smallest cap, 1M")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m emulator", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,6 +86,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run session code without bubblewrap, with your user's access to this machine (trusted code only)",
     )
+    caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
+    caps.add_argument(
+        "--memory-limit", type=_size, default=GIB, metavar="SIZE", help="all memory of a session, /tmp too (1G)"
+    )
+    caps.add_argument(
+        "--max-processes", type=_positive, default=256, metavar="N", help="tasks (processes, threads) per session (256)"
+    )
+    caps.add_argument("--tmp-size", type=_size, default=256 * MIB, metavar="SIZE", help="size of /tmp (256M)")
+    caps.add_argument("--data-size", type=_size, default=GIB, metavar="SIZE", help="size of /mnt/data (1G)")
+    caps.add_argument("--no-caps", action="store_true", help="lift every cap above (to measure what they cost)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     if args.ready_sessions > args.max_sessions:
@@ -94,16 +116,35 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+log = logging.getLogger("emulator")
+
+
+def report(launcher: Launcher) -> None:
+    """Says on stderr how session code is confined here, and which caps hold (stdout is for the endpoint)."""
+    if not launcher.sandboxed:
+        log.warning("UNSANDBOXED: session code runs with this user's access to the machine, without caps")
+        return
+    if launcher.as_root:
+        who = f"as root: each session runs as its own uid ({SESSION_UID_BASE} + slot), without capabilities"
+    else:
+        who = "as an ordinary user: sessions run as this user in their own user namespace, without capabilities"
+    log.info("sandbox: bubblewrap %s", who)
+    network = "its own network namespace, out through slirp4netns (no host loopback)" if launcher.egress else "none"
+    log.info("sandbox: network %s", network)
+    for line in launcher.enforcement.lines():
+        (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed)
+        caps = Caps(args.memory_limit, args.max_processes, args.tmp_size, args.data_size, enabled=not args.no_caps)
+        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed, caps=caps)
     except SandboxUnavailable as missing:
         print(f"emulator: {missing}", file=sys.stderr)
         return 2
-    if not launcher.sandboxed:
-        logging.getLogger("emulator").warning("UNSANDBOXED: session code runs with this user's access to the machine")
+    report(launcher)
 
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
@@ -111,7 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     from dynamic_sessions.emulator.app import EmulatorState, create_app
     from dynamic_sessions.emulator.pool import Pool, PoolSettings
 
-    pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
+    try:
+        pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
+    except ScratchUnusable as unusable:
+        print(f"emulator: {unusable}", file=sys.stderr)
+        return 2
+    for stale in pool.scratch.stale_removed:
+        log.info("removed %s, left by an emulator that is gone", stale)
     atexit.register(pool.kill_all_now)
     node_version = subprocess.run([launcher.node, "--version"], capture_output=True, text=True, check=False)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
