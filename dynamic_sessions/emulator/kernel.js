@@ -91,21 +91,25 @@ async function execute(code, timeoutMs) {
 process.on('uncaughtException', (error) => { sink.stderr += describe(error); });
 process.on('unhandledRejection', (error) => { sink.stderr += describe(error); });
 
-let buffered = '';
+// Chunks of the line still arriving: each chunk is searched once, so a huge request costs linear time.
+let pending = [];
 let queue = Promise.resolve();
 channel.setEncoding('utf8');
 channel.on('data', (data) => {
-  buffered += data;
+  let start = 0;
   let newline;
-  while ((newline = buffered.indexOf('\n')) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
+  while ((newline = data.indexOf('\n', start)) >= 0) {
+    pending.push(data.slice(start, newline));
+    const line = pending.join('');
+    pending = [];
+    start = newline + 1;
     const request = JSON.parse(line);
     queue = queue.then(async () => {
       const answer = await execute(request.code, request.timeoutMs);
       channel.write(`${JSON.stringify(answer)}\n`);
     });
   }
+  if (start < data.length) pending.push(data.slice(start));
 });
 // The emulator closed the channel: the session is over.
 channel.on('end', () => process.exit(0));

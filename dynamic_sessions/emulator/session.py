@@ -105,7 +105,7 @@ class NodeSession:
                 stderr=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(), info_w) if with_network else (theirs.fileno(),),
                 env=self.launcher.environment(self.data_dir),
-                # Sandboxed, "/" keeps the host's scratch path out of the shell's PWD (bubblewrap changes into /mnt/data).
+                # "/" keeps the scratch path out of the shell's PWD (bubblewrap moves into /mnt/data).
                 cwd="/" if self.launcher.sandboxed else self.data_dir,
                 start_new_session=True,
             )
