@@ -275,6 +275,10 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
+    if shutil.which("bwrap"):
+        from bench.caps import caps_cost
+
+        print("\n".join(caps_cost(n_warm, n_new, row)))
     return 0
 
 

@@ -144,8 +144,7 @@ class Launcher:
 def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[str, str]) -> Enforcement:
     report = Enforcement()
     if not caps.enabled:
-        for name in ("memory", "processes", TMP, SANDBOX_DATA_DIR):
-            report.missing[name] = "all caps lifted by --no-caps"
+        report.missing[f"memory, processes, {TMP}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
         return report
     if "memory" not in why_not:
         report.held["memory"] = f"{show_size(caps.memory)} per session, everything it holds (memory cgroup)"
