@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ import pytest
 
 from dynamic_sessions.emulator.caps import parse_size, show_size
 from dynamic_sessions.emulator.sandbox import KERNEL, SESSION_UID_BASE
-from dynamic_sessions.emulator.scratch import scratch_root
+from dynamic_sessions.emulator.scratch import Scratch, ScratchUnusable, scratch_root
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -289,6 +290,15 @@ def test_tmp_and_mnt_data_cannot_be_filled_beyond_their_caps(launch):
     assert usage.total <= parse_size("32M") and usage.used <= parse_size("32M")
 
 
+@as_root
+def test_what_a_session_keeps_in_tmp_counts_towards_its_memory_cap(launch):
+    emulator = launch("--memory-limit", "64M", "--tmp-size", "512M")
+    pid = kernel_of(emulator, "tmp-hog")
+    emulator.execute(shell("head -c 300000000 /dev/zero > /tmp/big; echo done"), "tmp-hog", timeoutInSeconds=60)
+    with contextlib.suppress(FileNotFoundError):  # the session may have been ended for it
+        assert os.path.getsize(f"/proc/{pid}/root/tmp/big") <= parse_size("64M")
+
+
 def test_caps_and_how_they_hold_are_printed_at_start_up(launch):
     emulator = launch("--memory-limit", "512M", "--max-processes", "100")
     logs = emulator.logs()
@@ -313,6 +323,17 @@ def test_a_bad_size_is_refused_naming_the_flag_and_what_is_allowed():
     assert done.returncode == 2
     assert "--memory-limit" in done.stderr and "'lots' is not a size" in done.stderr and "1G" in done.stderr
     assert show_size(parse_size("1G")) == "1 GiB"
+
+
+def test_a_scratch_root_owned_by_another_user_is_refused(tmp_path):
+    planted = tmp_path / "planted"
+    planted.mkdir(mode=0o777)
+    if os.geteuid() == 0:
+        os.chown(planted, ORDINARY_UID, ORDINARY_UID)  # someone else's
+    else:
+        planted.chmod(0o777)  # anyone's
+    with pytest.raises(ScratchUnusable, match="not a directory owned by uid"):
+        Scratch(planted)
 
 
 # --- the network ----------------------------------------------------------------------------
@@ -489,7 +510,7 @@ def test_as_an_ordinary_user_sessions_are_confined_and_capped():
     python = _python_for(ORDINARY_UID)
     if python is None:
         pytest.skip("no Python this machine's ordinary users may run with the project importable")
-    emulator = UserEmulator(python, "--max-processes", "64")
+    emulator = UserEmulator(python, "--max-processes", "64", "--memory-limit", "256M")
     try:
         logs = emulator.logs()
         assert "as an ordinary user" in logs and "cap processes: 64 tasks" in logs
@@ -507,5 +528,11 @@ def test_as_an_ordinary_user_sessions_are_confined_and_capped():
             mounts = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
             assert next(m for m in mounts if m.split()[4] == "/usr").split()[5].startswith("ro")
             assert tasks(tree(pid)) <= 64
+            limits = Path(f"/proc/{pid}/limits").read_text()
+            assert re.search(r"Max processes\s+64\s+64", limits)
+            assert re.search(rf"Max address space\s+{parse_size('256M') + parse_size('1G')}\s", limits)
+            assert re.search(rf"Max file size\s+{parse_size('1G')}\s", limits)
+        hog = emulator.execute(ALLOCATE_3_GIB, "hogger", timeoutInSeconds=60)
+        assert hog["status"] == "Failed"
     finally:
         emulator.stop()
