@@ -397,6 +397,22 @@ def test_with_egress_the_session_reaches_out_but_not_the_hosts_loopback(launch):
     assert reached["executionResult"] == "connected" and outside.accepted == 1
 
 
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
+def test_a_killed_emulator_leaves_no_network_relay_behind(launch):
+    emulator = launch("--egress", "enabled")
+    run(emulator, "1", "relayed")
+    relays = {
+        p for p in descendants(emulator.process.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "slirp4netns"
+    }
+    assert relays
+    emulator.process.send_signal(signal.SIGKILL)
+    emulator.process.wait()
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{p}") for p in relays) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{p}") for p in relays)
+
+
 def test_without_egress_nothing_is_reached(launch):
     address = _host_address() or "127.0.0.1"
     listener = Listener(address)

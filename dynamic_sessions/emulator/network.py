@@ -40,8 +40,12 @@ async def child_pid(info: asyncio.StreamReader) -> int:
     return int(json.loads(text)["child-pid"])
 
 
-async def attach(slirp: str, pid: int) -> asyncio.subprocess.Process:
-    """Starts slirp4netns for the network namespace of `pid`; returns once the namespace has its route out."""
+async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Process:
+    """Starts slirp4netns for the network namespace of `pid`; returns once the namespace has its route out.
+
+    slirp4netns ends when `exit_fd` (the read end of a pipe the emulator holds open) is closed, so
+    even an emulator killed with SIGKILL leaves no relay behind.
+    """
     net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         # bubblewrap nests the session in a second user namespace: join the one that owns the network.
@@ -59,12 +63,13 @@ async def attach(slirp: str, pid: int) -> asyncio.subprocess.Process:
             "--enable-seccomp",
             f"--userns-path=/proc/self/fd/{owner}",
             f"--ready-fd={ready_w}",
+            f"--exit-fd={exit_fd}",
             str(pid),
             "tap0",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            pass_fds=(owner, ready_w),
+            pass_fds=(owner, ready_w, exit_fd),
             env={"PATH": "/usr/bin:/bin"},
             start_new_session=True,
         )

@@ -63,6 +63,7 @@ class NodeSession:
         data_cap = launcher.caps.data if launcher.caps.enabled else None
         self.data_dir = scratch.data_dir(uid, data_cap)
         self._network: asyncio.subprocess.Process | None = None
+        self._network_exit = -1
         self.on_closed: Callable[[], None] | None = None
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
         self.identifier: str | None = None
@@ -140,7 +141,11 @@ class NodeSession:
             pid = await asyncio.wait_for(network.child_pid(info), START_TIMEOUT_S)
         finally:
             transport.close()
-        self._network = await network.attach(self.launcher.slirp, pid)
+        exit_r, self._network_exit = os.pipe()
+        try:
+            self._network = await network.attach(self.launcher.slirp, pid, exit_r)
+        finally:
+            os.close(exit_r)
 
     async def execute(self, code: str, timeout_s: float) -> Outcome:
         async with self._lock:
@@ -203,6 +208,9 @@ class NodeSession:
                     os.killpg(process.pid, signal.SIGKILL)
 
     def _release_files(self) -> None:
+        if self._network_exit >= 0:
+            os.close(self._network_exit)
+            self._network_exit = -1
         if self.group is not None:
             self.group.remove()  # also kills what a session left running in its groups
         self.scratch.remove_data_dir(self.data_dir)
