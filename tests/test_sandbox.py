@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.caps import parse_size, show_size
-from dynamic_sessions.emulator.sandbox import KERNEL, SESSION_UID_BASE
+from dynamic_sessions.emulator.sandbox import KERNEL, SESSION_UID_BASE, SHM, TMP
 from dynamic_sessions.emulator.scratch import Scratch, ScratchUnusable, scratch_root
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 
@@ -290,6 +291,26 @@ def test_tmp_and_mnt_data_cannot_be_filled_beyond_their_caps(launch):
     assert usage.total <= parse_size("32M") and usage.used <= parse_size("32M")
 
 
+def test_nothing_but_tmp_dev_shm_and_mnt_data_takes_writes(launch):
+    emulator = launch("--tmp-size", "8M")
+    places = ("/", "/dev", SHM, TMP, "/mnt", "/opt", "/opt/emulator", "/etc", "/usr")
+    fill = "; ".join(f"head -c 20000000 /dev/zero > {p.rstrip('/')}/fill" for p in places)
+    run(emulator, shell(fill), "spiller", timeout=60)
+    pid = kernel_of(emulator, "spiller")
+    writable = {}
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        fields = line.split()
+        device = stat.S_ISCHR(os.stat(f"/proc/{pid}/root{fields[4]}").st_mode)  # /dev/null and the like
+        if fields[5].split(",")[0] == "rw" and not device:
+            writable[fields[4]] = line.split(" - ", 1)[1]
+    assert set(writable) - {"/proc", "/dev/pts", "/dev/mqueue"} == {TMP, SHM, "/mnt/data"}
+    for point in (TMP, SHM):
+        assert "size=8192k" in writable[point], writable[point]
+        assert os.path.getsize(f"/proc/{pid}/root{point}/fill") <= parse_size("8M")
+    for point in ("", "/dev", "/mnt", "/opt", "/etc", "/usr"):
+        assert not os.path.exists(f"/proc/{pid}/root{point}/fill"), point
+
+
 @as_root
 def test_what_a_session_keeps_in_tmp_counts_towards_its_memory_cap(launch):
     emulator = launch("--memory-limit", "64M", "--tmp-size", "512M")
@@ -306,7 +327,7 @@ def test_caps_and_how_they_hold_are_printed_at_start_up(launch):
     assert "cap /mnt/data: 1 GiB" in logs
     assert "memory" in logs and "512 MiB" in logs
     lifted = launch("--no-caps")
-    assert "cap memory, processes, /tmp, /mnt/data: NOT ENFORCED: lifted by --no-caps" in lifted.logs()
+    assert "cap memory, processes, /tmp, /dev/shm, /mnt/data: NOT ENFORCED: lifted by --no-caps" in lifted.logs()
 
 
 @pytest.mark.parametrize(

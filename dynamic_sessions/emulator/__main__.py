@@ -93,7 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     caps.add_argument(
         "--max-processes", type=_positive, default=256, metavar="N", help="tasks (processes, threads) per session (256)"
     )
-    caps.add_argument("--tmp-size", type=_size, default=256 * MIB, metavar="SIZE", help="size of /tmp (256M)")
+    caps.add_argument(
+        "--tmp-size", type=_size, default=256 * MIB, metavar="SIZE", help="size of /tmp, and of /dev/shm (256M)"
+    )
     caps.add_argument("--data-size", type=_size, default=GIB, metavar="SIZE", help="size of /mnt/data (1G)")
     caps.add_argument("--no-caps", action="store_true", help="lift every cap above (to measure what they cost)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))

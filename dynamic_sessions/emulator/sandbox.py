@@ -22,6 +22,7 @@ KERNEL = Path(__file__).resolve().parent / "kernel.js"
 SANDBOX_KERNEL = "/opt/emulator/kernel.js"
 SANDBOX_DATA_DIR = "/mnt/data"
 TMP = "/tmp"  # noqa: S108 (a fresh tmpfs inside the sandbox)
+SHM = "/dev/shm"  # noqa: S108 (likewise)
 # Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
 NODE_FLAGS = ("--max-old-space-size=512",)
 # Only what Node and TLS need; the host's home, the project and other sessions stay out of reach.
@@ -125,10 +126,14 @@ class Launcher:
         if resolv_conf is not None:
             args += ["--ro-bind", str(resolv_conf), "/etc/resolv.conf"]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        if self.caps.enabled:
-            args += ["--size", str(self.caps.tmp)]
+        # The only writable places besides /mnt/data, each a tmpfs of its own, sized when caps are on.
+        for scratch in (TMP, SHM):
+            if self.caps.enabled:
+                args += ["--size", str(self.caps.tmp)]
+            args += ["--tmpfs", scratch]
         args += [
-            "--tmpfs", TMP,
+            # Unbounded tmpfs otherwise: the sandbox's root and its /dev would take writes past every cap.
+            "--remount-ro", "/dev",
             # The kernel file alone: the emulator's other files stay out of the session's sight.
             "--ro-bind", str(KERNEL), SANDBOX_KERNEL,
             "--bind", str(data_dir), SANDBOX_DATA_DIR,
@@ -137,6 +142,7 @@ class Launcher:
             "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin",
             "--setenv", "HOME", SANDBOX_DATA_DIR,
+            "--remount-ro", "/",
         ]  # fmt: skip
         return args
 
@@ -144,7 +150,7 @@ class Launcher:
 def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[str, str]) -> Enforcement:
     report = Enforcement()
     if not caps.enabled:
-        report.missing[f"memory, processes, {TMP}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
+        report.missing[f"memory, processes, {TMP}, {SHM}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
         return report
     if "memory" not in why_not:
         report.held["memory"] = f"{show_size(caps.memory)} per session, everything it holds (memory cgroup)"
@@ -162,7 +168,7 @@ def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[s
         report.held["processes"] = f"{caps.processes} tasks (processes and threads) per session ({', '.join(how)})"
     else:
         report.missing["processes"] = "neither prlimit nor a pids cgroup is available"
-    report.held[TMP] = f"{show_size(caps.tmp)} (tmpfs size)"
+    report.held[f"{TMP}, {SHM}"] = f"{show_size(caps.tmp)} each (tmpfs size)"
     if as_root:
         report.held["/mnt/data"] = f"{show_size(caps.data)} in all (a tmpfs of that size)"
     elif prlimit is not None:
