@@ -16,6 +16,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,7 +25,15 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.caps import parse_size, show_size
-from dynamic_sessions.emulator.sandbox import KERNEL, SESSION_UID_BASE, SHM, TMP
+from dynamic_sessions.emulator.sandbox import (
+    KERNEL,
+    SESSION_UID_BASE,
+    SHM,
+    TMP,
+    SandboxUnavailable,
+    _closed_to_others,
+    make_launcher,
+)
 from dynamic_sessions.emulator.scratch import Scratch, ScratchUnusable, scratch_root
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 
@@ -164,6 +173,8 @@ def test_the_kernel_file_cannot_be_changed_and_is_all_the_session_sees_of_the_em
     run(emulator, "require('fs').writeFileSync('/opt/emulator/kernel.js', 'process.exit(7)')", "planter")
     run(emulator, shell("chmod 777 /opt/emulator/kernel.js; echo x >> /opt/emulator/kernel.js; rm -f /opt/emulator/*"))
     assert hashlib.sha256(KERNEL.read_bytes()).hexdigest() == before
+    (served,) = scratch_root().glob(f"emulator-{emulator.process.pid}-*/shared/kernel.js")
+    assert hashlib.sha256(served.read_bytes()).hexdigest() == before  # the copy every session runs
     pid = kernel_of(emulator, "planter")
     package = KERNEL.parent
     # What the host sees of the session's mounts: the kernel file, never the package folder around it.
@@ -346,6 +357,27 @@ def test_a_bad_size_is_refused_naming_the_flag_and_what_is_allowed():
     assert show_size(parse_size("1G")) == "1 GiB"
 
 
+@as_root
+def test_a_node_that_session_uids_cannot_reach_is_refused_up_front(monkeypatch):
+    base = Path(tempfile.mkdtemp(prefix="closed-node-"))
+    try:
+        base.chmod(0o755)
+        hidden = base / "home" / "bin"
+        hidden.mkdir(parents=True)
+        (base / "home").chmod(0o700)
+        for tool in ("bwrap", "setpriv", "prlimit"):
+            (hidden / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+        # A Node installed under a private home, as version managers do.
+        (hidden / "node").write_text(f'#!/bin/sh\nexec {shutil.which("node")} "$@"\n')
+        (hidden / "node").chmod(0o755)
+        monkeypatch.setenv("PATH", str(hidden))
+        with pytest.raises(SandboxUnavailable, match=f"{base / 'home'} is closed to other users"):
+            make_launcher(egress=False, unsandboxed=False)
+        assert _closed_to_others(Path(shutil.which("node", path="/usr/bin:/bin") or "/usr/bin/node")) is None
+    finally:
+        shutil.rmtree(base)
+
+
 def test_a_scratch_root_owned_by_another_user_is_refused(tmp_path):
     planted = tmp_path / "planted"
     planted.mkdir(mode=0o777)
@@ -521,8 +553,6 @@ class UserEmulator(Emulator):
     """The emulator run by an ordinary user (nobody), as `python -m emulator` from the clone."""
 
     def __init__(self, python: str, *flags: str):
-        import tempfile
-
         self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
         os.chown(self.log.name, ORDINARY_UID, ORDINARY_UID)
         self.process = subprocess.Popen(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dynamic_sessions.emulator import network
 from dynamic_sessions.emulator.cgroups import EmulatorGroups
-from dynamic_sessions.emulator.sandbox import Launcher
+from dynamic_sessions.emulator.sandbox import KERNEL, Launcher
 from dynamic_sessions.emulator.scratch import Scratch
 from dynamic_sessions.emulator.session import NodeSession, SessionEnded
 
@@ -46,7 +46,8 @@ class Pool:
             if launcher.controllers
             else None
         )
-        self._resolv_conf = self.scratch.write("resolv.conf", network.RESOLV_CONF) if launcher.egress else None
+        # Copies every session uid can reach, even when the package sits in a folder closed to them.
+        self._shared = self.scratch.share({KERNEL.name: KERNEL.read_text(), "resolv.conf": network.RESOLV_CONF})
         self._free_slots: set[int] = set()
         self._next_slot = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,7 +112,7 @@ class Pool:
                 self.scratch,
                 uid=self.launcher.session_uid(slot),
                 group=self._groups.new_session() if self._groups else None,
-                resolv_conf=self._resolv_conf,
+                shared=self._shared,
             )
         except BaseException:
             self._free_slots.add(slot)

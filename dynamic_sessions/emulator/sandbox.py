@@ -70,18 +70,19 @@ class Launcher:
         uid: int | None = None,
         join: Sequence[str] = (),
         info_fd: int | None = None,
-        resolv_conf: Path | None = None,
+        shared: Path | None = None,
     ) -> list[str]:
         """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number).
 
         `uid`: the session's own uid (root mode); `join`: cgroup.procs files the first process
         enters before anything of the session runs; `info_fd`: where bubblewrap names its child
-        (for the network); `resolv_conf`: the session's /etc/resolv.conf when it has egress.
+        (for the network); `shared`: a folder every session uid can reach, holding the copies of
+        kernel.js and (with egress) resolv.conf that sessions see; without it, the package's own.
         """
         if self.bwrap is None:
             return [self.node, *NODE_FLAGS, str(KERNEL), str(channel_fd)]
         node = [*self._rlimits(), self.node, *NODE_FLAGS, SANDBOX_KERNEL, str(channel_fd)]
-        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, resolv_conf), "--", *node]
+        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared), "--", *node]
         if uid is not None and self.setpriv is not None:
             bwrap = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", *bwrap]
         if join:
@@ -105,7 +106,7 @@ class Launcher:
             limits += [f"--fsize={self.caps.data}", f"--as={self.caps.memory + NODE_ADDRESS_SPACE}"]
         return [self.prlimit, *limits, "--"]
 
-    def _bwrap_args(self, data_dir: Path, info_fd: int | None, resolv_conf: Path | None) -> list[str]:
+    def _bwrap_args(self, data_dir: Path, info_fd: int | None, shared: Path | None) -> list[str]:
         args = [
             "--die-with-parent", "--new-session",
             "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
@@ -123,8 +124,8 @@ class Launcher:
             args += ["--ro-bind", str(node_home), str(node_home)]
         for path in READ_ONLY_ETC:
             args += ["--ro-bind-try", path, path]
-        if resolv_conf is not None:
-            args += ["--ro-bind", str(resolv_conf), "/etc/resolv.conf"]
+        if self.egress and shared is not None:
+            args += ["--ro-bind", str(shared / "resolv.conf"), "/etc/resolv.conf"]
         args += ["--proc", "/proc", "--dev", "/dev"]
         # The only writable places besides /mnt/data, each a tmpfs of its own, sized when caps are on.
         for scratch in (TMP, SHM):
@@ -135,7 +136,7 @@ class Launcher:
             # Unbounded tmpfs otherwise: the sandbox's root and its /dev would take writes past every cap.
             "--remount-ro", "/dev",
             # The kernel file alone: the emulator's other files stay out of the session's sight.
-            "--ro-bind", str(KERNEL), SANDBOX_KERNEL,
+            "--ro-bind", str(shared / KERNEL.name if shared else KERNEL), SANDBOX_KERNEL,
             "--bind", str(data_dir), SANDBOX_DATA_DIR,
             "--chdir", SANDBOX_DATA_DIR,
             "--hostname", "session",
@@ -179,6 +180,14 @@ def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[s
     return report
 
 
+def _closed_to_others(path: Path) -> Path | None:
+    """The first folder on the way to `path` that users other than its owner cannot pass, if any."""
+    for folder in reversed(path.parents):
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
 def make_launcher(egress: bool, unsandboxed: bool, caps: Caps | None = None) -> Launcher:
     """The launcher for this machine, or `SandboxUnavailable` with what to do about it."""
     caps = caps or Caps()
@@ -200,6 +209,12 @@ def make_launcher(egress: bool, unsandboxed: bool, caps: Caps | None = None) -> 
         raise SandboxUnavailable(
             "as root, sessions are started as their own unprivileged uid with setpriv (util-linux), "
             "which is not on PATH: install util-linux, or run the emulator as an ordinary user"
+        )
+    if as_root and (closed := _closed_to_others(Path(node).resolve())) is not None:
+        raise SandboxUnavailable(
+            f"as root, sessions run as an unprivileged uid, which cannot reach node at {Path(node).resolve()} "
+            f"({closed} is closed to other users): install Node.js system-wide (e.g. /usr/bin/node) "
+            "or run the emulator as an ordinary user"
         )
     slirp = shutil.which("slirp4netns") if egress else None
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:

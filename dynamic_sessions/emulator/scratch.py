@@ -121,11 +121,14 @@ class Scratch:
             _libc.umount2(str(folder).encode(), MNT_DETACH)
         shutil.rmtree(folder, ignore_errors=True)
 
-    def write(self, name: str, text: str) -> Path:
-        path = self.folder / name
-        path.write_text(text)
-        path.chmod(0o644)
-        return path
+    def share(self, files: dict[str, str]) -> Path:
+        """A folder of read-only files every session may read (bound read-only into sandboxes)."""
+        shared = self.folder / "shared"
+        shared.mkdir(mode=0o711)
+        for name, text in files.items():
+            (shared / name).write_text(text)
+            (shared / name).chmod(0o444)
+        return shared
 
     def close(self) -> None:
         remove_folder(self.folder)

@@ -52,14 +52,14 @@ class NodeSession:
         *,
         uid: int | None = None,
         group: SessionGroup | None = None,
-        resolv_conf: Path | None = None,
+        shared: Path | None = None,
     ):
         self.launcher = launcher
         self.scratch = scratch
         self.uid = uid
         """The session's own host uid (root mode), else None: it runs as the emulator's user."""
         self.group = group
-        self._resolv_conf = resolv_conf
+        self._shared = shared
         data_cap = launcher.caps.data if launcher.caps.enabled else None
         self.data_dir = scratch.data_dir(uid, data_cap)
         self._network: asyncio.subprocess.Process | None = None
@@ -97,7 +97,7 @@ class NodeSession:
                 uid=self.uid,
                 join=self.group.join_files if self.group else (),
                 info_fd=info_w if with_network else None,
-                resolv_conf=self._resolv_conf if with_network else None,
+                shared=self._shared,
             )
             self._process = await asyncio.create_subprocess_exec(
                 *command,
