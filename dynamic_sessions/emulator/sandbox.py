@@ -156,7 +156,8 @@ def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[s
     if "memory" not in why_not:
         report.held["memory"] = f"{show_size(caps.memory)} per session, everything it holds (memory cgroup)"
     elif prlimit is not None:
-        report.held["memory"] = f"{show_size(caps.memory)} + 1 GiB of address space per process (RLIMIT_AS)"
+        space = show_size(caps.memory + NODE_ADDRESS_SPACE)
+        report.held["memory"] = f"{space} of address space per process (RLIMIT_AS: the cap + 1 GiB Node reserves)"
         report.missing["memory (whole session)"] = why_not["memory"]
     else:
         report.missing["memory"] = why_not["memory"]
