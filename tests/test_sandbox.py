@@ -256,7 +256,8 @@ def test_three_gib_of_buffers_end_only_that_session_within_its_memory_cap(launch
         watcher.join()
     assert outcome["status"] == "Failed"
     assert not os.path.exists(f"/proc/{victim}")
-    assert peak[0] <= cap + 32 * 1024 * 1024, f"session RSS peaked at {peak[0] >> 20} MiB"
+    # RSS also counts Node's binary, mapped from the page cache and charged where it was first read.
+    assert peak[0] <= cap + 64 * 1024 * 1024, f"session RSS peaked at {peak[0] >> 20} MiB"
     assert kernel_of(emulator, "hogger") != victim  # the next call gets a fresh session
     assert run(emulator, "21 * 2", "bystander")["executionResult"] == 42
     assert kernel_of(emulator, "bystander") == bystander
