@@ -1,9 +1,10 @@
 """Where sessions' files live on the host: one scratch root per user, one locked folder per emulator.
 
 `<tmp>/dynamic-sessions-scratch-<uid>/emulator-<pid>-<random>/session-<random>`. Each emulator
-holds an exclusive lock on its folder's `lock` file for its whole life; a folder whose lock can be
-taken belongs to an emulator that is gone (a SIGKILL leaves its folder behind), so the next
-emulator to start removes it. A clean stop removes the emulator's own folder.
+holds an exclusive lock on its folder's `lock` file for its whole life. A folder whose pid is not
+running and whose lock is free (an emulator in another pid namespace still holds its own) belongs
+to an emulator that is gone, as after a SIGKILL: the next emulator to start removes it. A clean
+stop removes the emulator's own folder.
 """
 
 import contextlib
@@ -65,23 +66,23 @@ def remove_stale(root: Path) -> list[Path]:
     """Removes the folders of emulators that are gone; returns what was removed."""
     removed = []
     for folder in root.glob("emulator-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            continue  # alive, or just starting and not yet holding its lock
         try:
             lock = os.open(folder / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
-            # An emulator killed between making its folder and locking it: its pid tells.
-            pid = folder.name.split("-")[1]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                remove_folder(folder)
-                removed.append(folder)
-            continue
+            lock = -1  # killed between making its folder and locking it
         except OSError:
             continue
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if lock >= 0:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            continue  # its emulator is alive
+            continue
         finally:
-            os.close(lock)
+            if lock >= 0:
+                os.close(lock)
         remove_folder(folder)
         removed.append(folder)
     return removed
