@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScratchUnusable as unusable:
         print(f"emulator: {unusable}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"emulator: cannot prepare the sessions' folders or cgroups: {error}", file=sys.stderr)
+        return 2
     for stale in pool.scratch.stale_removed:
         log.info("removed %s, left by an emulator that is gone", stale)
     atexit.register(pool.kill_all_now)

@@ -41,13 +41,18 @@ class Pool:
         self._ready: list[NodeSession] = []
         self._warming = 0
         self.scratch = Scratch()
-        self._groups = (
-            EmulatorGroups(list(launcher.controllers), launcher.caps.memory, launcher.caps.processes)
-            if launcher.controllers
-            else None
-        )
-        # Copies every session uid can reach, even when the package sits in a folder closed to them.
-        self._shared = self.scratch.share({KERNEL.name: KERNEL.read_text(), "resolv.conf": network.RESOLV_CONF})
+        try:
+            self._groups = (
+                EmulatorGroups(list(launcher.controllers), launcher.caps.memory, launcher.caps.processes)
+                if launcher.controllers
+                else None
+            )
+            # Copies every session uid can reach, even when the package sits in a folder closed to them.
+            files = {KERNEL.name: KERNEL.read_text(), "resolv.conf": network.RESOLV_CONF}
+            self._shared = self.scratch.share(files)
+        except BaseException:
+            self.scratch.close()
+            raise
         self._free_slots: set[int] = set()
         self._next_slot = 0
         self._tasks: set[asyncio.Task[None]] = set()

@@ -111,6 +111,8 @@ class NodeSession:
                 start_new_session=True,
             )
         except BaseException:
+            if with_network:
+                os.close(info_r)
             self._release_files()
             raise
         finally:
