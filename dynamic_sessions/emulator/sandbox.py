@@ -53,6 +53,8 @@ class Launcher:
     prlimit: str | None = None
     slirp: str | None = None
     controllers: tuple[cgroups.Controller, ...] = ()
+    memory_cgroup: bool = False
+    """Whether a memory cgroup holds each session; without one, an address-space rlimit stands in."""
     enforcement: Enforcement = field(default_factory=Enforcement)
 
     @property
@@ -103,7 +105,9 @@ class Launcher:
         # Set inside the sandbox: RLIMIT_NPROC then counts only this session's tasks (its own user namespace).
         limits = [f"--nproc={self.caps.processes}"]
         if not self.as_root:
-            limits += [f"--fsize={self.caps.data}", f"--as={self.caps.memory + NODE_ADDRESS_SPACE}"]
+            limits.append(f"--fsize={self.caps.data}")
+        if not self.memory_cgroup:
+            limits.append(f"--as={self.caps.memory + NODE_ADDRESS_SPACE}")
         return [self.prlimit, *limits, "--"]
 
     def _bwrap_args(self, data_dir: Path, info_fd: int | None, shared: Path | None) -> list[str]:
@@ -232,5 +236,6 @@ def make_launcher(egress: bool, unsandboxed: bool, caps: Caps | None = None) -> 
         prlimit=prlimit,
         slirp=slirp,
         controllers=tuple(controllers),
+        memory_cgroup=caps.enabled and "memory" not in why_not,
         enforcement=_enforcement(caps, as_root, prlimit, why_not),
     )
