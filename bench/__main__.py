@@ -279,6 +279,10 @@ def main() -> int:
     for figure in smoke_cli.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
+    if shutil.which("bwrap"):
+        from bench.caps import caps_cost
+
+        print("\n".join(caps_cost(n_warm, n_new, row)))
     return 0
 
 

@@ -8,8 +8,10 @@ import socket
 import sys
 from pathlib import Path
 
+from dynamic_sessions.emulator.caps import GIB, MIB, Caps, parse_size
 from dynamic_sessions.emulator.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
-from dynamic_sessions.emulator.sandbox import SandboxUnavailable, make_launcher
+from dynamic_sessions.emulator.sandbox import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
+from dynamic_sessions.emulator.scratch import ScratchUnusable
 
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
@@ -42,6 +44,16 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def _size(text: str) -> int:
+    try:
+        value = parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value < MIB:
+        raise argparse.ArgumentTypeError(f"{text} is below the smallest cap, 1M")
     return value
 
 
@@ -83,6 +95,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="characters kept per output stream (and of the result) of one execution; more is cut with a marker "
         "(default 1048576)",
     )
+    caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
+    caps.add_argument(
+        "--memory-limit", type=_size, default=GIB, metavar="SIZE", help="all memory of a session, /tmp too (1G)"
+    )
+    caps.add_argument(
+        "--max-processes", type=_positive, default=256, metavar="N", help="tasks (processes, threads) per session (256)"
+    )
+    caps.add_argument(
+        "--tmp-size", type=_size, default=256 * MIB, metavar="SIZE", help="size of /tmp, and of /dev/shm (256M)"
+    )
+    caps.add_argument("--data-size", type=_size, default=GIB, metavar="SIZE", help="size of /mnt/data (1G)")
+    caps.add_argument("--no-caps", action="store_true", help="lift every cap above (to measure what they cost)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
@@ -130,17 +154,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+log = logging.getLogger("emulator")
+
+
+def report(launcher: Launcher) -> None:
+    """Says on stderr how session code is confined here, and which caps hold (stdout is for the endpoint)."""
+    if not launcher.sandboxed:
+        log.warning("UNSANDBOXED: session code runs with this user's access to the machine, without caps")
+        return
+    if launcher.as_root:
+        who = f"as root: each session runs as its own uid ({SESSION_UID_BASE} + slot), without capabilities"
+    else:
+        who = "as an ordinary user: sessions run as this user in their own user namespace, without capabilities"
+    log.info("sandbox: bubblewrap %s", who)
+    network = "its own network namespace, out through slirp4netns (no host loopback)" if launcher.egress else "none"
+    log.info("sandbox: network %s", network)
+    for line in launcher.enforcement.lines():
+        (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
+        caps = Caps(args.memory_limit, args.max_processes, args.tmp_size, args.data_size, enabled=not args.no_caps)
         runtime = make_runtime(args.container_type, args.python, args.python_packages)
-        launcher = make_launcher(egress=args.egress == "enabled", unsandboxed=args.unsandboxed, runtime=runtime)
+        launcher = make_launcher(
+            egress=args.egress == "enabled", unsandboxed=args.unsandboxed, caps=caps, runtime=runtime
+        )
     except (RuntimeUnavailable, SandboxUnavailable) as missing:
         print(f"emulator: {missing}", file=sys.stderr)
         return 2
-    if not launcher.sandboxed:
-        logging.getLogger("emulator").warning("UNSANDBOXED: session code runs with this user's access to the machine")
+    report(launcher)
 
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
@@ -149,7 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     from dynamic_sessions.emulator.pool import Pool, PoolSettings
     from dynamic_sessions.emulator.server import server_options
 
-    pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
+    try:
+        pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))
+    except ScratchUnusable as unusable:
+        print(f"emulator: {unusable}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"emulator: cannot prepare the sessions' folders or cgroups: {error}", file=sys.stderr)
+        return 2
+    for stale in pool.scratch.stale_removed:
+        log.info("removed %s, left by an emulator that is gone", stale)
     atexit.register(pool.kill_all_now)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it

@@ -3,13 +3,13 @@
 import asyncio
 import contextlib
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from dynamic_sessions.emulator import network
+from dynamic_sessions.emulator.cgroups import EmulatorGroups
 from dynamic_sessions.emulator.sandbox import Launcher
+from dynamic_sessions.emulator.scratch import Scratch
 from dynamic_sessions.emulator.session import NodeSession, SessionEnded
 
 log = logging.getLogger("emulator")
@@ -41,7 +41,22 @@ class Pool:
         self._starting: dict[str, asyncio.Future[NodeSession]] = {}
         self._ready: list[NodeSession] = []
         self._warming = 0
-        self._scratch = Path(tempfile.mkdtemp(prefix="dynamic-sessions-emulator-"))
+        self.scratch = Scratch()
+        try:
+            self._groups = (
+                EmulatorGroups(list(launcher.controllers), launcher.caps.memory, launcher.caps.processes)
+                if launcher.controllers
+                else None
+            )
+            # Copies every session uid can reach, even when the package sits in a folder closed to them.
+            kernel = launcher.runtime.kernel
+            files = {kernel.name: kernel.read_text(), "resolv.conf": network.RESOLV_CONF}
+            self._shared = self.scratch.share(files)
+        except BaseException:
+            self.scratch.close()
+            raise
+        self._free_slots: set[int] = set()
+        self._next_slot = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._refill_soon: asyncio.TimerHandle | None = None
@@ -99,7 +114,26 @@ class Pool:
             if session.alive:
                 return session
             await session.close()  # it died while waiting: free its folder
-        return await NodeSession(self.launcher, self._scratch).start()
+        return await self._new_session()
+
+    async def _new_session(self) -> NodeSession:
+        """Starts a session in a free slot (its uid, in root mode); the slot is free again once it has ended."""
+        slot = min(self._free_slots) if self._free_slots else self._next_slot
+        self._free_slots.discard(slot)
+        self._next_slot = max(self._next_slot, slot + 1)
+        try:
+            session = NodeSession(
+                self.launcher,
+                self.scratch,
+                uid=self.launcher.session_uid(slot),
+                group=self._groups.new_session() if self._groups else None,
+                shared=self._shared,
+            )
+        except BaseException:
+            self._free_slots.add(slot)
+            raise
+        session.on_closed = lambda: self._free_slots.add(slot)
+        return await session.start()
 
     def _refill(self) -> None:
         free = self.settings.max_sessions - self._allocated()
@@ -112,8 +146,8 @@ class Pool:
 
     async def _warm_one(self) -> None:
         try:
-            session = await NodeSession(self.launcher, self._scratch).start()
-        except SessionEnded:
+            session = await self._new_session()
+        except (SessionEnded, OSError):
             log.warning("a ready session failed to start")
             return
         finally:
@@ -153,9 +187,14 @@ class Pool:
         self.sessions.clear()
         self._ready.clear()
         await asyncio.gather(*(s.close() for s in everything), return_exceptions=True)
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._release()
 
     def kill_all_now(self) -> None:
         for session in [*self.sessions.values(), *self._ready]:
             session.kill_now()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._groups is not None:
+            self._groups.remove()
+        self.scratch.close()

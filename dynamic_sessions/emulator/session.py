@@ -4,22 +4,27 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dynamic_sessions.emulator import network
+from dynamic_sessions.emulator.caps import show_size
+from dynamic_sessions.emulator.cgroups import SessionGroup
 from dynamic_sessions.emulator.sandbox import Launcher
+from dynamic_sessions.emulator.scratch import Scratch
 
 # The kernel enforces the timeout itself; this margin only catches a kernel that cannot answer
 # (a busy loop inside a callback, a hung native call), which is then killed.
 WATCHDOG_MARGIN_S = 2.0
+log = logging.getLogger("emulator")
 START_TIMEOUT_S = 20.0
 
 
@@ -62,9 +67,27 @@ def _outcome(line: bytes, seq: int) -> Outcome | None:
 class NodeSession:
     """A started kernel. `execute` runs one piece of code at a time, in order of arrival."""
 
-    def __init__(self, launcher: Launcher, scratch: Path):
+    def __init__(
+        self,
+        launcher: Launcher,
+        scratch: Scratch,
+        *,
+        uid: int | None = None,
+        group: SessionGroup | None = None,
+        shared: Path | None = None,
+    ):
         self.launcher = launcher
-        self.data_dir = Path(tempfile.mkdtemp(prefix="session-", dir=scratch))
+        self.scratch = scratch
+        self.uid = uid
+        """The session's own host uid (root mode), else None: it runs as the emulator's user."""
+        self.group = group
+        self._shared = shared
+        data_cap = launcher.caps.data if launcher.caps.enabled else None
+        self.data_dir = scratch.data_dir(uid, data_cap)
+        self._network: asyncio.subprocess.Process | None = None
+        self._network_exit = -1
+        self.on_closed: Callable[[], None] | None = None
+        """Called once, when the session's processes and files are gone (the pool frees its slot)."""
         self.identifier: str | None = None
         now = time.time()
         self.created_at = now
@@ -87,29 +110,66 @@ class NodeSession:
 
     async def start(self) -> "NodeSession":
         ours, theirs = socket.socketpair()
+        with_network = self.launcher.sandboxed and self.launcher.egress
+        info_r, info_w = os.pipe() if with_network else (-1, -1)
         try:
+            command = self.launcher.command(
+                self.data_dir,
+                theirs.fileno(),
+                uid=self.uid,
+                join=self.group.join_files if self.group else (),
+                info_fd=info_w if with_network else None,
+                shared=self._shared,
+            )
             self._process = await asyncio.create_subprocess_exec(
-                *self.launcher.command(self.data_dir, theirs.fileno()),
+                *command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                env=None if self.launcher.sandboxed else self.launcher.environment(self.data_dir),
-                cwd=self.data_dir,
+                pass_fds=(theirs.fileno(), info_w) if with_network else (theirs.fileno(),),
+                env=self.launcher.environment(self.data_dir),
+                # "/" keeps the scratch path out of the shell's PWD (bubblewrap moves into /mnt/data).
+                cwd="/" if self.launcher.sandboxed else self.data_dir,
                 start_new_session=True,
             )
+        except BaseException:
+            if with_network:
+                os.close(info_r)
+            self._release_files()
+            raise
         finally:
             theirs.close()
+            if with_network:
+                os.close(info_w)
         self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
         try:
+            if with_network:
+                await self._attach_network(info_r)
             hello = await asyncio.wait_for(self._reader.readline(), START_TIMEOUT_S)
-        except TimeoutError:
+        except (TimeoutError, OSError):
             hello = b""
         if json.loads(hello or b"{}").get("ready") is not True:
             await self.close()
             raise SessionEnded("the session's interpreter process did not start")
         self.alive = True
         return self
+
+    async def _attach_network(self, info_r: int) -> None:
+        assert self.launcher.slirp is not None
+        loop = asyncio.get_running_loop()
+        info = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(info), os.fdopen(info_r, "rb", buffering=0)
+        )
+        try:
+            pid = await asyncio.wait_for(network.child_pid(info), START_TIMEOUT_S)
+        finally:
+            transport.close()
+        exit_r, self._network_exit = os.pipe()
+        try:
+            self._network = await network.attach(self.launcher.slirp, pid, exit_r)
+        finally:
+            os.close(exit_r)
 
     async def execute(self, code: str, timeout_s: float, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> Outcome:
         """Runs `code`; `output_limit` caps each output stream and the result, in characters.
@@ -163,14 +223,33 @@ class NodeSession:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self.kill_now()
-        if self._process is not None:
-            await self._process.wait()
+        self._kill()
+        for process in (self._process, self._network):
+            if process is not None:
+                await process.wait()
+        if self.group is not None and self.group.oom_kills():
+            log.warning("a session reached its memory cap (%s) and was stopped", show_size(self.launcher.caps.memory))
+        self._release_files()
 
     def kill_now(self) -> None:
         """Kills the process group and removes the files without waiting; also the last resort at exit."""
-        if self._process is not None and self._process.returncode is None:
-            # The kernel runs in its own process group; end all of it, not only the leader.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self._kill()
+        self._release_files()
+
+    def _kill(self) -> None:
+        for process in (self._process, self._network):
+            if process is not None and process.returncode is None:
+                # The kernel runs in its own process group; end all of it, not only the leader.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+    def _release_files(self) -> None:
+        if self._network_exit >= 0:
+            os.close(self._network_exit)
+            self._network_exit = -1
+        if self.group is not None:
+            self.group.remove()  # also kills what a session left running in its groups
+        self.scratch.remove_data_dir(self.data_dir)
+        done, self.on_closed = self.on_closed, None
+        if done is not None:
+            done()

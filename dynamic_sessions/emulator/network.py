@@ -1,0 +1,88 @@
+"""Egress for a session: its own network namespace, given outbound access by slirp4netns.
+
+slirp4netns relays the session's connections through ordinary sockets of the host, but with
+`--disable-host-loopback` it refuses the host's loopback, where the emulator's API listens: session
+code reaches the network, never the emulator (nor any other loopback-only service of the host).
+"""
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+
+NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
+# What the session's /etc/resolv.conf says: slirp4netns answers DNS at this address.
+RESOLV_CONF = "nameserver 10.0.2.3\n"
+TUN = "/dev/net/tun"
+
+
+def unusable_reason(slirp: str | None, as_root: bool) -> str | None:
+    """Why egress cannot be given safely on this machine, or None when it can."""
+    if slirp is None:
+        return (
+            "--egress enabled needs slirp4netns, so that sessions get the network but not the host's loopback "
+            "(where the emulator listens): install it (Debian/Ubuntu: apt-get install slirp4netns)"
+        )
+    if not as_root and not os.access(TUN, os.R_OK | os.W_OK):
+        return f"--egress enabled needs read and write access to {TUN} for slirp4netns; this user has none"
+    return None
+
+
+async def child_pid(info: asyncio.StreamReader) -> int:
+    """The sandbox's first process, from bubblewrap's --info-fd (one JSON object)."""
+    text = b""
+    while b"}" not in text:
+        chunk = await info.read(4096)
+        if not chunk:
+            raise OSError("bubblewrap closed its info pipe without naming its child")
+        text += chunk
+    return int(json.loads(text)["child-pid"])
+
+
+async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Process:
+    """Starts slirp4netns for the network namespace of `pid`; returns once the namespace has its route out.
+
+    slirp4netns ends when `exit_fd` (the read end of a pipe the emulator holds open) is closed, so
+    even an emulator killed with SIGKILL leaves no relay behind.
+    """
+    net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # bubblewrap nests the session in a second user namespace: join the one that owns the network.
+        owner = fcntl.ioctl(net, NS_GET_USERNS)
+    finally:
+        os.close(net)
+    ready_r, ready_w = os.pipe()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            slirp,
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            "--enable-sandbox",
+            "--enable-seccomp",
+            f"--userns-path=/proc/self/fd/{owner}",
+            f"--ready-fd={ready_w}",
+            f"--exit-fd={exit_fd}",
+            str(pid),
+            "tap0",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            pass_fds=(owner, ready_w, exit_fd),
+            env={"PATH": "/usr/bin:/bin"},
+            start_new_session=True,
+        )
+    finally:
+        os.close(ready_w)
+        os.close(owner)
+    try:
+        ready = await asyncio.wait_for(asyncio.to_thread(os.read, ready_r, 1), 10)
+    finally:
+        os.close(ready_r)
+    if ready != b"1":
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise OSError("slirp4netns could not give the session its network")
+    return process
