@@ -7,11 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from dynamic_sessions.emulator.scratch import scratch_root
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 
 TUTORIAL_CURL = (
@@ -391,10 +391,9 @@ def test_a_stop_signal_ends_every_node_process_and_removes_its_files(launch, sto
     pid = doomed.process.pid
     children = descendants(pid)
     assert len(children) >= 3
-    # Each session's bubblewrap starts in its folder: these are this emulator's files (others may be running).
-    folders = {Path(os.readlink(f"/proc/{c}/cwd")) for c in children} - {Path("/"), Path("/mnt/data")}
-    assert len(folders) >= 3 and all(f.is_dir() for f in folders)
-    folders |= {f.parent for f in folders}
+    # This emulator's own folder is named by its pid (others may be running beside it).
+    folders = set(scratch_root().glob(f"emulator-{pid}-*"))
+    assert len(folders) == 1 and len(list(folders.copy().pop().glob("session-*"))) >= 3
     assert doomed.stop(stop_signal) in (0, 130, -stop_signal)
     time.sleep(0.2)
     alive = {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}

@@ -7,6 +7,7 @@ memory, which answer reaches which call, sockets closed by the server), not by w
 import asyncio
 import base64
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -25,7 +26,8 @@ from dynamic_sessions.client import SessionsClient
 from dynamic_sessions.emulator import bodies
 from dynamic_sessions.emulator.contract import BadRequest
 from dynamic_sessions.emulator.history import Ledger, weight
-from tests.emulator_process import Emulator, bearer, descendants
+from dynamic_sessions.emulator.scratch import scratch_root
+from tests.emulator_process import Emulator, bearer
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
@@ -85,16 +87,12 @@ def _run(emulator: Emulator, code: str, identifier: str) -> dict:
 
 
 def _host_folder(emulator: Emulator, identifier: str) -> Path:
-    """The session's /mnt/data as the host sees it: the folder its process was started in that holds
-    a file the session just wrote."""
+    """The session's /mnt/data as the host sees it: the folder of this emulator's scratch (named by its
+    pid) that holds a file the session just wrote."""
     marker = f"marker-{uuid.uuid4().hex}"
     _run(emulator, f"require('fs').writeFileSync('/mnt/data/{marker}', '')", identifier)
-    found = set()
-    for pid in descendants(emulator.process.pid):
-        with contextlib.suppress(OSError):
-            folder = Path(os.readlink(f"/proc/{pid}/cwd"))
-            if folder != Path("/mnt/data") and (folder / marker).exists():
-                found.add(folder)
+    sessions = scratch_root().glob(f"emulator-{emulator.process.pid}-*/session-*")
+    found = {folder for folder in sessions if (folder / marker).exists()}
     assert len(found) == 1, found
     folder = found.pop()
     (folder / marker).unlink()
@@ -145,7 +143,17 @@ def test_deleting_a_symlink_never_reaches_its_target(emulator, canary):
     canary.assert_untouched()
 
 
-def test_a_hard_link_to_a_host_file_is_neither_read_nor_written(emulator, canary):
+def test_with_caps_a_session_folder_shares_no_file_system_with_the_host(emulator, canary):
+    folder = _host_folder(emulator, "plant-hardlink-capped")
+    with pytest.raises(OSError) as refused:
+        os.link(canary.path, folder / "hard")  # its own size-limited file system: no host file can be linked in
+    assert refused.value.errno == errno.EXDEV
+    canary.assert_untouched()
+
+
+def test_a_hard_link_to_a_host_file_is_neither_read_nor_written(launch, canary):
+    # Without caps, /mnt/data is a plain host folder, where a hard link to a host file can exist.
+    emulator = launch("--no-caps")
     ident = "plant-hardlink"
     folder = _host_folder(emulator, ident)
     os.link(canary.path, folder / "hard")  # what a session could do to a host file it can reach

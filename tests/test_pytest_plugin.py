@@ -2,6 +2,8 @@
 that finds the fixture through the distribution's entry point, with and without pytest-xdist."""
 
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -146,14 +148,18 @@ def test_a_session_scoped_fixture_of_the_app(my_pool):
 
 
 def test_settings_package_sets_tokens_and_released_identifiers(pytester):
-    greet = pytester.path / "session-packages" / "greet"
+    # Where every uid can pass: as root, sessions run as their own uid and must reach the package set.
+    packages = Path(tempfile.mkdtemp(prefix="session-packages-"))
+    packages.chmod(0o755)
+    greet = packages / "greet"
     greet.mkdir(parents=True)
     (greet / "__init__.py").write_text("def hello():\n    return 'hello from the package set'\n")
-    pytester.makeini("[pytest]\ndynamic_sessions_python_packages = session-packages\n")
+    pytester.makeini(f"[pytest]\ndynamic_sessions_python_packages = {packages}\n")
     pytester.makepyfile(test_settings=SETTINGS_TESTS)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "--dynamic-sessions-container-type", "PythonLTS", timeout=120
     )
+    shutil.rmtree(packages, ignore_errors=True)
     result.assert_outcomes(passed=3)
 
 

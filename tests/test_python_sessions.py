@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -226,8 +227,17 @@ def test_metadata_reports_the_python_runtime(python_pool):
     assert metadata["preInstalledPackages"] == []
 
 
-def test_a_package_set_is_importable_read_only_and_listed(launch, tmp_path):
-    packages = tmp_path / "packages"
+@pytest.fixture
+def open_folder():
+    """A folder every uid can pass through, as the sessions' own uid (root mode) must reach what is bound."""
+    folder = Path(tempfile.mkdtemp(prefix="python-sessions-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_package_set_is_importable_read_only_and_listed(launch, open_folder):
+    packages = open_folder / "packages"
     (packages / "greet").mkdir(parents=True)
     (packages / "greet" / "__init__.py").write_text("def hello(name):\n    return f'hello, {name}'\n")
     (packages / "greet-1.2.3.dist-info").mkdir()
@@ -287,20 +297,49 @@ def test_configuration_errors_name_the_setting(flags, message):
 
 
 @needs_bwrap
-def test_an_interpreter_outside_usr_runs_with_its_prefix_bound_read_only(launch):
-    own = str(Path(sys.executable).resolve())  # the emulator's own interpreter, without its venv
+def test_an_interpreter_outside_usr_runs_with_its_prefix_bound_read_only(launch, open_folder):
+    # A copy of the system's Python (without its tests) in a folder outside /usr: it finds its prefix there.
+    system = Path(runtimes.SYSTEM_PYTHON).resolve()
+    prefix = open_folder / "python"
+    (prefix / "bin").mkdir(parents=True)
+    own = str(prefix / "bin" / system.name)
+    shutil.copy2(system, own)
+    library = f"python{platform.python_version_tuple()[0]}.{system.name.removeprefix('python3.')}"
+    shutil.copytree(
+        system.parent.parent / "lib" / library,
+        prefix / "lib" / library,
+        ignore=shutil.ignore_patterns("test", "__pycache__", "dist-packages", "site-packages"),
+        symlinks=True,
+    )
+    version = subprocess.run([own, "-c", "import platform; print(platform.python_version())"], capture_output=True)
     pool = launch("--python", own)
     body = pool.execute(
         "import sys, platform\n[sys.executable, platform.python_version(), sys.prefix == sys.base_prefix]"
     )
     assert body["status"] == "Succeeded", body["result"]["stderr"]
-    assert value(body) == [own, platform.python_version(), True]
+    assert value(body) == [own, version.stdout.decode().strip(), True]
     missing = pool.execute("import pytest")  # the venv's packages stay out of reach
     assert missing["result"]["stderr"].endswith("ModuleNotFoundError: No module named 'pytest'\n")
-    write = pool.execute(f"open({str(Path(sys.base_prefix) / 'evil')!r}, 'w')")
-    assert write["status"] == "Failed"
+    write = pool.execute(f"open({str(prefix / 'evil')!r}, 'w')")
+    assert write["status"] == "Failed" and not (prefix / "evil").exists()
     metadata = pool.http.get("/metadata", params={"api-version": LATEST}).json()
-    assert metadata["runtimes"] == [{"name": "python", "version": platform.python_version()}]
+    assert metadata["runtimes"] == [{"name": "python", "version": version.stdout.decode().strip()}]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root mode: sessions run as their own uid")
+def test_as_root_an_interpreter_in_a_folder_closed_to_other_users_is_refused_by_name():
+    own = str(Path(sys.executable).resolve())
+    closed = next((p for p in reversed(Path(own).parents) if not os.stat(p).st_mode & 0o001), None)
+    assert closed is not None, f"{own} is reachable by other users; this check needs a closed folder"
+    started = subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", "--container-type", "PythonLTS", "--python", own],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 2
+    assert own in started.stderr and f"{closed} is closed to other users" in started.stderr
 
 
 @needs_bwrap

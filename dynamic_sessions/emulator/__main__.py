@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        # Listening now, not when uvicorn starts serving after the ready line: a client that reads that
+        # line and connects at once is queued in the backlog instead of refused.
+        sock.listen(2048)
     except OSError as error:
         print(f"emulator: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2

@@ -99,6 +99,8 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
         except PoolFull as full:
             wait = _retry_after(state.pool)
             return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
+        except SessionEnded as ended:  # the session's process could not start: the emulator's log says why
+            return error_response(503, "SessionUnavailable", f"No session could be started: {ended}.")
 
     return Route(path, endpoint, methods=methods)
 

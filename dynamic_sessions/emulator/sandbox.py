@@ -225,6 +225,12 @@ def make_launcher(
             f"({closed} is closed to other users): install it system-wide (under /usr) "
             "or run the emulator as an ordinary user"
         )
+    for folder in runtime.read_only:
+        if as_root and (closed := _closed_to_others(Path(folder) / "x")) is not None:
+            raise SandboxUnavailable(
+                f"as root, sessions run as an unprivileged uid, which cannot reach {folder} ({closed} is closed "
+                "to other users): move it under a folder every user can pass through (chmod o+x)"
+            )
     slirp = shutil.which("slirp4netns") if egress else None
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:
         raise SandboxUnavailable(reason)
