@@ -58,6 +58,8 @@ _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
 # listSessions pages are followed this far at most, so a pool that always answers a nextLink cannot loop us.
 MAX_SESSION_PAGES = 100
 
+ENDPOINT_FORMS = "allowed: the pool's https:// management endpoint, or http:// on loopback (the emulator)"
+
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
 
@@ -77,10 +79,11 @@ def normalize_endpoint(endpoint: str) -> str:
     url = endpoint.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL")
+        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL; {ENDPOINT_FORMS}")
     if parts.scheme == "http" and not is_loopback_url(url):
         raise ConfigurationError(
-            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted"
+            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted; "
+            + ENDPOINT_FORMS
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"endpoint {endpoint!r} must not carry a query or fragment")

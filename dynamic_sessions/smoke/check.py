@@ -33,6 +33,7 @@ EXPECTED_STDOUT = "hello-world\n"
 PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE = 0, 1, 2, 3, 4
 BACKOFF_CAP_S = 30.0
 RELEASE_BUDGET_S = 15.0
+EMPTY_FLAG_MEANS = {"--endpoint": "pool's management endpoint URL", "--stack": "name of a deployed stack"}
 
 
 @dataclass
@@ -140,6 +141,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise Verdict(
             USAGE, f"--container-type {args.container_type!r} is not supported; use one of: {', '.join(HELLO)}"
         )
+    for flag, value in (("--endpoint", args.endpoint), ("--stack", args.stack)):
+        if value is not None and not value.strip():
+            raise Verdict(USAGE, f"{flag} is empty; give the {EMPTY_FLAG_MEANS[flag]}, or leave the flag out")
     if args.endpoint and args.stack:
         raise Verdict(
             USAGE, f"--endpoint {args.endpoint} and --stack {args.stack} both name a pool; give only one of them"
@@ -220,7 +224,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         found = find_endpoint(args.endpoint, args.stack)
         report.endpointSource = found.source
         report.containerType = container_type(args.container_type, found)
-        client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
+        try:
+            client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
+        except ConfigurationError as bad:
+            raise Verdict(USAGE, f"{found.source}: {bad}") from None
         report.endpoint = client.endpoint
         client.deadline = started + args.timeout
         try:
