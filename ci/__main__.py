@@ -88,6 +88,19 @@ def source(root: Path, stack: str) -> None:
         raise StackError(f"--from {stack!r} has no Pulumi.{stack}.yaml here; allowed: {', '.join(known)}")
 
 
+GATE_OWNED_FLAGS = ("--stack", "--endpoint", "--json")
+
+
+def gate_flags(smoke_args: list[str]) -> None:
+    """The gate names the pool and reads the JSON: a second --stack after `--` would check another pool."""
+    for arg in smoke_args:
+        if arg.split("=", 1)[0] in GATE_OWNED_FLAGS:
+            raise StackError(
+                f"{arg!r} after -- is not allowed: `python -m ci smoke` sets {', '.join(GATE_OWNED_FLAGS)} itself; "
+                "the smoke's other flags are, such as --rbac-wait 900"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     root = args.project_dir.resolve()
@@ -104,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stack = committed(root, args.stack)
         if args.command == "smoke":
+            gate_flags(args.smoke_args)
             from ci import smoke_gate  # httpx loads only here: `stacks` runs on a bare runner's python3
 
             out = args.out or Path(f"smoke-{args.stack}.json")

@@ -164,6 +164,15 @@ def test_a_bad_flag_is_named_even_where_pulumi_is_missing(ci, argv, message):
     assert not list(ci.project.glob("Pulumi.pr-*.yaml"))
 
 
+@pytest.mark.parametrize("flag", ["--stack", "--endpoint=https://other.example", "--json"])
+def test_the_smoke_gate_refuses_flags_that_would_check_another_pool_or_hide_the_report(ci, flag):
+    pulumi = ci.pulumi(stacks={"dev": {"outputs": {"poolManagementEndpoint": "http://127.0.0.1:9"}}})
+    done = ci("smoke", "--stack", "dev", "--", *flag.split(" "), *(["prod"] if flag == "--stack" else []))
+    assert done.returncode == 2
+    assert f"{flag!r} after -- is not allowed: `python -m ci smoke` sets --stack, --endpoint, --json" in done.stderr
+    assert pulumi.calls == []
+
+
 def test_the_readme_lists_exactly_the_subcommands_and_each_help_says_what_it_does():
     section = (ROOT / "README.md").read_text().split("### `python -m ci`", 1)[1].split("\n#", 1)[0]
     listed = {row.split("`")[1].split()[0] for row in section.splitlines() if row.startswith("| `")}
