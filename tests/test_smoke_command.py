@@ -491,3 +491,11 @@ def test_the_readme_tables_match_the_flags_and_exit_codes_of_help():
     assert documented_flags == offered
     documented_exits = {row.split("|")[1].strip() for row in exits_table[2:]}
     assert documented_exits == set(re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)) == {"0", "1", "2", "3", "4"}
+
+
+def test_the_installed_smoke_names_the_installed_emulator_when_nothing_listens():
+    script = Path(sys.executable).parent / "dynamic-sessions-smoke"
+    done = subprocess.run([str(script), "--endpoint", "http://127.0.0.1:9", "--json"], capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    assert done.returncode == 4
+    assert report["message"].endswith("start the emulator there: dynamic-sessions-emulator --port 9")

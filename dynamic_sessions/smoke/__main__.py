@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
 
+INSTALLED_PROG = "dynamic-sessions-smoke"
 EPILOG = f"""\
 The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
 else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
@@ -95,6 +96,9 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         metavar="SECONDS",
         help="first retry delay; it doubles, with jitter, up to 30 s (default 1)",
     )
+    # The hint for a loopback endpoint nobody listens on names the emulator as this smoke was started.
+    installed = prog == INSTALLED_PROG
+    parser.set_defaults(emulator_command="dynamic-sessions-emulator" if installed else "python -m emulator")
     parser.json_report = "--json" in (sys.argv[1:] if argv is None else argv)
     return parser.parse_args(argv)
 
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m smoke") -> int:
 
 def cli() -> None:
     """The console script's entry point: its usage lines name the script."""
-    sys.exit(main(prog="dynamic-sessions-smoke"))
+    sys.exit(main(prog=INSTALLED_PROG))
 
 
 if __name__ == "__main__":

@@ -163,8 +163,8 @@ def container_type(flag: str | None, found: Found) -> str:
     return chosen
 
 
-def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy) -> Verdict:
-    """The verdict when the pool never gave a usable answer."""
+def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy, emulator: str) -> Verdict:
+    """The verdict when the pool never gave a usable answer; `emulator` is the command that starts one."""
     if isinstance(error, AccessDenied):
         return Verdict(
             ACCESS_DENIED,
@@ -179,8 +179,7 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
         port = urlsplit(client.endpoint).port
         return Verdict(
             UNAVAILABLE,
-            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: "
-            f"python -m emulator --port {port}",
+            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: {emulator} --port {port}",
         )
     if isinstance(error, ServiceUnavailable | UnreachableError):
         return Verdict(UNAVAILABLE, f"the pool is unreachable or failing after the deadline ({error})")
@@ -233,7 +232,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         try:
             result = client.execute(HELLO[report.containerType], identifier)
         except SessionsError as error:
-            raise _unanswered(error, client, policy) from None
+            emulator = getattr(args, "emulator_command", "python -m emulator")
+            raise _unanswered(error, client, policy, emulator) from None
         finally:
             report.attempts = policy.waits + 1
         reached = True
