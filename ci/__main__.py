@@ -16,7 +16,7 @@ from ci import drift, review
 from ci.deploy import DEPLOYER_TYPES, prepare, up
 from ci.github import set_output
 from ci.pulumi_cli import Pulumi, PulumiError
-from ci.stacks import REVIEW_STACK, StackError, committed_stacks, qualified
+from ci.stacks import REVIEW_STACK, StackError, committed_stacks, qualified, review_stack_name
 
 ROOT = Path(__file__).resolve().parent.parent
 USAGE = 2
@@ -32,10 +32,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--project-dir", type=Path, default=ROOT, help="the Pulumi project (default: this repository)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("stacks", help="print the committed stacks (Pulumi.<stack>.yaml) as a JSON list")
+    stacks_text = "print the committed stacks (Pulumi.<stack>.yaml) as a JSON list"
+    commands.add_parser("stacks", help=stacks_text, description=stacks_text)
 
     def stack_command(name: str, text: str, deployer: bool = True) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--stack", required=True, help="a committed stack, such as dev (prefixed by $PULUMI_ORG/)")
         if deployer:
             command.add_argument(
@@ -54,11 +55,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     smoke.add_argument("smoke_args", nargs="*", help="after --: more flags for the smoke, such as --rbac-wait 900")
     stack_command("drift", "pulumi preview --refresh --expect-no-changes; exit 1 and the diff when it drifted")
 
-    review_parser = commands.add_parser("review", help="review stacks pr-<number> made from dev's settings")
-    review_parser.add_argument("action", choices=("up", "down"))
+    review_text = "review stacks pr-<number> made from dev's settings"
+    review_parser = commands.add_parser("review", help=review_text, description=review_text)
+    review_parser.add_argument(
+        "action", choices=("up", "down"), help="up: create or update pr-<number> and up it; down: destroy, stack rm"
+    )
     review_parser.add_argument("--pr", required=True, help="the pull request's number")
-    review_parser.add_argument("--from", dest="source", default="dev", help="the stack whose settings it copies")
-    review_parser.add_argument("--deployer-principal-type", choices=DEPLOYER_TYPES)
+    review_parser.add_argument(
+        "--from", dest="source", default="dev", help="the committed stack whose settings it copies (default dev)"
+    )
+    review_parser.add_argument(
+        "--deployer-principal-type",
+        choices=DEPLOYER_TYPES,
+        help="set deployerPrincipalType first (CI: ServicePrincipal)",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,6 +81,26 @@ def committed(root: Path, stack: str) -> str:
     return qualified(stack)
 
 
+def source(root: Path, stack: str) -> None:
+    """A review stack's settings come from a committed stack's file."""
+    known = committed_stacks(root)
+    if stack not in known:
+        raise StackError(f"--from {stack!r} has no Pulumi.{stack}.yaml here; allowed: {', '.join(known)}")
+
+
+GATE_OWNED_FLAGS = ("--stack", "--endpoint", "--json")
+
+
+def gate_flags(smoke_args: list[str]) -> None:
+    """The gate names the pool and reads the JSON: a second --stack after `--` would check another pool."""
+    for arg in smoke_args:
+        if arg.split("=", 1)[0] in GATE_OWNED_FLAGS:
+            raise StackError(
+                f"{arg!r} after -- is not allowed: `python -m ci smoke` sets {', '.join(GATE_OWNED_FLAGS)} itself; "
+                "the smoke's other flags are, such as --rbac-wait 900"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     root = args.project_dir.resolve()
@@ -80,19 +110,26 @@ def main(argv: list[str] | None = None) -> int:
             set_output("stacks", names)
             print(names)
             return 0
+        # Flags are judged before the pulumi CLI is looked for, so a wrong name is reported as such anywhere.
+        if args.command == "review":
+            review_stack_name(args.pr)
+            source(root, args.source)
+        else:
+            stack = committed(root, args.stack)
         if args.command == "smoke":
+            gate_flags(args.smoke_args)
             from ci import smoke_gate  # httpx loads only here: `stacks` runs on a bare runner's python3
 
             out = args.out or Path(f"smoke-{args.stack}.json")
-            return smoke_gate.run(root, committed(root, args.stack), out, args.smoke_args)
+            return smoke_gate.run(root, stack, out, args.smoke_args)
         pulumi = Pulumi(root)
         if args.command == "prepare":
-            prepare(pulumi, committed(root, args.stack), args.create, args.deployer_principal_type)
+            prepare(pulumi, stack, args.create, args.deployer_principal_type)
             return 0
         if args.command == "up":
-            return up(pulumi, committed(root, args.stack), args.deployer_principal_type)
+            return up(pulumi, stack, args.deployer_principal_type)
         if args.command == "drift":
-            return drift.check(pulumi, committed(root, args.stack), args.deployer_principal_type)
+            return drift.check(pulumi, stack, args.deployer_principal_type)
         if args.action == "up":
             return review.bring_up(pulumi, root, args.pr, args.source, args.deployer_principal_type)
         return review.tear_down(pulumi, root, args.pr, args.source)

@@ -3,6 +3,7 @@
 #
 #   ci/bootstrap-azure.sh --repo OWNER/NAME [--subscription ID] [--location REGION]
 #                         [--resource-group NAME] [--name NAME] [--environment NAME]... [--owner]
+#                         [--grant-contributor]
 #
 # What it makes (each only when missing, so a second run creates nothing):
 #   - a resource group holding a user-assigned managed identity (no Entra ID app registration, so
@@ -14,9 +15,13 @@
 #     pool and its Session Executor grants: Contributor, plus Role Based Access Control
 #     Administrator constrained to assigning and removing only the Session Executor role
 #     (--owner assigns Owner instead: simpler, but the identity could then grant any role to anyone).
+#     For stacks that set grantContributor: true, --grant-contributor lets it assign Container Apps
+#     SessionPools Contributor too (an identity made without it: remove its Role Based Access Control
+#     Administrator assignment first, as an existing assignment is kept as it is).
 set -euo pipefail
 
 SESSION_EXECUTOR_ROLE=0fb8eba5-a2bb-4abe-b1c1-49dfad359bb0
+SESSION_POOLS_CONTRIBUTOR_ROLE=f7669afb-68b2-44b4-9c5f-6d2a47fddda0
 GITHUB_ISSUER=https://token.actions.githubusercontent.com
 AUDIENCE=api://AzureADTokenExchange
 
@@ -27,6 +32,7 @@ group=dynamic-sessions-ci
 name=dynamic-sessions-deployer
 environments=()
 owner=false
+grant_contributor=false
 
 fail() {
   printf 'bootstrap-azure: %s\n' "$*" >&2
@@ -51,6 +57,7 @@ while [ "$#" -gt 0 ]; do
     --name) name=$(value_of "$@"); shift 2 ;;
     --environment) environments+=("$(value_of "$@")"); shift 2 ;;
     --owner) owner=true; shift ;;
+    --grant-contributor) grant_contributor=true; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) fail "unknown argument '$1': see --help" ;;
   esac
@@ -125,13 +132,17 @@ if [ "$owner" = true ]; then
   assign Owner
 else
   assign Contributor
-  # Writes and deletes of role assignments are allowed only for the Session Executor role.
-  only_session_executor="((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR \
+  # Writes and deletes of role assignments are allowed only for the roles the program grants.
+  roles_granted=$SESSION_EXECUTOR_ROLE
+  if [ "$grant_contributor" = true ]; then
+    roles_granted="$SESSION_EXECUTOR_ROLE, $SESSION_POOLS_CONTRIBUTOR_ROLE"
+  fi
+  only_granted_roles="((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR \
 (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals \
-{$SESSION_EXECUTOR_ROLE})) AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR \
+{$roles_granted})) AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR \
 (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals \
-{$SESSION_EXECUTOR_ROLE}))"
-  assign "Role Based Access Control Administrator" --condition "$only_session_executor" --condition-version 2.0
+{$roles_granted}))"
+  assign "Role Based Access Control Administrator" --condition "$only_granted_roles" --condition-version 2.0
 fi
 
 cat <<VARIABLES

@@ -40,7 +40,7 @@ def qualified(stack: str, environ: Mapping[str, str] = os.environ) -> str:
 def review_stack_name(pr_number: str | int) -> str:
     text = str(pr_number).strip()
     if not text.isdigit() or int(text) <= 0:
-        raise StackError(f"pull request number {pr_number!r} is not valid: a positive whole number is allowed")
+        raise StackError(f"--pr {pr_number!r} is not a pull request number: a positive whole number is allowed")
     return f"pr-{int(text)}"
 
 

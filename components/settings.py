@@ -279,7 +279,9 @@ def parse_settings(
     elif not LOCATION_PATTERN.match(location):
         c.fail(LOCATION_KEY, location, "an Azure region name in lowercase letters and digits, such as northcentralus")
 
-    pool_name = raw.get("poolName") or default_pool_name(project, stack)
+    # Only an unset poolName is derived: an empty one is a value, refused like any other bad one.
+    pool_name = raw.get("poolName")
+    pool_name = default_pool_name(project, stack) if pool_name is None else pool_name
     if not POOL_NAME_PATTERN.match(pool_name):
         c.fail("poolName", pool_name, "3..32 lowercase letters and digits, starting with a letter")
 

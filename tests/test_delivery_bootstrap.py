@@ -14,6 +14,7 @@ from tests.az_stand_in import SUBSCRIPTION, TENANT, StandInAz
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "ci" / "bootstrap-azure.sh"
 SESSION_EXECUTOR = "0fb8eba5-a2bb-4abe-b1c1-49dfad359bb0"
+SESSION_POOLS_CONTRIBUTOR = "f7669afb-68b2-44b4-9c5f-6d2a47fddda0"
 REPO = "acme/dynamic-sessions"
 
 
@@ -76,6 +77,15 @@ def test_owner_replaces_the_two_scoped_roles(az):
     done = bootstrap(az, "--repo", REPO, "--owner")
     assert done.returncode == 0, done.stderr
     assert [r["role"] for r in az.state["roles"]] == ["Owner"]
+
+
+def test_grant_contributor_lets_the_identity_assign_exactly_the_two_roles_the_program_grants(az):
+    done = bootstrap(az, "--repo", REPO, "--grant-contributor")
+    assert done.returncode == 0, done.stderr
+    roles = {r["role"]: r for r in az.state["roles"]}
+    condition = roles["Role Based Access Control Administrator"]["condition"]
+    assert condition.count(f"GuidEquals {{{SESSION_EXECUTOR}, {SESSION_POOLS_CONTRIBUTOR}}}") == 2
+    assert set(re.findall(r"[0-9a-f]{8}-[0-9a-f-]{27}", condition)) == {SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR}
 
 
 def test_environments_can_be_named(az):

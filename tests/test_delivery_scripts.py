@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,48 @@ def test_without_pulumi_on_path_the_command_says_so(ci):
     ci.env["PATH"] = str(ci.bin)
     done = ci("drift", "--stack", "dev")
     assert done.returncode == 2 and "the pulumi CLI is not on PATH" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["up", "--stack", "staging"], "--stack 'staging' has no Pulumi.staging.yaml here; allowed: dev, prod"),
+        (["drift", "--stack", "qa"], "--stack 'qa' has no Pulumi.qa.yaml here; allowed: dev, prod"),
+        (["review", "up", "--pr", "abc"], "--pr 'abc' is not a pull request number: a positive whole number"),
+        (["review", "down", "--pr", "0"], "--pr '0' is not a pull request number"),
+        (["review", "up", "--pr", "7", "--from", "qa"], "--from 'qa' has no Pulumi.qa.yaml here; allowed: dev, prod"),
+    ],
+)
+def test_a_bad_flag_is_named_even_where_pulumi_is_missing(ci, argv, message):
+    ci.env["PATH"] = str(ci.bin)
+    done = ci(*argv)
+    assert done.returncode == 2 and message in done.stderr
+    assert "pulumi CLI" not in done.stderr
+    assert not list(ci.project.glob("Pulumi.pr-*.yaml"))
+
+
+@pytest.mark.parametrize("flag", ["--stack", "--endpoint=https://other.example", "--json"])
+def test_the_smoke_gate_refuses_flags_that_would_check_another_pool_or_hide_the_report(ci, flag):
+    pulumi = ci.pulumi(stacks={"dev": {"outputs": {"poolManagementEndpoint": "http://127.0.0.1:9"}}})
+    report = str(ci.project / "smoke.json")
+    done = ci("smoke", "--stack", "dev", "--out", report, "--", flag, *(["prod"] if flag == "--stack" else []))
+    assert done.returncode == 2
+    assert f"{flag!r} after -- is not allowed: `python -m ci smoke` sets --stack, --endpoint, --json" in done.stderr
+    assert pulumi.calls == []
+
+
+def test_the_readme_lists_exactly_the_subcommands_and_each_help_says_what_it_does():
+    section = (ROOT / "README.md").read_text().split("### `python -m ci`", 1)[1].split("\n#", 1)[0]
+    listed = {row.split("`")[1].split()[0] for row in section.splitlines() if row.startswith("| `")}
+    for command in sorted(listed):
+        done = subprocess.run(
+            [sys.executable, "-m", "ci", command, "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        usage, description = done.stdout.split("\n\n")[:2]
+        assert usage.startswith(f"usage: python -m ci {command}")
+        assert description and not description.startswith(("positional", "options")), command
+    done = subprocess.run([sys.executable, "-m", "ci", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert set(re.search(r"\{([a-z,]+)\}", done.stdout)[1].split(",")) == listed  # type: ignore[index]
 
 
 # The smoke gate: the real smoke against a scripted pool, its endpoint from the stand-in's stack outputs.

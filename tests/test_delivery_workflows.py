@@ -162,3 +162,15 @@ def test_dependabot_watches_every_file_that_pins_an_action_and_the_npm_lockfile(
     composite = {"/" + str(p.parent.relative_to(ROOT)) for p in ACTION_FILES if p.name == "action.yml"}
     assert watched == {"/"} | composite
     assert updates["npm"]["directory"] == "/"
+
+
+def test_the_readme_names_every_workflow_file_and_drifts_schedule():
+    section = (ROOT / "README.md").read_text().split("## Continuous delivery", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    in_table = {name for row in table for name in re.findall(r"`([\w-]+\.yml)`", row.split("|")[1])}
+    files = {path.name for path in WORKFLOWS.glob("*.yml")}
+    assert in_table <= files
+    assert files == {name for name in re.findall(r"`([\w-]+\.yml)`", section) if (WORKFLOWS / name).exists()}
+    (cron,) = [entry["cron"] for entry in workflow("drift.yml")["on"]["schedule"]]
+    minute, hour = cron.split()[:2]
+    assert f"daily at {int(hour):02d}:{int(minute):02d} UTC" in section

@@ -255,6 +255,13 @@ BAD_SETTINGS = [
     ({f"{PROJECT}:executors": "[not json"}, "executors=[not json is not allowed"),
     ({f"{PROJECT}:tags": json.dumps(["a"])}, 'tags=["a"] is not allowed: a map'),
     ({f"{PROJECT}:tags": json.dumps({"a/b": "x"})}, "tags.a/b=a/b is not allowed"),
+    ({f"{PROJECT}:tags": json.dumps({f"k{i}": "v" for i in range(51)})}, "tags=<51 tags> is not allowed: at most 50"),
+    ({f"{PROJECT}:tags": json.dumps({"k": "v" * 257})}, "is not allowed: a string of at most 256 characters"),
+    ({f"{PROJECT}:tags": json.dumps({"k" * 513: "v"})}, "is not allowed: a key of 1..512 characters"),
+    ({f"{PROJECT}:tags": json.dumps({"costCenter": 42})}, "tags.costCenter=42 is not allowed: a string"),
+    ({f"{PROJECT}:readySessions": "-1"}, "readySessions=-1 is out of range: 0..5 (at most maxSessions=5)"),
+    ({f"{PROJECT}:cooldownSeconds": "5m"}, "cooldownSeconds=5m is not allowed: an integer in 300..3600"),
+    ({f"{PROJECT}:poolName": ""}, 'poolName="" is not allowed: 3..32 lowercase letters and digits'),
     ({"azure-native:location": None}, "azure-native:location is not set"),
     ({"azure-native:location": "North Central US"}, "azure-native:location=North Central US is not allowed"),
 ]

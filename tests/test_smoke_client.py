@@ -1,6 +1,7 @@
 """The data-plane client over real loopback HTTP: exact requests, parsing, errors, tokens."""
 
 import asyncio
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -219,6 +220,34 @@ def test_a_deadline_bounds_a_request_that_hangs():
         client.deadline = time.monotonic() + 0.3
         with pytest.raises(UnreachableError, match="Timeout"):
             client.execute(HELLO, identifier="test")
+
+
+def test_an_execution_given_a_longer_timeout_than_the_clients_is_waited_for(monkeypatch):
+    monkeypatch.setattr("dynamic_sessions.client.client.READ_MARGIN_S", 0.5)
+    slow = dataclasses.replace(legacy_ok(), delay_s=2.5)
+    with (
+        FaultServer(slow, slow) as server,
+        SessionsClient(server.url, token_provider=FixedToken(), execution_timeout_s=1) as client,
+    ):
+        with pytest.raises(UnreachableError, match="Timeout"):
+            client.execute(HELLO, identifier="test")  # the client's own: 1 s + 0.5 s
+        result = client.execute(HELLO, identifier="test", timeout_s=4)
+    assert result.stdout == "hello-world\n"
+    assert server.requests[1].json()["properties"]["timeoutInSeconds"] == 4
+
+
+@pytest.mark.parametrize("timeout_s", [0, -5, 221])
+def test_an_execution_timeout_outside_azures_range_is_refused_before_any_request(timeout_s):
+    refused = rf"timeout_s={timeout_s} is not allowed: 1\.\.220 seconds"
+    with (
+        FaultServer(legacy_ok()) as server,
+        SessionsClient(server.url, token_provider=FixedToken()) as client,
+        pytest.raises(ConfigurationError, match=refused),
+    ):
+        client.execute(HELLO, identifier="test", timeout_s=timeout_s)
+    assert server.requests == []
+    with pytest.raises(ConfigurationError, match=rf"execution_timeout_s={timeout_s} is not allowed: 1\.\.220"):
+        SessionsClient(server.url, token_provider=FixedToken(), execution_timeout_s=timeout_s)
 
 
 def test_a_running_execution_is_polled_until_it_ends():
@@ -530,9 +559,18 @@ def test_async_client_follows_the_same_policy():
     assert [type(w.error) for w in waits] == [Throttled, ServiceUnavailable] and waits[0].delay_s == 0.2
 
 
-def test_a_bad_policy_names_the_setting():
-    with pytest.raises(ValueError, match="attempts=0"):
-        RetryPolicy(attempts=0)
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"attempts": 0}, "attempts=0 must be at least 1"),
+        ({"timeout_s": -1}, "timeout_s=-1 is not allowed: a number of seconds, 0 or more (or None"),
+        ({"backoff_s": float("nan")}, "backoff_s=nan is not allowed: a number of seconds, 0 or more"),
+        ({"backoff_max_s": float("inf")}, "backoff_max_s=inf is not allowed"),
+    ],
+)
+def test_a_bad_policy_names_the_setting_the_value_and_what_is_allowed(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RetryPolicy(**options)
 
 
 # --- what a plain-http endpoint costs ------------------------------------------------------------

@@ -435,3 +435,67 @@ def test_the_installed_console_script_is_the_same_check():
     script = Path(sys.executable).parent / "dynamic-sessions-smoke"
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     assert "--container-type" in done.stdout and "3  access not granted" in done.stdout
+    assert "usage: dynamic-sessions-smoke" in done.stdout
+
+
+@pytest.mark.parametrize("flag", ["--rbac-wait", "--timeout", "--backoff"])
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1", "ten"])
+def test_a_bad_number_of_seconds_names_the_flag_the_value_and_what_is_allowed(capsys, flag, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["--endpoint", "http://127.0.0.1:9", flag, value])
+    assert exited.value.code == 2
+    assert f"argument {flag}: '{value}' is not allowed: a number of seconds, 0 or more" in capsys.readouterr().err
+
+
+def test_a_bad_flag_under_json_is_still_one_json_object(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--json", "--timeout", "nan"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert exited.value.code == 2 and len(lines) == 1
+    report = json.loads(lines[0])
+    assert report["exitCode"] == 2 and report["passed"] is False
+    assert "--timeout: 'nan' is not allowed" in report["message"]
+
+
+@pytest.mark.parametrize("flag", ["--endpoint", "--stack"])
+def test_an_empty_endpoint_or_stack_is_refused_rather_than_passed_over(capsys, monkeypatch, flag):
+    monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
+    code, report = run_json(capsys, flag, "")
+    assert code == 2 and report["message"].startswith(f"{flag} is empty; give the ")
+    assert report["endpoint"] is None
+
+
+@pytest.mark.parametrize("source", ["--endpoint", "$POOL_MANAGEMENT_ENDPOINT"])
+def test_a_bad_endpoint_says_where_it_came_from_and_what_is_allowed(capsys, monkeypatch, source):
+    argv = ["--endpoint", "ftp://pool"] if source == "--endpoint" else []
+    monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", "ftp://pool")
+    code, report = run_json(capsys, *argv)
+    assert code == 2
+    assert report["message"].startswith(f"{source}: endpoint 'ftp://pool' is not an http(s) URL; allowed: ")
+
+
+def _readme_section_tables(heading: str) -> list[str]:
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("|")]
+
+
+def test_the_readme_tables_match_the_flags_and_exit_codes_of_help():
+    from dynamic_sessions.smoke.__main__ import EPILOG
+
+    section = "## `python -m smoke`: the post-deploy check"
+    rows = _readme_section_tables(section)
+    flags_table, exits_table = rows[: rows.index("| exit | meaning |")], rows[rows.index("| exit | meaning |") :]
+    documented_flags = {row.split("`")[1].split()[0] for row in flags_table if row.startswith("| `--")}
+    done = subprocess.run([sys.executable, "-m", "smoke", "--help"], cwd=ROOT, capture_output=True, text=True)
+    offered = set(re.findall(r"^  (--[a-z-]+)", done.stdout, re.MULTILINE)) - {"--help"}
+    assert documented_flags == offered
+    documented_exits = {row.split("|")[1].strip() for row in exits_table[2:]}
+    assert documented_exits == set(re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)) == {"0", "1", "2", "3", "4"}
+
+
+def test_the_installed_smoke_names_the_installed_emulator_when_nothing_listens():
+    script = Path(sys.executable).parent / "dynamic-sessions-smoke"
+    done = subprocess.run([str(script), "--endpoint", "http://127.0.0.1:9", "--json"], capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    assert done.returncode == 4
+    assert report["message"].endswith("start the emulator there: dynamic-sessions-emulator --port 9")

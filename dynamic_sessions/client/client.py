@@ -58,6 +58,8 @@ _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
 # listSessions pages are followed this far at most, so a pool that always answers a nextLink cannot loop us.
 MAX_SESSION_PAGES = 100
 
+ENDPOINT_FORMS = "allowed: the pool's https:// management endpoint, or http:// on loopback (the emulator)"
+
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
 
@@ -77,10 +79,11 @@ def normalize_endpoint(endpoint: str) -> str:
     url = endpoint.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL")
+        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL; {ENDPOINT_FORMS}")
     if parts.scheme == "http" and not is_loopback_url(url):
         raise ConfigurationError(
-            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted"
+            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted; "
+            + ENDPOINT_FORMS
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"endpoint {endpoint!r} must not carry a query or fragment")
@@ -172,7 +175,9 @@ class _Flows:
         self.api_version = api_version
         self.contract = contract_for(api_version)
         if not 1 <= execution_timeout_s <= MAX_EXECUTION_TIMEOUT_S:
-            raise ConfigurationError(f"execution timeout {execution_timeout_s} s is outside 1..220")
+            raise ConfigurationError(
+                f"execution_timeout_s={execution_timeout_s} is not allowed: 1..{MAX_EXECUTION_TIMEOUT_S} seconds"
+            )
         self.execution_timeout_s = execution_timeout_s
         if token_provider is None:
             token_provider = LocalToken() if self.plain_http else EntraToken(credential)
@@ -190,18 +195,21 @@ class _Flows:
         identifier: str | None,
         *,
         api_version: str | None = None,
+        read_s: float | None = None,
         **kwargs: Any,
     ) -> httpx.Request:
         headers = {"Authorization": f"Bearer {self.tokens.token()}", "User-Agent": USER_AGENT}
         url = self._url(path, identifier, api_version or self.api_version)
-        return self._bounded(httpx.Request(method, url, headers=headers, **kwargs))
+        return self._bounded(httpx.Request(method, url, headers=headers, **kwargs), read_s)
 
-    def _bounded(self, request: httpx.Request) -> httpx.Request:
+    def _bounded(self, request: httpx.Request, read_s: float | None = None) -> httpx.Request:
+        """`read_s` replaces the client's read timeout for an execution given a longer timeout than the client's."""
         if self.deadline is None:
-            request.extensions["timeout"] = self._timeouts
+            timeouts = self._timeouts if read_s is None else httpx.Timeout(10.0, read=read_s).as_dict()
+            request.extensions["timeout"] = timeouts
         else:
             left = max(0.1, self.deadline - time.monotonic())
-            read = min(self.timeout.read or left, left)
+            read = min(read_s or self.timeout.read or left, left)
             request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=read).as_dict()
         return request
 
@@ -225,9 +233,14 @@ class _Flows:
         return url
 
     def _execute(self, code: str, identifier: str, timeout_s: int | None) -> Flow[ExecutionResult]:
-        timeout_s = timeout_s or self.execution_timeout_s
+        if timeout_s is None:
+            timeout_s = self.execution_timeout_s
+        elif not 1 <= timeout_s <= MAX_EXECUTION_TIMEOUT_S:
+            raise ConfigurationError(f"timeout_s={timeout_s} is not allowed: 1..{MAX_EXECUTION_TIMEOUT_S} seconds")
         body = self.contract.execute_body(code, timeout_s)
-        response = yield self._request("POST", self.contract.EXECUTE_PATH, identifier, json=body)
+        # The answer comes after the execution: wait longer for it than the execution may run.
+        read_s = timeout_s + READ_MARGIN_S if timeout_s > self.execution_timeout_s else None
+        response = yield self._request("POST", self.contract.EXECUTE_PATH, identifier, read_s=read_s, json=body)
         assert response is not None
         result: ExecutionResult = self.contract.parse_execution(_json(response))
         # Asynchronous or slow executions answer Running; the answer names where to look.

@@ -4,6 +4,7 @@ tenacity runs the loop (one policy for the sync and the async client); this modu
 Nothing is retried unless a policy is given to the client.
 """
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -50,8 +51,10 @@ class RetryPolicy:
     ):
         if attempts is not None and attempts < 1:
             raise ValueError(f"attempts={attempts} must be at least 1 (or None for no limit)")
-        if backoff_s < 0 or backoff_max_s < 0:
-            raise ValueError(f"backoff_s={backoff_s} and backoff_max_s={backoff_max_s} must not be negative")
+        for name, value in (("timeout_s", timeout_s), ("backoff_s", backoff_s), ("backoff_max_s", backoff_max_s)):
+            if value is not None and not 0 <= value < math.inf:
+                none = " (or None for no limit)" if name == "timeout_s" else ""
+                raise ValueError(f"{name}={value} is not allowed: a number of seconds, 0 or more{none}")
         self.attempts = attempts
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s

@@ -1,10 +1,14 @@
 """`python -m smoke`: does the deployed pool run code? Exit 0 only when hello-world comes back."""
 
 import argparse
+import json
+import math
 import sys
+from typing import NoReturn
 
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
 
+INSTALLED_PROG = "dynamic-sessions-smoke"
 EPILOG = f"""\
 The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
 else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
@@ -20,24 +24,43 @@ Supported API versions: {", ".join(SUPPORTED_API_VERSIONS)}.
 exit codes:
   0  passed: status success and stdout exactly "hello-world\\n"
   1  the pool answered but the result is wrong (code failed, wrong stdout, unreadable body)
-  2  usage or configuration (no endpoint, bad flag, unsupported version, no credential, request refused)
+  2  usage or configuration (no endpoint, bad flag, --endpoint with --stack, unsupported version or container
+     type, no Azure credential, request refused)
   3  access not granted after waiting (401/403: the Session Executor role is missing or still propagating)
-  4  the pool is unreachable, exhausted or failing after the deadline"""
+  4  the pool is unreachable, exhausted (429, "pool full") or failing (5xx, timeouts) after the deadline;
+     or nothing listens on a loopback endpoint (at once)"""
 
 
 def _seconds(text: str) -> float:
+    """argparse names the flag; this names the value and what is allowed."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: a number of seconds, 0 or more, such as 600")
     return value
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m smoke",
+class _Parser(argparse.ArgumentParser):
+    """Under --json a bad flag is still one JSON object on stdout, so a caller that parses it learns why."""
+
+    json_report = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.json_report:
+            from dataclasses import asdict
+
+            from dynamic_sessions.smoke.check import USAGE, Report
+
+            report = Report(passed=False, exitCode=USAGE, message=f"{self.prog}: {message}")
+            sys.stdout.write(json.dumps(asdict(report)) + "\n")
+        super().error(message)
+
+
+def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argparse.Namespace:
+    parser = _Parser(
+        prog=prog,
         description="Run the interpreter's hello-world on a dynamic-sessions pool and check its stdout.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -73,19 +96,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="first retry delay; it doubles, with jitter, up to 30 s (default 1)",
     )
+    # The hint for a loopback endpoint nobody listens on names the emulator as this smoke was started.
+    installed = prog == INSTALLED_PROG
+    parser.set_defaults(emulator_command="dynamic-sessions-emulator" if installed else "python -m emulator")
+    parser.json_report = "--json" in (sys.argv[1:] if argv is None else argv)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m smoke") -> int:
+    args = parse_args(argv, prog)
     from dynamic_sessions.smoke.check import run  # the HTTP stack loads only once there is something to do
 
     return run(args)
 
 
 def cli() -> None:
-    """The console script's entry point."""
-    sys.exit(main())
+    """The console script's entry point: its usage lines name the script."""
+    sys.exit(main(prog=INSTALLED_PROG))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ EXPECTED_STDOUT = "hello-world\n"
 PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE = 0, 1, 2, 3, 4
 BACKOFF_CAP_S = 30.0
 RELEASE_BUDGET_S = 15.0
+EMPTY_FLAG_MEANS = {"--endpoint": "pool's management endpoint URL", "--stack": "name of a deployed stack"}
 
 
 @dataclass
@@ -140,6 +141,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise Verdict(
             USAGE, f"--container-type {args.container_type!r} is not supported; use one of: {', '.join(HELLO)}"
         )
+    for flag, value in (("--endpoint", args.endpoint), ("--stack", args.stack)):
+        if value is not None and not value.strip():
+            raise Verdict(USAGE, f"{flag} is empty; give the {EMPTY_FLAG_MEANS[flag]}, or leave the flag out")
     if args.endpoint and args.stack:
         raise Verdict(
             USAGE, f"--endpoint {args.endpoint} and --stack {args.stack} both name a pool; give only one of them"
@@ -159,8 +163,8 @@ def container_type(flag: str | None, found: Found) -> str:
     return chosen
 
 
-def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy) -> Verdict:
-    """The verdict when the pool never gave a usable answer."""
+def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy, emulator: str) -> Verdict:
+    """The verdict when the pool never gave a usable answer; `emulator` is the command that starts one."""
     if isinstance(error, AccessDenied):
         return Verdict(
             ACCESS_DENIED,
@@ -175,8 +179,7 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
         port = urlsplit(client.endpoint).port
         return Verdict(
             UNAVAILABLE,
-            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: "
-            f"python -m emulator --port {port}",
+            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: {emulator} --port {port}",
         )
     if isinstance(error, ServiceUnavailable | UnreachableError):
         return Verdict(UNAVAILABLE, f"the pool is unreachable or failing after the deadline ({error})")
@@ -220,13 +223,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         found = find_endpoint(args.endpoint, args.stack)
         report.endpointSource = found.source
         report.containerType = container_type(args.container_type, found)
-        client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
+        try:
+            client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
+        except ConfigurationError as bad:
+            raise Verdict(USAGE, f"{found.source}: {bad}") from None
         report.endpoint = client.endpoint
         client.deadline = started + args.timeout
         try:
             result = client.execute(HELLO[report.containerType], identifier)
         except SessionsError as error:
-            raise _unanswered(error, client, policy) from None
+            emulator = getattr(args, "emulator_command", "python -m emulator")
+            raise _unanswered(error, client, policy, emulator) from None
         finally:
             report.attempts = policy.waits + 1
         reached = True
