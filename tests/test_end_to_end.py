@@ -65,3 +65,16 @@ def test_the_clients_session_and_file_operations_against_the_emulator(emulator):
     assert "e2e-ops" in listed
     assert (deleted, deleted_again, remaining) == (True, False, [])
     assert released is True and after is None
+
+
+@pytest.mark.parametrize("version", ["2024-02-02-preview", "2025-10-02-preview"])
+def test_smoke_of_a_python_pool_runs_pythons_hello_world(version):
+    python_pool = Emulator("--container-type", "PythonLTS")
+    try:
+        code, report = smoke("--endpoint", python_pool.url, "--container-type", "PythonLTS", "--api-version", version)
+        wrong_code, wrong = smoke("--endpoint", python_pool.url, "--api-version", version)  # NodeLTS's hello-world
+    finally:
+        python_pool.stop()
+    assert code == 0, report
+    assert report["containerType"] == "PythonLTS" and report["stdout"] == "hello-world\n"
+    assert wrong_code == 1 and wrong["passed"] is False  # console.log is no Python: the pool answers, wrongly
