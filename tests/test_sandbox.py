@@ -257,6 +257,7 @@ def test_three_gib_of_buffers_end_only_that_session_within_its_memory_cap(launch
         done.set()
         watcher.join()
     assert outcome["status"] == "Failed"
+    assert "exceeded its memory cap (256 MiB)" in outcome["result"]["stderr"], outcome
     assert not os.path.exists(f"/proc/{victim}")
     # RSS also counts Node's binary, mapped from the page cache and charged where it was first read.
     assert peak[0] <= cap + 64 * 1024 * 1024, f"session RSS peaked at {peak[0] >> 20} MiB"

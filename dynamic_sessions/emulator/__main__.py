@@ -2,6 +2,7 @@
 
 import argparse
 import atexit
+import importlib
 import ipaddress
 import logging
 import socket
@@ -173,8 +174,26 @@ def report(launcher: Launcher) -> None:
         (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
 
 
+def missing_server_modules() -> list[str]:
+    """The emulator extra's modules that cannot be imported (only the client extra installed, say)."""
+    missing = []
+    for name in ("uvicorn", "starlette", "python_multipart", "jwt"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if missing := missing_server_modules():
+        print(
+            f"emulator: {', '.join(missing)} not installed: the emulator needs its extra, "
+            "install dynamic-sessions[emulator] (from a clone: pip install -e '.[emulator]')",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         caps = Caps(args.memory_limit, args.max_processes, args.tmp_size, args.data_size, enabled=not args.no_caps)

@@ -174,6 +174,10 @@ def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[s
         report.held["processes"] = f"{caps.processes} tasks (processes and threads) per session ({', '.join(how)})"
     else:
         report.missing["processes"] = "neither prlimit nor a pids cgroup is available"
+    if "cpu" not in why_not:
+        report.held["cpu"] = "a fair share per session: all its processes weigh as one (cpu cgroup)"
+    else:
+        report.missing["cpu share"] = why_not["cpu"] + "; a session's processes compete one by one for the CPU"
     report.held[f"{TMP}, {SHM}"] = f"{show_size(caps.tmp)} each (tmpfs size)"
     if as_root:
         report.held["/mnt/data"] = f"{show_size(caps.data)} in all (a tmpfs of that size)"

@@ -201,13 +201,23 @@ class NodeSession:
                 self.last_used = time.time()
             if not line:
                 code_ = await self._exit_code()
+                over_memory = self._reached_memory_cap()
                 await self.close()
+                if over_memory:
+                    raise SessionEnded(
+                        f"the session exceeded its memory cap ({show_size(self.launcher.caps.memory)}) "
+                        "and was stopped; it will be replaced"
+                    )
                 raise SessionEnded(f"the session's process exited (code {code_}) during the execution")
             outcome = _outcome(line, seq)
             if outcome is None:
                 await self.close()
                 raise SessionEnded("the session's answer could not be read, so the session was stopped")
             return outcome
+
+    def _reached_memory_cap(self) -> bool:
+        """Whether the kernel killed a process of this session for its memory cap (asked before its groups go)."""
+        return self.group is not None and self.group.oom_kills() > 0
 
     async def _exit_code(self) -> int | None:
         if self._process is None:
