@@ -342,7 +342,10 @@ def test_caps_and_how_they_hold_are_printed_at_start_up(launch):
     assert "cap /mnt/data: 1 GiB" in logs
     assert "memory" in logs and "512 MiB" in logs
     lifted = launch("--no-caps")
-    assert "cap memory, processes, /tmp, /dev/shm, /mnt/data: NOT ENFORCED: lifted by --no-caps" in lifted.logs()
+    assert (
+        "cap memory, processes, cpu share, /tmp, /dev/shm, /mnt/data: NOT ENFORCED: lifted by --no-caps"
+        in lifted.logs()
+    )
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,8 @@ SESSION_UID_BASE = 1_900_000_000
 MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 # Node reserves address space it never touches (~0.7 GiB); a per-process address-space cap leaves room for it.
 RESERVED_ADDRESS_SPACE = GIB
+# RLIMIT_CORE of 1 byte: no core file fits, and the kernel skips a core_pattern pipe for exactly this value.
+NO_CORE_DUMPS = 1
 
 
 class SandboxUnavailable(RuntimeError):
@@ -99,10 +101,15 @@ class Launcher:
         return {"PATH": "/usr/bin:/bin", "HOME": str(data_dir), "SESSION_DATA_DIR": str(data_dir)}
 
     def _rlimits(self) -> list[str]:
-        if self.prlimit is None or not self.caps.enabled:
+        if self.prlimit is None:
             return []
+        # No core dumps, even under --no-caps: 1 is the kernel's "never", also where core_pattern pipes
+        # dumps to a helper that runs as root on the host, and session code cannot raise a hard limit.
+        limits = [f"--core={NO_CORE_DUMPS}"]
+        if not self.caps.enabled:
+            return [self.prlimit, *limits, "--"]
         # Set inside the sandbox: RLIMIT_NPROC then counts only this session's tasks (its own user namespace).
-        limits = [f"--nproc={self.caps.processes}"]
+        limits.append(f"--nproc={self.caps.processes}")
         if not self.as_root:
             limits.append(f"--fsize={self.caps.data}")
         if not self.memory_cgroup:
@@ -155,7 +162,7 @@ class Launcher:
 def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[str, str]) -> Enforcement:
     report = Enforcement()
     if not caps.enabled:
-        report.missing[f"memory, processes, {TMP}, {SHM}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
+        report.missing[f"memory, processes, cpu share, {TMP}, {SHM}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
         return report
     if "memory" not in why_not:
         report.held["memory"] = f"{show_size(caps.memory)} per session, everything it holds (memory cgroup)"

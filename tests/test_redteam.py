@@ -1,0 +1,166 @@
+"""Attacks a hostile tenant tries beyond the files API and the caps: CPU hogging, core dumps, names
+that collide with the emulator's own, and an install without the emulator's extra.
+
+Each is checked by what the host sees: the cgroups of session processes, their rlimits, the files in
+the session's folder, the emulator's exit status and its stderr.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dynamic_sessions.emulator import cgroups
+from tests.emulator_process import ROOT, Emulator
+from tests.test_emulator_hostile import _host_folder, _names, _params
+from tests.test_sandbox import kernel_of, run, tree
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the test suite runs as an ordinary user")
+
+SPINNERS = """
+const { spawn } = require('child_process');
+for (let i = 0; i < 8; i++) {
+  spawn('/bin/sh', ['-c', 'while :; do :; done'], { detached: true, stdio: 'ignore' }).unref();
+}
+'spinning'
+"""
+
+
+@pytest.fixture
+def launch():
+    started: list[Emulator] = []
+
+    def start(*flags: str) -> Emulator:
+        started.append(Emulator("--max-sessions", "4", *flags))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+def _cpu_cgroup(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(",") or (controllers == "" and "cpu" in _v2_controllers()):
+            return path
+    raise AssertionError(f"no cpu cgroup for {pid}")
+
+
+def _v2_controllers() -> list[str]:
+    return Path("/sys/fs/cgroup/cgroup.controllers").read_text().split() if os.path.exists("/sys/fs/cgroup") else []
+
+
+def _limit(pid: int, name: str) -> tuple[str, str]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith(name):
+            soft, hard = line[len(name) :].split()[:2]
+            return soft, hard
+    raise AssertionError(f"no {name} in /proc/{pid}/limits")
+
+
+# --- CPU: a session that starts busy processes weighs as one ----------------------------------
+
+
+@needs_bwrap
+@as_root
+def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions(launch):
+    _, why_not = cgroups.discover()
+    if "cpu" in why_not:
+        pytest.skip(f"this machine gives the emulator no cpu cgroup: {why_not['cpu']}")
+    emulator = launch()
+    assert "cap cpu: a fair share per session" in emulator.logs()
+    bystander = kernel_of(emulator, "bystander")
+    hogger = kernel_of(emulator, "hogger")
+    assert run(emulator, SPINNERS, "hogger")["executionResult"] == "spinning"
+    # Detached (a session of their own), they are still the kernel's children.
+    deadline = time.monotonic() + 10
+    while len(tree(hogger) - {hogger}) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spinners = [p for p in tree(hogger) if _comm(p) == "sh"]
+    assert len(spinners) >= 8, spinners
+    own = _cpu_cgroup(hogger)
+    assert own.startswith(f"/{cgroups.PREFIX}{emulator.process.pid}/session-"), own
+    assert {_cpu_cgroup(p) for p in spinners} == {own}
+    assert _cpu_cgroup(bystander) != own
+    assert _cpu_cgroup(emulator.process.pid) != own  # the emulator itself is never in a session's group
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+# --- core dumps ---------------------------------------------------------------------------------
+
+
+@needs_bwrap
+@pytest.mark.parametrize("flags", [(), ("--no-caps",)], ids=["caps", "no-caps"])
+def test_session_code_can_never_dump_core(launch, flags):
+    emulator = launch(*flags)
+    kernel = kernel_of(emulator, "dumper")
+    # 1 byte: no core file fits, and the kernel never runs a core_pattern helper for it.
+    assert _limit(kernel, "Max core file size") == ("1", "1")
+    raised = run(
+        emulator, "require('child_process').spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited']).status", "dumper"
+    )["executionResult"]
+    assert raised != 0  # the hard limit holds against the session
+
+
+# --- names that collide with the emulator's own ---------------------------------------------------
+
+
+@needs_bwrap
+def test_a_name_of_the_emulators_own_temporary_form_is_refused_and_others_like_it_are_listed(launch):
+    emulator = launch()
+    ident = "collider"
+    folder = _host_folder(emulator, ident)
+    reserved = ".upload-0011223344556677"
+    refused = emulator.http.post("/files", params=_params(ident), files={"file": (reserved, b"x")})
+    assert refused.status_code == 400 and "reserved" in refused.json()["error"]["message"]
+    assert not (folder / reserved).exists()
+    for name in (".upload-notes.txt", "lock", "kernel.js"):
+        stored = emulator.http.post("/files", params=_params(ident), files={"file": (name, b"mine")})
+        assert stored.status_code == 200, stored.text
+        assert (folder / name).read_bytes() == b"mine"
+    assert {".upload-notes.txt", "lock", "kernel.js"} <= _names(emulator, ident)
+
+
+# --- installs ------------------------------------------------------------------------------------
+
+
+BLOCKED = (
+    "import runpy, sys\n"
+    "for name in {names!r}: sys.modules[name] = None\n"
+    "sys.argv = ['emulator', '--port', '0']\n"
+    "runpy.run_module('dynamic_sessions.emulator', run_name='__main__')\n"
+)
+
+
+@pytest.mark.parametrize("names", [("uvicorn",), ("starlette",), ("uvicorn", "starlette")])
+def test_without_the_emulator_extra_the_emulator_exits_2_naming_it(names):
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED.format(names=names)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "install dynamic-sessions[emulator]" in done.stderr
+    assert "Traceback" not in done.stderr
+    for name in names:
+        assert name in done.stderr
+
+
+@needs_bwrap
+def test_the_benchmarks_emulators_print_nothing_on_stderr_even_without_caps(capfd):
+    from bench.__main__ import EmulatorProcess
+
+    capfd.readouterr()
+    with EmulatorProcess("--no-caps") as pool:
+        assert pool.url.startswith("http://127.0.0.1:")
+    assert capfd.readouterr().err == ""  # `make bench` prints its table alone
