@@ -5,6 +5,7 @@ Each is checked by what the host sees: the cgroups of session processes, their r
 the session's folder, the emulator's exit status and its stderr.
 """
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from dynamic_sessions.emulator import cgroups
 from tests.emulator_process import ROOT, Emulator
 from tests.test_emulator_hostile import _host_folder, _names, _params
-from tests.test_sandbox import kernel_of, run, tree
+from tests.test_sandbox import CONNECT, Listener, kernel_of, run, tree
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the test suite runs as an ordinary user")
@@ -96,6 +97,47 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+# --- egress: the host's own addresses and the cloud's link-local endpoints -----------------------
+
+
+def _reject_routes(pid: int) -> set[tuple[str, str]]:
+    """(destination, mask) of every unreachable route in the network namespace of `pid`, as the host reads it."""
+    found = set()
+    for line in Path(f"/proc/{pid}/net/route").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[3], 16) & 0x0200:  # RTF_REJECT
+            found.add((_address(fields[1]), _address(fields[7])))
+    return found
+
+
+def _global_addresses() -> list[str]:
+    """This host's own IPv4 addresses but loopback's, as `ip` lists them."""
+    done = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True)
+    return [line.split()[3].split("/")[0] for line in done.stdout.splitlines()]
+
+
+def _address(little_endian_hex: str) -> str:
+    return str(ipaddress.IPv4Address(int(little_endian_hex, 16).to_bytes(4, "little")))
+
+
+@needs_bwrap
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
+def test_with_egress_the_hosts_own_addresses_and_link_local_endpoints_are_unreachable(launch):
+    addresses = _global_addresses()
+    if not addresses:
+        pytest.skip("this host has no address but loopback")
+    listeners = [Listener(address) for address in addresses]
+    emulator = launch("--egress", "enabled")
+    for listener, address in zip(listeners, addresses, strict=True):
+        answer = run(emulator, CONNECT.format(port=listener.port, host=address), "fenced")["executionResult"]
+        assert answer != "connected"
+    assert [listener.accepted for listener in listeners] == [0] * len(listeners)
+    routes = _reject_routes(kernel_of(emulator, "fenced"))
+    assert ("169.254.0.0", "255.255.0.0") in routes  # instance metadata: the host's identity tokens
+    assert ("168.63.129.16", "255.255.255.255") in routes
+    assert {(address, "255.255.255.255") for address in addresses} <= routes
 
 
 # --- core dumps ---------------------------------------------------------------------------------

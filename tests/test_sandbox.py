@@ -449,12 +449,22 @@ def test_with_egress_the_session_reaches_out_but_not_the_hosts_loopback(launch):
         assert stolen["executionResult"] != 200
     assert loopback.accepted == 0
     assert "/listSessions" not in emulator.logs()
-    address = _host_address()
-    if address is None:
-        pytest.skip("no non-loopback address on this host: outbound access could not be tested")
-    outside = Listener(address)
-    reached = run(emulator, CONNECT.format(port=outside.port, host=address), "egress")
-    assert reached["executionResult"] == "connected" and outside.accepted == 1
+    outside = _outside_host()
+    if outside is None:
+        pytest.skip("this host reaches no outside host itself: outbound access could not be tested")
+    reached = run(emulator, CONNECT.format(port=outside[1], host=outside[0]), "egress")
+    assert reached["executionResult"] == "connected"
+
+
+OUTSIDE = ("pypi.org", 443)  # a host the project's own installs need anyway
+
+
+def _outside_host() -> tuple[str, int] | None:
+    try:
+        socket.create_connection(OUTSIDE, timeout=5).close()
+    except OSError:
+        return None
+    return OUTSIDE
 
 
 @pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")

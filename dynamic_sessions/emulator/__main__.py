@@ -168,7 +168,14 @@ def report(launcher: Launcher) -> None:
     else:
         who = "as an ordinary user: sessions run as this user in their own user namespace, without capabilities"
     log.info("sandbox: bubblewrap %s", who)
-    network = "its own network namespace, out through slirp4netns (no host loopback)" if launcher.egress else "none"
+    network = (
+        (
+            "its own network namespace, out through slirp4netns; unreachable: the host's loopback and own addresses, "
+            "link-local metadata endpoints (169.254.0.0/16) and 168.63.129.16"
+        )
+        if launcher.egress
+        else "none"
+    )
     log.info("sandbox: network %s", network)
     for line in launcher.enforcement.lines():
         (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
