@@ -283,6 +283,9 @@ def main() -> int:
         from bench.caps import caps_cost
 
         print("\n".join(caps_cost(n_warm, n_new, row)))
+        from bench.runaway import runaway_cost
+
+        print("\n".join(runaway_cost(n_warm, row)))
     return 0
 
 

@@ -5,6 +5,7 @@ Each is checked by what the host sees: the cgroups of session processes, their r
 the session's folder, the emulator's exit status and its stderr.
 """
 
+import errno
 import ipaddress
 import os
 import shutil
@@ -18,7 +19,7 @@ import pytest
 from dynamic_sessions.emulator import cgroups
 from tests.emulator_process import ROOT, Emulator
 from tests.test_emulator_hostile import _host_folder, _names, _params
-from tests.test_sandbox import CONNECT, Listener, kernel_of, run, tree
+from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the test suite runs as an ordinary user")
@@ -138,6 +139,44 @@ def test_with_egress_the_hosts_own_addresses_and_link_local_endpoints_are_unreac
     assert ("169.254.0.0", "255.255.0.0") in routes  # instance metadata: the host's identity tokens
     assert ("168.63.129.16", "255.255.255.255") in routes
     assert {(address, "255.255.255.255") for address in addresses} <= routes
+
+
+# --- seccomp: the kernel interfaces unprivileged code escalates through ----------------------------
+
+UNPRIVILEGED_SYSCALLS = """
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+numbers = {"io_uring_setup": 425, "userfaultfd": 323, "keyctl": 250, "perf_event_open": 298, "ptrace": 101}
+errors = {}
+for name, number in numbers.items():
+    ctypes.set_errno(0)
+    libc.syscall(number, 0, 0, 0, 0, 0)
+    errors[name] = ctypes.get_errno()
+errors if platform.machine() == "x86_64" else "not x86_64"
+"""
+
+
+@needs_bwrap
+def test_every_session_process_runs_under_the_seccomp_filter(launch):
+    emulator = launch()
+    assert "sandbox: seccomp: io_uring" in emulator.logs()
+    kernel = kernel_of(emulator, "filtered")
+    assert status(kernel)["Seccomp"] == "2"  # filter mode, as the host reads it
+    child = run(
+        emulator, "require('child_process').execSync('grep ^Seccomp: /proc/self/status').toString()", "filtered"
+    )
+    assert child["executionResult"].split() == ["Seccomp:", "2"]
+
+
+@needs_bwrap
+def test_io_uring_userfaultfd_keyrings_perf_and_ptrace_answer_enosys(launch):
+    emulator = launch("--container-type", "PythonLTS")
+    errors = run(emulator, UNPRIVILEGED_SYSCALLS, "syscaller")["executionResult"]
+    if errors == "not x86_64":
+        pytest.skip("the system call numbers here are x86_64's")
+    assert errors == dict.fromkeys(
+        ("io_uring_setup", "userfaultfd", "keyctl", "perf_event_open", "ptrace"), errno.ENOSYS
+    )
 
 
 # --- core dumps ---------------------------------------------------------------------------------

@@ -177,6 +177,10 @@ def report(launcher: Launcher) -> None:
         else "none"
     )
     log.info("sandbox: network %s", network)
+    if launcher.seccomp_filter is not None:
+        log.info("sandbox: seccomp: io_uring, userfaultfd, keyrings, bpf, perf events, ptrace and more answer ENOSYS")
+    else:
+        log.warning("sandbox: seccomp: NOT ENFORCED: %s", launcher.seccomp_missing)
     for line in launcher.enforcement.lines():
         (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynamic_sessions.emulator import cgroups, network
+from dynamic_sessions.emulator import cgroups, network, seccomp
 from dynamic_sessions.emulator.caps import GIB, Caps, Enforcement, show_size
 from dynamic_sessions.emulator.runtimes import Runtime, RuntimeUnavailable, node_runtime
 
@@ -56,6 +56,9 @@ class Launcher:
     memory_cgroup: bool = False
     """Whether a memory cgroup holds each session; without one, an address-space rlimit stands in."""
     enforcement: Enforcement = field(default_factory=Enforcement)
+    seccomp_filter: bytes | None = None
+    """The compiled seccomp program bubblewrap loads for each session, or None where libseccomp is missing."""
+    seccomp_missing: str = ""
 
     @property
     def sandboxed(self) -> bool:
@@ -73,19 +76,21 @@ class Launcher:
         join: Sequence[str] = (),
         info_fd: int | None = None,
         shared: Path | None = None,
+        seccomp_fd: int | None = None,
     ) -> list[str]:
         """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number).
 
         `uid`: the session's own uid (root mode); `join`: cgroup.procs files the first process
         enters before anything of the session runs; `info_fd`: where bubblewrap names its child
         (for the network); `shared`: a folder every session uid can reach, holding the copies of
-        the kernel file and (with egress) resolv.conf that sessions see; without it, the package's own.
+        the kernel file and (with egress) resolv.conf that sessions see; without it, the package's own;
+        `seccomp_fd`: where bubblewrap reads `seccomp_filter`.
         """
         if self.bwrap is None:
             return self.runtime.argv(str(self.runtime.kernel), channel_fd)
         kernel = f"{SANDBOX_KERNEL_DIR}/{self.runtime.kernel.name}"
         session = [*self._rlimits(), *self.runtime.argv(kernel, channel_fd)]
-        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared), "--", *session]
+        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared, seccomp_fd), "--", *session]
         if uid is not None and self.setpriv is not None:
             bwrap = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", *bwrap]
         if join:
@@ -116,13 +121,17 @@ class Launcher:
             limits.append(f"--as={self.caps.memory + RESERVED_ADDRESS_SPACE}")
         return [self.prlimit, *limits, "--"]
 
-    def _bwrap_args(self, data_dir: Path, info_fd: int | None, shared: Path | None) -> list[str]:
+    def _bwrap_args(
+        self, data_dir: Path, info_fd: int | None, shared: Path | None, seccomp_fd: int | None
+    ) -> list[str]:
         args = [
             "--die-with-parent", "--new-session",
             "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
         ]  # fmt: skip
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         for top in ("/bin", "/lib", "/lib64", "/sbin"):
             if os.path.islink(top):
                 args += ["--symlink", os.readlink(top), top]
@@ -246,6 +255,10 @@ def make_launcher(
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:
         raise SandboxUnavailable(reason)
     prlimit = shutil.which("prlimit")
+    try:
+        program, seccomp_missing = seccomp.compile_filter(), ""
+    except seccomp.SeccompUnavailable as missing:
+        program, seccomp_missing = None, str(missing)
     controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
     return Launcher(
         runtime=runtime,
@@ -259,4 +272,6 @@ def make_launcher(
         controllers=tuple(controllers),
         memory_cgroup=caps.enabled and "memory" not in why_not,
         enforcement=_enforcement(caps, as_root, prlimit, why_not),
+        seccomp_filter=program,
+        seccomp_missing=seccomp_missing,
     )

@@ -112,6 +112,8 @@ class NodeSession:
         ours, theirs = socket.socketpair()
         with_network = self.launcher.sandboxed and self.launcher.egress
         info_r, info_w = os.pipe() if with_network else (-1, -1)
+        seccomp_r = self._seccomp_pipe()
+        passed = [theirs.fileno(), *([info_w] if with_network else []), *([seccomp_r] if seccomp_r >= 0 else [])]
         try:
             command = self.launcher.command(
                 self.data_dir,
@@ -120,13 +122,14 @@ class NodeSession:
                 join=self.group.join_files if self.group else (),
                 info_fd=info_w if with_network else None,
                 shared=self._shared,
+                seccomp_fd=seccomp_r if seccomp_r >= 0 else None,
             )
             self._process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(), info_w) if with_network else (theirs.fileno(),),
+                pass_fds=passed,
                 env=self.launcher.environment(self.data_dir),
                 # "/" keeps the scratch path out of the shell's PWD (bubblewrap moves into /mnt/data).
                 cwd="/" if self.launcher.sandboxed else self.data_dir,
@@ -141,6 +144,8 @@ class NodeSession:
             theirs.close()
             if with_network:
                 os.close(info_w)
+            if seccomp_r >= 0:
+                os.close(seccomp_r)
         self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
         try:
             if with_network:
@@ -153,6 +158,18 @@ class NodeSession:
             raise SessionEnded("the session's interpreter process did not start")
         self.alive = True
         return self
+
+    def _seccomp_pipe(self) -> int:
+        """A pipe's read end holding the seccomp program for bubblewrap, or -1 without one."""
+        program = self.launcher.seccomp_filter if self.launcher.sandboxed else None
+        if program is None:
+            return -1
+        read, write = os.pipe()
+        try:
+            os.write(write, program)  # a few KiB: well within a pipe's buffer
+        finally:
+            os.close(write)
+        return read
 
     async def _attach_network(self, info_r: int) -> None:
         assert self.launcher.slirp is not None
