@@ -18,7 +18,7 @@ import pytest
 
 from dynamic_sessions.emulator import cgroups
 from tests.emulator_process import ROOT, Emulator
-from tests.test_emulator_hostile import _host_folder, _names, _params
+from tests.test_emulator_hostile import LEGACY, V, Canary, _host_folder, _names, _params
 from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -98,6 +98,49 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+# --- files API: a name swapped between a regular file, a symlink and a hard link while requests run ---
+
+SWAPPER = """
+const fs = require('fs');
+(async () => {{
+  const end = Date.now() + 20000;
+  for (let i = 0; Date.now() < end && !fs.existsSync('/mnt/data/stop'); i++) {{
+    for (const name of ['/mnt/data/x', '/mnt/data/y']) {{ try {{ fs.unlinkSync(name); }} catch (e) {{}} }}
+    if (i % 2) {{
+      fs.symlinkSync({target!r}, '/mnt/data/x');
+      fs.symlinkSync({absent!r}, '/mnt/data/y');
+    }} else {{
+      fs.writeFileSync('/mnt/data/x', 'mine');
+      fs.linkSync('/mnt/data/x', '/mnt/data/y');
+    }}
+    if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }}
+}})();
+'swapping'
+"""
+
+
+@needs_bwrap
+def test_swapping_a_name_for_links_while_requests_run_never_reaches_the_host(launch, tmp_path):
+    tmp_path.chmod(0o755)
+    canary = Canary(tmp_path)
+    emulator = launch()
+    ident = "racer"
+    code = SWAPPER.format(target=str(canary.path), absent=str(canary.absent))
+    assert run(emulator, code, ident)["executionResult"] == "swapping"
+    bodies: set[bytes] = set()
+    for _ in range(150):
+        for path, version in (("/files/x/content", V), ("/files/content/x", LEGACY), ("/files/y/content", V)):
+            bodies.add(emulator.http.get(path, params=_params(ident, version)).content)
+        for name in ("x", "y"):
+            emulator.http.post("/files", params=_params(ident), files={"file": (name, b"overwrite")})
+            emulator.http.delete(f"/files/{name}", params=_params(ident))
+    emulator.http.post("/files", params=_params(ident), files={"file": ("stop", b"")})
+    assert not any(b"host secret" in body for body in bodies)
+    assert b"mine" in bodies  # the race ran: the regular file was served between swaps
+    canary.assert_untouched()
 
 
 # --- egress: the host's own addresses and the cloud's link-local endpoints -----------------------

@@ -525,7 +525,7 @@ def test_a_killed_emulators_scratch_folder_is_removed_by_the_next_one(launch):
     launch()
     assert not folders[0].exists()
     assert not any(folders[0].name in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
-    for hierarchy in ("memory", "pids"):
+    for hierarchy in ("memory", "pids", "cpu"):
         assert not list(Path("/sys/fs/cgroup", hierarchy).rglob(f"dynamic-sessions-emulator-{doomed.process.pid}"))
 
 
@@ -537,7 +537,7 @@ def test_nothing_stays_after_a_clean_stop(launch):
     assert emulator.stop() in (0, -signal.SIGTERM)
     assert not list(scratch_root().glob(f"emulator-{pid}-*"))
     assert not any(f"emulator-{pid}-" in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
-    for hierarchy in ("memory", "pids"):
+    for hierarchy in ("memory", "pids", "cpu"):
         assert not list(Path("/sys/fs/cgroup", hierarchy).rglob(f"dynamic-sessions-emulator-{pid}"))
 
 
