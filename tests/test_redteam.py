@@ -18,7 +18,7 @@ import pytest
 
 from dynamic_sessions.emulator import cgroups
 from tests.emulator_process import ROOT, Emulator
-from tests.test_emulator_hostile import LEGACY, V, Canary, _host_folder, _names, _params
+from tests.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
 from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
