@@ -222,6 +222,24 @@ def test_io_uring_userfaultfd_keyrings_perf_and_ptrace_answer_enosys(launch):
     )
 
 
+# --- a session that ends itself between calls ------------------------------------------------------
+
+
+@needs_bwrap
+def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(launch):
+    emulator = launch()
+    first = kernel_of(emulator, "quitter")
+    assert run(emulator, "setTimeout(() => process.exit(5), 50); 'later'", "quitter")["executionResult"] == "later"
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{first}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{first}")
+    time.sleep(0.5)  # for the emulator's event loop to read the channel's end
+    answer = emulator.execute("6 * 7", "quitter", timeoutInSeconds=20)
+    assert answer["status"] == "Succeeded" and answer["result"]["executionResult"] == 42, answer
+    assert kernel_of(emulator, "quitter") != first
+
+
 # --- core dumps ---------------------------------------------------------------------------------
 
 

@@ -105,6 +105,11 @@ class NodeSession:
         return self._lock.locked()
 
     @property
+    def gone(self) -> bool:
+        """The kernel closed its end of the channel between calls (a `process.exit()` in a timer, say)."""
+        return self._reader is None or self._reader.at_eof()
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
