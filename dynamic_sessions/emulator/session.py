@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dynamic_sessions.emulator import network
 from dynamic_sessions.emulator.caps import show_size
@@ -106,8 +106,9 @@ class NodeSession:
 
     @property
     def gone(self) -> bool:
-        """The kernel closed its end of the channel between calls (a `process.exit()` in a timer, say)."""
-        return self._reader is None or self._reader.at_eof()
+        """The session's process ended between calls (a `process.exit()` in a timer, say): the channel is not
+        read then, so its exit status tells."""
+        return self._process is None or self._process.returncode is not None
 
     @property
     def pid(self) -> int | None:
@@ -162,7 +163,14 @@ class NodeSession:
             await self.close()
             raise SessionEnded("the session's interpreter process did not start")
         self.alive = True
+        self._hold_channel()
         return self
+
+    def _hold_channel(self) -> None:
+        """Reads nothing from the kernel between calls: what session code writes to the channel then waits
+        in the socket's own small buffer, not in the emulator's memory (up to twice the reader's limit)."""
+        if self._writer is not None:
+            cast(asyncio.Transport, self._writer.transport).pause_reading()
 
     def _seccomp_pipe(self) -> int:
         """A pipe's read end holding the seccomp program for bubblewrap, or -1 without one."""
@@ -205,6 +213,7 @@ class NodeSession:
             self.last_used = time.time()
             seq = next(_REQUEST_NUMBERS)
             request = {"seq": seq, "code": code, "timeoutMs": int(timeout_s * 1000), "outputLimit": output_limit}
+            cast(asyncio.Transport, self._writer.transport).resume_reading()
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
             try:
@@ -235,6 +244,7 @@ class NodeSession:
             if outcome is None:
                 await self.close()
                 raise SessionEnded("the session's answer could not be read, so the session was stopped")
+            self._hold_channel()
             return outcome
 
     def _reached_memory_cap(self) -> bool:
