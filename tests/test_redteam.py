@@ -269,6 +269,27 @@ def test_a_channel_flooded_between_calls_costs_the_emulator_no_memory(launch):
     assert run(emulator, "6 * 7", "flood-1")["executionResult"] == 42
 
 
+# --- signals ---------------------------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_kill_minus_one_and_signals_to_host_pids_reach_only_the_sessions_own_processes(launch):
+    emulator = launch()
+    bystander = kernel_of(emulator, "bystander")
+    attacker = kernel_of(emulator, "attacker")
+    targets = " ".join(str(p) for p in (emulator.process.pid, bystander, os.getpid(), 1))
+    # Host pids mean nothing in the session's pid namespace; then everything the session may signal.
+    emulator.execute(
+        "require('child_process').spawnSync('/bin/sh', ['-c', 'kill -9 " + targets + "; kill -9 -1'])",
+        "attacker",
+        timeoutInSeconds=20,
+    )
+    assert emulator.process.poll() is None
+    assert os.path.exists(f"/proc/{bystander}") and not os.path.exists(f"/proc/{attacker}")
+    assert run(emulator, "6 * 7", "bystander")["executionResult"] == 42
+    assert kernel_of(emulator, "bystander") == bystander
+
+
 # --- a session that ends itself between calls ------------------------------------------------------
 
 
