@@ -83,9 +83,12 @@ def discover() -> tuple[list[Controller], dict[str, str]]:
         parent = mount / own["v2"].lstrip("/")
         available = (parent / "cgroup.controllers").read_text().split() if parent.exists() else []
         wanted = tuple(n for n in KINDS if n in available and n not in covered)
-        if wanted and _usable_v2(parent, wanted):
-            found.append(Controller("v2", parent))
-            covered |= set(wanted)
+        # The cpu controller can be refused alone (a real-time task in the subtree): the caps come first.
+        for attempt in (wanted, tuple(n for n in wanted if n != "cpu")):
+            if attempt and _usable_v2(parent, attempt):
+                found.append(Controller("v2", parent))
+                covered |= set(attempt)
+                break
     for name in KINDS:
         if name not in covered:
             why[name] = (
