@@ -33,7 +33,7 @@ class EmulatorProcess:
     def __init__(self, *flags: str):
         sandbox = [] if shutil.which("bwrap") else ["--unsandboxed", "--egress", "enabled"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "warning", *sandbox, *flags],
+            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "error", *sandbox, *flags],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -283,6 +283,9 @@ def main() -> int:
         from bench.caps import caps_cost
 
         print("\n".join(caps_cost(n_warm, n_new, row)))
+        from bench.runaway import runaway_cost
+
+        print("\n".join(runaway_cost(n_warm, row)))
     return 0
 
 

@@ -363,3 +363,13 @@ def test_egress_disabled_blocks_connections(python_pool):
             listener.accept()
     finally:
         listener.close()
+
+
+def test_a_result_neither_json_nor_repr_can_show_is_named_and_the_session_lives_on(python_pool):
+    identifier = "py-huge-int"
+    before = python_pool.execute("kept = 'state'", identifier)
+    assert before["status"] == "Succeeded"
+    huge = python_pool.execute("10 ** 100000", identifier)  # past Python's 4300-digit limit for str()
+    assert huge["status"] == "Succeeded"
+    assert value(huge) == "<repr failed: ValueError>"
+    assert value(python_pool.execute("kept", identifier)) == "state"  # the same process answered

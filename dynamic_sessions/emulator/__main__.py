@@ -2,6 +2,7 @@
 
 import argparse
 import atexit
+import importlib
 import ipaddress
 import logging
 import socket
@@ -167,14 +168,43 @@ def report(launcher: Launcher) -> None:
     else:
         who = "as an ordinary user: sessions run as this user in their own user namespace, without capabilities"
     log.info("sandbox: bubblewrap %s", who)
-    network = "its own network namespace, out through slirp4netns (no host loopback)" if launcher.egress else "none"
+    network = (
+        (
+            "its own network namespace, out through slirp4netns; unreachable: the host's loopback and own addresses, "
+            "link-local metadata endpoints (169.254.0.0/16) and 168.63.129.16"
+        )
+        if launcher.egress
+        else "none"
+    )
     log.info("sandbox: network %s", network)
+    if launcher.seccomp_filter is not None:
+        log.info("sandbox: seccomp: io_uring, userfaultfd, keyrings, bpf, perf events, ptrace and more answer ENOSYS")
+    else:
+        log.warning("sandbox: seccomp: NOT ENFORCED: %s", launcher.seccomp_missing)
     for line in launcher.enforcement.lines():
         (log.warning if "NOT ENFORCED" in line else log.info)("%s", line)
 
 
+def missing_server_modules() -> list[str]:
+    """The emulator extra's modules that cannot be imported (only the client extra installed, say)."""
+    missing = []
+    for name in ("uvicorn", "starlette", "python_multipart", "jwt"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if missing := missing_server_modules():
+        print(
+            f"emulator: {', '.join(missing)} not installed: the emulator needs its extra, "
+            "install dynamic-sessions[emulator] (from a clone: pip install -e '.[emulator]')",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         caps = Caps(args.memory_limit, args.max_processes, args.tmp_size, args.data_size, enabled=not args.no_caps)

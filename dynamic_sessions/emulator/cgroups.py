@@ -1,8 +1,9 @@
-"""Per-session control groups: the memory cap (everything a session holds, /tmp included) and the task cap.
+"""Per-session control groups: the memory cap (everything a session holds, /tmp included), the task cap,
+and a fair share of the CPU (a session's processes weigh as one, however many it starts).
 
 The emulator's groups live below the cgroup it was started in (so any limit put on the emulator
 still covers its sessions), as `dynamic-sessions-emulator-<pid>/session-<n>`. cgroup v1 (a
-`memory` and a `pids` hierarchy) and cgroup v2 are both used where the emulator may write.
+`memory`, a `pids` and a `cpu` hierarchy) and cgroup v2 are both used where the emulator may write.
 """
 
 import contextlib
@@ -14,13 +15,15 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "dynamic-sessions-emulator-"
+# What session groups are made for: the memory cap, the task cap, and CPU fairness between sessions.
+KINDS = ("memory", "pids", "cpu")
 
 
 @dataclass(frozen=True)
 class Controller:
     """One place where session groups are made: a v1 hierarchy, or the v2 one (both controllers)."""
 
-    name: str  # "memory", "pids", or "v2"
+    name: str  # "memory", "pids", "cpu", or "v2"
     parent: Path  # the emulator's own cgroup in that hierarchy
 
     def limits(self, memory: int, tasks: int) -> dict[str, str]:
@@ -28,6 +31,8 @@ class Controller:
             return {"memory.limit_in_bytes": str(memory), "memory.memsw.limit_in_bytes": str(memory)}
         if self.name == "pids":
             return {"pids.max": str(tasks)}
+        if self.name == "cpu":
+            return {}  # the default weight: every session group weighs the same, whatever it runs
         return {"memory.max": str(memory), "memory.swap.max": "0", "pids.max": str(tasks)}
 
 
@@ -68,20 +73,23 @@ def discover() -> tuple[list[Controller], dict[str, str]]:
     own = _own_paths()
     found: list[Controller] = []
     why: dict[str, str] = {}
-    for name in ("memory", "pids"):
+    for name in KINDS:
         parent = CGROUP_ROOT / name / own.get(name, "/").lstrip("/")
         if name in own and (parent / "cgroup.procs").exists() and os.access(parent, os.W_OK):
             found.append(Controller(name, parent))
     covered = {c.name for c in found}
     mount = _v2_mount()
-    if mount is not None and "v2" in own and covered != {"memory", "pids"}:
+    if mount is not None and "v2" in own and covered != set(KINDS):
         parent = mount / own["v2"].lstrip("/")
         available = (parent / "cgroup.controllers").read_text().split() if parent.exists() else []
-        wanted = tuple(n for n in ("memory", "pids") if n in available and n not in covered)
-        if wanted and _usable_v2(parent, wanted):
-            found.append(Controller("v2", parent))
-            covered |= set(wanted)
-    for name in ("memory", "pids"):
+        wanted = tuple(n for n in KINDS if n in available and n not in covered)
+        # The cpu controller can be refused alone (a real-time task in the subtree): the caps come first.
+        for attempt in (wanted, tuple(n for n in wanted if n != "cpu")):
+            if attempt and _usable_v2(parent, attempt):
+                found.append(Controller("v2", parent))
+                covered |= set(attempt)
+                break
+    for name in KINDS:
         if name not in covered:
             why[name] = (
                 f"no {name} cgroup the emulator may write (cgroup v1 {CGROUP_ROOT / name} or a delegated cgroup v2)"
@@ -156,7 +164,7 @@ class EmulatorGroups:
         for top, controller in zip(self.tops, self.controllers, strict=True):
             top.mkdir(exist_ok=True)
             if controller.name == "v2":
-                for name in ("memory", "pids"):
+                for name in KINDS:
                     with contextlib.suppress(OSError):
                         (top / "cgroup.subtree_control").write_text(f"+{name}")
 

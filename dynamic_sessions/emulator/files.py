@@ -11,6 +11,7 @@ O_EXCL and renamed over the name, so they replace a planted link instead of writ
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -37,6 +38,14 @@ _KINDS = {
 }
 
 
+_TEMPORARY = re.compile(re.escape(UPLOAD_PREFIX) + "[0-9a-f]{16}")
+
+
+def _is_temporary(name: str) -> bool:
+    """An upload being written (see `SessionFiles.new_file`): left out of listings, never a client's name."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class FileInfo:
     name: str
@@ -47,6 +56,13 @@ class FileInfo:
 def checked_name(name: str) -> str:
     """The name, or a 400 naming what is wrong with it."""
     file_name(name)
+    if _is_temporary(name):
+        raise BadRequest(
+            400,
+            "InvalidFileName",
+            f"{name!r} is reserved: names of the form {UPLOAD_PREFIX}<16 hex digits> are the emulator's "
+            "own, for uploads being written; choose another name.",
+        )
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
@@ -162,7 +178,7 @@ class SessionFiles:
         with os.scandir(self._dir) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith(UPLOAD_PREFIX):
+                if _is_temporary(name):
                     continue
                 try:
                     checked_name(name)

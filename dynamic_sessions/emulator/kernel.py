@@ -223,6 +223,15 @@ def _shown(value: Any) -> Any:
         return f"<repr failed: {type(error).__name__}>"
 
 
+def _repr_or_why(value: Any) -> str:
+    """repr(), or why it failed: an int past Python's digit limit refuses both json and repr, and the
+    kernel must answer anyway rather than exit."""
+    try:
+        return repr(value)
+    except Exception as error:
+        return f"<repr failed: {type(error).__name__}>"
+
+
 def main(argv: list[str]) -> None:
     channel = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else 3)
     extra = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--path"]
@@ -251,7 +260,7 @@ def main(argv: list[str]) -> None:
         try:
             encoded = json.dumps(answer)
         except (TypeError, ValueError):  # a str subclass or the like that json refuses: send its repr
-            answer["result"] = repr(answer["result"])
+            answer["result"] = _repr_or_why(answer["result"])
             encoded = json.dumps(answer)
         channel.sendall(encoded.encode() + b"\n")
     # The emulator closed the channel: the session is over.

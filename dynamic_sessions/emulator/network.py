@@ -3,6 +3,8 @@
 slirp4netns relays the session's connections through ordinary sockets of the host, but with
 `--disable-host-loopback` it refuses the host's loopback, where the emulator's API listens: session
 code reaches the network, never the emulator (nor any other loopback-only service of the host).
+Unreachable routes in the session's namespace (see fence.py) also keep it from the host's own
+addresses and the cloud's link-local endpoints, which slirp4netns would otherwise relay to.
 """
 
 import asyncio
@@ -10,8 +12,15 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
+from pathlib import Path
 
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
+# Never reachable from a session, whatever the host's routes: the cloud's link-local endpoints (instance
+# metadata and identity tokens at 169.254.169.254) and Azure's host agent. The host's own addresses join them.
+FENCED = ("169.254.0.0/16", "168.63.129.16/32")
+FENCE = Path(__file__).with_name("fence.py")
+FENCE_TIMEOUT_S = 10.0
 # What the session's /etc/resolv.conf says: slirp4netns answers DNS at this address.
 RESOLV_CONF = "nameserver 10.0.2.3\n"
 TUN = "/dev/net/tun"
@@ -54,6 +63,7 @@ async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Proce
         os.close(net)
     ready_r, ready_w = os.pipe()
     try:
+        await _fence(owner, pid)
         process = await asyncio.create_subprocess_exec(
             slirp,
             "--configure",
@@ -73,6 +83,9 @@ async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Proce
             env={"PATH": "/usr/bin:/bin"},
             start_new_session=True,
         )
+    except BaseException:
+        os.close(ready_r)
+        raise
     finally:
         os.close(ready_w)
         os.close(owner)
@@ -86,3 +99,44 @@ async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Proce
         await process.wait()
         raise OSError("slirp4netns could not give the session its network")
     return process
+
+
+def host_addresses() -> list[str]:
+    """The host's own IPv4 addresses but loopback's (already out of reach), from the kernel's local table."""
+    found: set[str] = set()
+    current = ""
+    for line in Path("/proc/net/fib_trie").read_text().splitlines():
+        text = line.strip()
+        if text.startswith("|-- "):
+            current = text[4:]
+        elif text == "/32 host LOCAL" and current and not current.startswith("127."):
+            found.add(current)
+    return sorted(found)
+
+
+async def _fence(owner: int, pid: int) -> None:
+    """Adds the unreachable routes to the session's network namespace, or raises OSError: no session goes
+    out without them."""
+    cidrs = [*FENCED, *(f"{address}/32" for address in host_addresses())]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-S",
+        str(FENCE),
+        str(owner),
+        f"/proc/{pid}/ns/net",
+        *cidrs,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        pass_fds=(owner,),
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    try:
+        _, error = await asyncio.wait_for(process.communicate(), FENCE_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise OSError("fencing the session's network took too long") from None
+    if process.returncode != 0:
+        raise OSError(f"cannot fence the session's network: {error.decode(errors='replace').strip()}")

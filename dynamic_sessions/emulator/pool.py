@@ -74,7 +74,7 @@ class Pool:
     async def session_for(self, identifier: str) -> NodeSession:
         """The identifier's session, started (or taken from the ready ones) on first use."""
         session = self.sessions.get(identifier)
-        if session is not None and session.alive:
+        if session is not None and session.alive and not session.gone:
             session.last_used = time.time()
             return session
         if session is not None:
@@ -111,7 +111,7 @@ class Pool:
     async def _take_or_start(self) -> NodeSession:
         while self._ready:
             session = self._ready.pop()
-            if session.alive:
+            if session.alive and not session.gone:
                 return session
             await session.close()  # it died while waiting: free its folder
         return await self._new_session()

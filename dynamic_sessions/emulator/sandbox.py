@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynamic_sessions.emulator import cgroups, network
+from dynamic_sessions.emulator import cgroups, network, seccomp
 from dynamic_sessions.emulator.caps import GIB, Caps, Enforcement, show_size
 from dynamic_sessions.emulator.runtimes import Runtime, RuntimeUnavailable, node_runtime
 
@@ -31,6 +31,8 @@ SESSION_UID_BASE = 1_900_000_000
 MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 # Node reserves address space it never touches (~0.7 GiB); a per-process address-space cap leaves room for it.
 RESERVED_ADDRESS_SPACE = GIB
+# RLIMIT_CORE of 1 byte: no core file fits, and the kernel skips a core_pattern pipe for exactly this value.
+NO_CORE_DUMPS = 1
 
 
 class SandboxUnavailable(RuntimeError):
@@ -54,6 +56,9 @@ class Launcher:
     memory_cgroup: bool = False
     """Whether a memory cgroup holds each session; without one, an address-space rlimit stands in."""
     enforcement: Enforcement = field(default_factory=Enforcement)
+    seccomp_filter: bytes | None = None
+    """The compiled seccomp program bubblewrap loads for each session, or None where libseccomp is missing."""
+    seccomp_missing: str = ""
 
     @property
     def sandboxed(self) -> bool:
@@ -71,19 +76,21 @@ class Launcher:
         join: Sequence[str] = (),
         info_fd: int | None = None,
         shared: Path | None = None,
+        seccomp_fd: int | None = None,
     ) -> list[str]:
         """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number).
 
         `uid`: the session's own uid (root mode); `join`: cgroup.procs files the first process
         enters before anything of the session runs; `info_fd`: where bubblewrap names its child
         (for the network); `shared`: a folder every session uid can reach, holding the copies of
-        the kernel file and (with egress) resolv.conf that sessions see; without it, the package's own.
+        the kernel file and (with egress) resolv.conf that sessions see; without it, the package's own;
+        `seccomp_fd`: where bubblewrap reads `seccomp_filter`.
         """
         if self.bwrap is None:
             return self.runtime.argv(str(self.runtime.kernel), channel_fd)
         kernel = f"{SANDBOX_KERNEL_DIR}/{self.runtime.kernel.name}"
         session = [*self._rlimits(), *self.runtime.argv(kernel, channel_fd)]
-        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared), "--", *session]
+        bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared, seccomp_fd), "--", *session]
         if uid is not None and self.setpriv is not None:
             bwrap = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", *bwrap]
         if join:
@@ -99,23 +106,32 @@ class Launcher:
         return {"PATH": "/usr/bin:/bin", "HOME": str(data_dir), "SESSION_DATA_DIR": str(data_dir)}
 
     def _rlimits(self) -> list[str]:
-        if self.prlimit is None or not self.caps.enabled:
+        if self.prlimit is None:
             return []
+        # No core dumps, even under --no-caps: 1 is the kernel's "never", also where core_pattern pipes
+        # dumps to a helper that runs as root on the host, and session code cannot raise a hard limit.
+        limits = [f"--core={NO_CORE_DUMPS}"]
+        if not self.caps.enabled:
+            return [self.prlimit, *limits, "--"]
         # Set inside the sandbox: RLIMIT_NPROC then counts only this session's tasks (its own user namespace).
-        limits = [f"--nproc={self.caps.processes}"]
+        limits.append(f"--nproc={self.caps.processes}")
         if not self.as_root:
             limits.append(f"--fsize={self.caps.data}")
         if not self.memory_cgroup:
             limits.append(f"--as={self.caps.memory + RESERVED_ADDRESS_SPACE}")
         return [self.prlimit, *limits, "--"]
 
-    def _bwrap_args(self, data_dir: Path, info_fd: int | None, shared: Path | None) -> list[str]:
+    def _bwrap_args(
+        self, data_dir: Path, info_fd: int | None, shared: Path | None, seccomp_fd: int | None
+    ) -> list[str]:
         args = [
             "--die-with-parent", "--new-session",
             "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
         ]  # fmt: skip
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         for top in ("/bin", "/lib", "/lib64", "/sbin"):
             if os.path.islink(top):
                 args += ["--symlink", os.readlink(top), top]
@@ -155,7 +171,7 @@ class Launcher:
 def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[str, str]) -> Enforcement:
     report = Enforcement()
     if not caps.enabled:
-        report.missing[f"memory, processes, {TMP}, {SHM}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
+        report.missing[f"memory, processes, cpu share, {TMP}, {SHM}, {SANDBOX_DATA_DIR}"] = "lifted by --no-caps"
         return report
     if "memory" not in why_not:
         report.held["memory"] = f"{show_size(caps.memory)} per session, everything it holds (memory cgroup)"
@@ -174,6 +190,10 @@ def _enforcement(caps: Caps, as_root: bool, prlimit: str | None, why_not: dict[s
         report.held["processes"] = f"{caps.processes} tasks (processes and threads) per session ({', '.join(how)})"
     else:
         report.missing["processes"] = "neither prlimit nor a pids cgroup is available"
+    if "cpu" not in why_not:
+        report.held["cpu"] = "a fair share per session: all its processes weigh as one (cpu cgroup)"
+    else:
+        report.missing["cpu share"] = why_not["cpu"] + "; a session's processes compete one by one for the CPU"
     report.held[f"{TMP}, {SHM}"] = f"{show_size(caps.tmp)} each (tmpfs size)"
     if as_root:
         report.held["/mnt/data"] = f"{show_size(caps.data)} in all (a tmpfs of that size)"
@@ -235,6 +255,10 @@ def make_launcher(
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:
         raise SandboxUnavailable(reason)
     prlimit = shutil.which("prlimit")
+    try:
+        program, seccomp_missing = seccomp.compile_filter(), ""
+    except seccomp.SeccompUnavailable as missing:
+        program, seccomp_missing = None, str(missing)
     controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
     return Launcher(
         runtime=runtime,
@@ -248,4 +272,6 @@ def make_launcher(
         controllers=tuple(controllers),
         memory_cgroup=caps.enabled and "memory" not in why_not,
         enforcement=_enforcement(caps, as_root, prlimit, why_not),
+        seccomp_filter=program,
+        seccomp_missing=seccomp_missing,
     )

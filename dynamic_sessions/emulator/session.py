@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dynamic_sessions.emulator import network
 from dynamic_sessions.emulator.caps import show_size
@@ -105,6 +105,12 @@ class NodeSession:
         return self._lock.locked()
 
     @property
+    def gone(self) -> bool:
+        """The session's process ended between calls (a `process.exit()` in a timer, say): the channel is not
+        read then, so its exit status tells."""
+        return self._process is None or self._process.returncode is not None
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
@@ -112,6 +118,8 @@ class NodeSession:
         ours, theirs = socket.socketpair()
         with_network = self.launcher.sandboxed and self.launcher.egress
         info_r, info_w = os.pipe() if with_network else (-1, -1)
+        seccomp_r = self._seccomp_pipe()
+        passed = [theirs.fileno(), *([info_w] if with_network else []), *([seccomp_r] if seccomp_r >= 0 else [])]
         try:
             command = self.launcher.command(
                 self.data_dir,
@@ -120,13 +128,14 @@ class NodeSession:
                 join=self.group.join_files if self.group else (),
                 info_fd=info_w if with_network else None,
                 shared=self._shared,
+                seccomp_fd=seccomp_r if seccomp_r >= 0 else None,
             )
             self._process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(), info_w) if with_network else (theirs.fileno(),),
+                pass_fds=passed,
                 env=self.launcher.environment(self.data_dir),
                 # "/" keeps the scratch path out of the shell's PWD (bubblewrap moves into /mnt/data).
                 cwd="/" if self.launcher.sandboxed else self.data_dir,
@@ -141,6 +150,8 @@ class NodeSession:
             theirs.close()
             if with_network:
                 os.close(info_w)
+            if seccomp_r >= 0:
+                os.close(seccomp_r)
         self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
         try:
             if with_network:
@@ -152,7 +163,26 @@ class NodeSession:
             await self.close()
             raise SessionEnded("the session's interpreter process did not start")
         self.alive = True
+        self._hold_channel()
         return self
+
+    def _hold_channel(self) -> None:
+        """Reads nothing from the kernel between calls: what session code writes to the channel then waits
+        in the socket's own small buffer, not in the emulator's memory (up to twice the reader's limit)."""
+        if self._writer is not None:
+            cast(asyncio.Transport, self._writer.transport).pause_reading()
+
+    def _seccomp_pipe(self) -> int:
+        """A pipe's read end holding the seccomp program for bubblewrap, or -1 without one."""
+        program = self.launcher.seccomp_filter if self.launcher.sandboxed else None
+        if program is None:
+            return -1
+        read, write = os.pipe()
+        try:
+            os.write(write, program)  # a few KiB: well within a pipe's buffer
+        finally:
+            os.close(write)
+        return read
 
     async def _attach_network(self, info_r: int) -> None:
         assert self.launcher.slirp is not None
@@ -183,6 +213,7 @@ class NodeSession:
             self.last_used = time.time()
             seq = next(_REQUEST_NUMBERS)
             request = {"seq": seq, "code": code, "timeoutMs": int(timeout_s * 1000), "outputLimit": output_limit}
+            cast(asyncio.Transport, self._writer.transport).resume_reading()
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
             try:
@@ -201,13 +232,24 @@ class NodeSession:
                 self.last_used = time.time()
             if not line:
                 code_ = await self._exit_code()
+                over_memory = self._reached_memory_cap()
                 await self.close()
+                if over_memory:
+                    raise SessionEnded(
+                        f"the session exceeded its memory cap ({show_size(self.launcher.caps.memory)}) "
+                        "and was stopped; it will be replaced"
+                    )
                 raise SessionEnded(f"the session's process exited (code {code_}) during the execution")
             outcome = _outcome(line, seq)
             if outcome is None:
                 await self.close()
                 raise SessionEnded("the session's answer could not be read, so the session was stopped")
+            self._hold_channel()
             return outcome
+
+    def _reached_memory_cap(self) -> bool:
+        """Whether the kernel killed a process of this session for its memory cap (asked before its groups go)."""
+        return self.group is not None and self.group.oom_kills() > 0
 
     async def _exit_code(self) -> int | None:
         if self._process is None:
