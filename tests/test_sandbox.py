@@ -449,22 +449,54 @@ def test_with_egress_the_session_reaches_out_but_not_the_hosts_loopback(launch):
         assert stolen["executionResult"] != 200
     assert loopback.accepted == 0
     assert "/listSessions" not in emulator.logs()
-    outside = _outside_host()
-    if outside is None:
-        pytest.skip("this host reaches no outside host itself: outbound access could not be tested")
-    reached = run(emulator, CONNECT.format(port=outside[1], host=outside[0]), "egress")
-    assert reached["executionResult"] == "connected"
+    with FarHost() as far:
+        reached = run(emulator, CONNECT.format(port=far.port, host=far.address), "egress")
+        assert reached["executionResult"] == "connected"
+        assert far.accepted()  # seen by the other host, not only said by the session
 
 
-OUTSIDE = ("pypi.org", 443)  # a host the project's own installs need anyway
+class FarHost:
+    """Another host on this machine: a network namespace behind a veth pair, with one TCP listener."""
 
+    address, ours, port = "198.51.100.1", "198.51.100.2", 8443
+    LISTEN = (
+        "import socket, sys\n"
+        "s = socket.create_server((sys.argv[1], int(sys.argv[2])))\n"
+        "print('listening', flush=True)\n"
+        "s.settimeout(20)\n"
+        "c, _ = s.accept()\n"
+        "print('accepted', flush=True)\n"
+    )
 
-def _outside_host() -> tuple[str, int] | None:
-    try:
-        socket.create_connection(OUTSIDE, timeout=5).close()
-    except OSError:
-        return None
-    return OUTSIDE
+    def __enter__(self) -> "FarHost":
+        self.name = f"far-{os.getpid()}"
+        link = f"vf{os.getpid() % 100000}"
+        for command in (
+            ["ip", "netns", "add", self.name],
+            ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
+            ["ip", "addr", "add", f"{self.ours}/30", "dev", link],
+            ["ip", "link", "set", link, "up"],
+            ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
+            ["ip", "-n", self.name, "link", "set", "eth0", "up"],
+            ["ip", "-n", self.name, "link", "set", "lo", "up"],
+        ):
+            subprocess.run(command, check=True, capture_output=True, timeout=10)
+        self.listener = subprocess.Popen(
+            ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.listener.stdout is not None and self.listener.stdout.readline().strip() == "listening"
+        return self
+
+    def accepted(self) -> bool:
+        assert self.listener.stdout is not None
+        return self.listener.stdout.readline().strip() == "accepted"
+
+    def __exit__(self, *_: object) -> None:
+        self.listener.kill()
+        self.listener.wait()
+        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
 
 
 @pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
