@@ -7,6 +7,7 @@ from pulumi_azure_native import app, authorization, resources
 
 from components.grants import assign_role
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
+from components.settings import check_inputs
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
 """What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
@@ -22,7 +23,7 @@ class ExecutorArgs(TypedDict):
 
 
 class SessionPoolArgs(TypedDict):
-    """Inputs of a `SessionPool`; `components.settings` validates them when they come from stack config."""
+    """Inputs of a `SessionPool`; `components.settings` validates every value known when it is declared."""
 
     location: pulumi.Input[str]
     """Azure region of the resource group and the pool, such as `northcentralus`."""
@@ -72,6 +73,7 @@ class SessionPool(pulumi.ComponentResource):
     """The Session Executor role definition id the pool's grants use (in the pool's subscription)."""
 
     def __init__(self, name: str, args: SessionPoolArgs, opts: pulumi.ResourceOptions | None = None):
+        check_inputs(args)  # before anything is registered, as for stack settings
         super().__init__("dynamic-sessions:index:SessionPool", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.get("tags") or {}

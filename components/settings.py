@@ -306,3 +306,59 @@ def parse_settings(
     if c.problems:
         raise SettingsError(c.problems)
     return settings
+
+
+INPUT_KEYS = {
+    "location": LOCATION_KEY,
+    "pool_name": "poolName",
+    "container_type": "containerType",
+    "max_sessions": "maxSessions",
+    "cooldown_seconds": "cooldownSeconds",
+    "ready_sessions": "readySessions",
+    "egress_enabled": "egressEnabled",
+    "grant_deployer": "grantDeployer",
+    "deployer_principal_type": "deployerPrincipalType",
+    "grant_contributor": "grantContributor",
+    "executors": "executors",
+    "tags": "tags",
+}
+"""A `SessionPool`'s inputs and the setting each one is."""
+# Stand-ins for the two required inputs when they are known only at deploy time (Outputs).
+_STAND_INS = {LOCATION_KEY: "northcentralus", "poolName": "unknownyet"}
+
+
+def check_inputs(inputs: Mapping[str, Any]) -> None:
+    """The checks of the stack settings, for a `SessionPool` given its inputs directly (by another program,
+    in any language): every input whose value is known now is checked; one still unknown (an Output) is not.
+    Raises `SettingsError` naming each bad input (by its name in the package schema)."""
+    raw: dict[str, str | None] = dict(_STAND_INS)
+    for name, key in INPUT_KEYS.items():
+        value = inputs.get(name)
+        if value is not None and _known(value):
+            raw[key] = _config_text(key, value)
+    try:
+        parse_settings(raw, "", "")
+    except SettingsError as error:
+        raise SettingsError([problem.replace(LOCATION_KEY, "location") for problem in error.problems]) from None
+
+
+def _known(value: Any) -> bool:
+    if isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_known(item) for item in value)
+    if isinstance(value, dict):
+        return all(_known(item) for item in value.values())
+    return False  # an Output or another awaitable: Azure judges it at deploy time
+
+
+def _config_text(key: str, value: Any) -> str:
+    """The value as the CLI would hand it over as config: a string, JSON for lists and maps."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if key == "executors" and isinstance(value, list):
+        camel = {"principal_id": "principalId", "principal_type": "principalType"}
+        value = [{camel.get(k, k): v for k, v in e.items()} if isinstance(e, dict) else e for e in value]
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)

@@ -14,6 +14,8 @@ import yaml
 
 from components.executor_grant import SessionExecutorGrant
 from components.roles import SESSION_EXECUTOR, role_assignment_name
+from components.session_pool import SessionPool
+from components.settings import SettingsError
 from tests.pulumi_harness import (
     PROJECT,
     ROOT,
@@ -28,6 +30,7 @@ from tests.pulumi_harness import (
 CONSUMER = ROOT / "examples" / "consumer-app"
 ESC_ENVIRONMENT = ROOT / "examples" / "esc" / "pool-endpoint.yaml"
 ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+POOL = "azure-native:app:ContainerAppsSessionPool"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 APP_PRINCIPAL = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
@@ -213,3 +216,47 @@ def test_consumer_reads_only_outputs_the_pool_stack_exports():
     read = set(re.findall(r'require_output\("([^"]+)"\)', source))
     assert read == {"poolManagementEndpoint", "poolId", "location"}
     assert read <= set(pool_stack_outputs("prod"))
+
+
+DIRECT: dict[str, Any] = {"location": "northcentralus", "pool_name": "apppool"}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"max_sessions": 601}, "maxSessions=601 is out of range: 1..600"),
+        ({"max_sessions": 5, "ready_sessions": 9}, "readySessions=9 is out of range: 0..5 (at most maxSessions=5)"),
+        ({"cooldown_seconds": 30}, "cooldownSeconds=30 is out of range: 300..3600"),
+        ({"pool_name": "App-Pool"}, "poolName=App-Pool is not allowed"),
+        ({"container_type": "Shell"}, "containerType=Shell is not allowed: one of NodeLTS, PythonLTS"),
+        ({"location": "North Central US"}, "location=North Central US is not allowed"),
+        ({"deployer_principal_type": "Group"}, "deployerPrincipalType=Group is not allowed"),
+        (
+            {"executors": [{"principal_id": "not-a-guid", "principal_type": "ServicePrincipal"}]},
+            "executors[0].principalId=not-a-guid is not allowed",
+        ),
+        ({"tags": {"a/b": "c"}}, "tags.a/b=a/b is not allowed"),
+    ],
+)
+def test_a_pool_given_bad_inputs_directly_refuses_them_by_name_before_any_resource(inputs, message):
+    # As a program in another language would declare it, without stack config in between.
+    mocks = AzureMocks()
+    pulumi.runtime.set_mocks(mocks, project="app", stack="dev", preview=False)
+    with pytest.raises(SettingsError) as raised:
+        SessionPool("pool", {**DIRECT, **inputs})  # type: ignore[typeddict-item]
+    assert message in str(raised.value)
+    assert mocks.resources == []
+
+
+@pulumi.runtime.test
+def test_a_pool_input_known_only_at_deploy_time_is_left_to_azure():
+    mocks = AzureMocks()
+    pulumi.runtime.set_mocks(mocks, project="app", stack="dev", preview=False)
+    inputs = {**DIRECT, "max_sessions": pulumi.Output.from_input(20), "ready_sessions": 2}
+    pool = SessionPool("pool", inputs)  # type: ignore[arg-type]
+
+    def check(name: str) -> None:
+        [sent] = mocks.of_type(POOL)
+        assert name == "apppool" and sent.inputs["scaleConfiguration"]["maxConcurrentSessions"] == 20
+
+    return pool.pool_name.apply(check)
