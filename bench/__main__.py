@@ -10,64 +10,20 @@ import asyncio
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from bench import python_sessions, smoke_cli
+from bench.emulators import ROOT, EmulatorProcess, process_tree, tree_rss_kib
+from bench.executions import HELLO, SESSION_API, first_execute, warm_latency
+from bench.samples import percentile, timed
 from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
-
-ROOT = Path(__file__).resolve().parent.parent
-HELLO = 'console.log("hello-world")'
-SESSION_API = "2025-10-02-preview"
-
-
-class EmulatorProcess:
-    def __init__(self, *flags: str):
-        sandbox = [] if shutil.which("bwrap") else ["--unsandboxed", "--egress", "enabled"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "error", *sandbox, *flags],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip().split("=", 1)[1]
-
-    def __enter__(self) -> "EmulatorProcess":
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def timed(fn: Callable[[], object], count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def warm_latency(url: str, count: int) -> list[float]:
-    with SessionsClient(url, api_version=SESSION_API) as client:
-        for _ in range(200):
-            client.execute(HELLO, "bench-warm")
-        return timed(lambda: client.execute(HELLO, "bench-warm"), count)
 
 
 def plain_post_latency(url: str, headers: dict[str, str], count: int) -> list[float]:
@@ -92,21 +48,6 @@ def node_hop_latency(count: int) -> list[float]:
         node.wait()
 
 
-def first_execute(url: str, count: int) -> list[float]:
-    samples = []
-    with SessionsClient(url, api_version=SESSION_API) as client:
-        client.execute(HELLO, "bench-prime")
-        client.release("bench-prime")
-        for i in range(count):
-            identifier = f"bench-new-{i}"
-            started = time.perf_counter()
-            client.execute(HELLO, identifier)
-            samples.append((time.perf_counter() - started) * 1000)
-            client.release(identifier)
-            time.sleep(0.15)  # lets the pool start the next ready session, as idle time between users would
-    return samples
-
-
 async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, float]:
     async with AsyncSessionsClient(url, api_version=SESSION_API) as client:
         for s in range(sessions):
@@ -125,21 +66,6 @@ async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, floa
         return done, time.perf_counter() - started
 
 
-def process_tree(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    tree, frontier = {pid}, {pid}
-    while frontier:
-        frontier = {c for c, p in parents.items() if p in frontier} - tree
-        tree |= frontier
-    return tree
-
-
 def tree_cpu_s(pid: int) -> float:
     """User and system CPU seconds of a process and everything below it."""
     total = 0
@@ -155,17 +81,6 @@ def tree_cpu_s(pid: int) -> float:
 def own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def tree_rss_kib(pid: int) -> int:
-    total = 0
-    for member in process_tree(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total
 
 
 def idle_session_memory(url: str, pid: int, sessions: int) -> float:

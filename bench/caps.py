@@ -12,7 +12,8 @@ Row = Callable[[str, str, str, str, bool | None], str]
 
 
 def caps_cost(n_warm: int, n_new: int, row: Row, rounds: int = 2) -> list[str]:
-    from bench.__main__ import EmulatorProcess, first_execute, warm_latency
+    from bench.emulators import EmulatorProcess
+    from bench.executions import first_execute, warm_latency
 
     samples: dict[str, dict[str, list[float]]] = {"caps": {"warm": [], "new": []}, "none": {"warm": [], "new": []}}
     for _ in range(rounds):

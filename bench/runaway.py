@@ -17,7 +17,8 @@ for (let i = 0; i < {SPINNERS}; i++) {{
 
 
 def runaway_cost(n_warm: int, row: Row) -> list[str]:
-    from bench.__main__ import SESSION_API, EmulatorProcess, warm_latency
+    from bench.emulators import EmulatorProcess
+    from bench.executions import SESSION_API, warm_latency
     from dynamic_sessions.client.client import SessionsClient
 
     count = max(50, n_warm // 20)

@@ -10,16 +10,14 @@ httpx, azure-identity nor pulumi, and a bare `python -c pass` for the interprete
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from bench.emulators import ROOT, EmulatorProcess
 from dynamic_sessions.client.tokens import LocalToken
 
-ROOT = Path(__file__).resolve().parent.parent
 HELLO_BODY = json.dumps(
     {
         "properties": {
@@ -31,26 +29,6 @@ HELLO_BODY = json.dumps(
     }
 )
 Row = tuple[str, str, str, str, bool | None]
-
-
-class Emulator:
-    def __init__(self, *flags: str):
-        sandbox = [] if shutil.which("bwrap") else ["--unsandboxed", "--egress", "enabled"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "warning", *sandbox, *flags],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip().split("=", 1)[1]
-
-    def __enter__(self) -> "Emulator":
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
 
 
 def _wall_ms(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -131,9 +109,9 @@ def rows(quick: bool) -> list[Row]:
     if curl is None:
         return [("smoke vs curl", "curl is not installed", "", "<= 5x curl", None), *help_row(count)]
     measured: list[Row] = []
-    with Emulator("--max-sessions", "20") as cold:
+    with EmulatorProcess("--max-sessions", "20", log_level="warning") as cold:
         measured += side_by_side(curl, cold.url, count, "no ready sessions")
-    with Emulator("--max-sessions", "20", "--ready-sessions", "2") as ready:
+    with EmulatorProcess("--max-sessions", "20", "--ready-sessions", "2", log_level="warning") as ready:
         measured += side_by_side(curl, ready.url, count, "2 ready sessions")
     return measured + help_row(count)
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,25 @@ def descendants(pid: int) -> set[int]:
 
 
 class Emulator:
-    def __init__(self, *flags: str):
+    """`python -m emulator --port 0 <flags>`, by this interpreter from the clone unless told otherwise:
+    `interpreter` is the command before `-m` (a user switch may lead it), `log_owner` the uid that must
+    be able to write its log."""
+
+    def __init__(
+        self,
+        *flags: str,
+        interpreter: Sequence[str] = (sys.executable,),
+        cwd: str | Path = ROOT,
+        env: dict[str, str] | None = None,
+        log_owner: int | None = None,
+    ):
         self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
+        if log_owner is not None:
+            os.chown(self.log.name, log_owner, log_owner)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", *flags],
-            cwd=ROOT,
+            [*interpreter, "-m", "emulator", "--port", "0", *flags],
+            cwd=cwd,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
@@ -81,3 +96,10 @@ class Emulator:
         if os.path.exists(self.log.name):
             os.unlink(self.log.name)
         return self.process.returncode
+
+
+def serving(*flags: str) -> Iterator[Emulator]:
+    """One emulator for as long as a fixture lasts: `yield from serving(...)` in the fixture."""
+    running = Emulator(*flags)
+    yield running
+    running.stop()

@@ -12,34 +12,13 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.scratch import scratch_root
-from tests.emulator_process import ROOT, Emulator, bearer, descendants
+from tests.emulator_process import ROOT, bearer, descendants
 
 TUTORIAL_CURL = (
     b'{"properties": {"codeInputType": "inline", "executionType": "synchronous", '
     b'"code": "console.log(\\"hello-world\\")"}}'
 )
 NEW_VERSIONS = ["2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"]
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    running = Emulator("--max-sessions", "40")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def launch():
-    """Starts emulators with given flags; every one is stopped after the test, whatever happened."""
-    started: list[Emulator] = []
-
-    def start(*flags: str) -> Emulator:
-        started.append(Emulator(*flags))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.stop()
 
 
 def test_the_tutorials_curl_gets_the_tutorials_answer(emulator):

@@ -34,26 +34,6 @@ LEGACY = "2024-02-02-preview"
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    running = Emulator("--max-sessions", "40")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def launch():
-    started: list[Emulator] = []
-
-    def start(*flags: str) -> Emulator:
-        started.append(Emulator(*flags))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.stop()
-
-
 class Canary:
     """A host file no request may read, write, create or remove."""
 

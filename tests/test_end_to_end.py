@@ -18,10 +18,8 @@ VERSIONS = [
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    running = Emulator()
-    yield running
-    running.stop()
+def emulator_flags():
+    return ()
 
 
 def smoke(*args: str) -> tuple[int, dict]:

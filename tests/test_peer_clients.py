@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from dynamic_sessions.client.tokens import LocalToken
-from tests.emulator_process import Emulator
+from tests.emulator_process import Emulator, serving
 
 with warnings.catch_warnings():
     # langchain-azure-dynamic-sessions announces its successor (langchain-azure-compute) on import, and
@@ -30,9 +30,7 @@ with warnings.catch_warnings():
 
 @pytest.fixture(scope="module")
 def python_pool():
-    running = Emulator("--container-type", "PythonLTS", "--max-sessions", "10")
-    yield running
-    running.stop()
+    yield from serving("--container-type", "PythonLTS", "--max-sessions", "10")
 
 
 @pytest.fixture(scope="module")

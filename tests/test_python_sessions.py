@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from dynamic_sessions.emulator import runtimes
-from tests.emulator_process import ROOT, Emulator, descendants
+from tests.emulator_process import ROOT, descendants, serving
 
 LATEST = "2025-10-02-preview"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -24,22 +24,12 @@ needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewr
 
 @pytest.fixture(scope="module")
 def python_pool():
-    running = Emulator("--container-type", "PythonLTS", "--max-sessions", "20")
-    yield running
-    running.stop()
+    yield from serving("--container-type", "PythonLTS", "--max-sessions", "20")
 
 
 @pytest.fixture
-def launch():
-    started: list[Emulator] = []
-
-    def start(*flags: str) -> Emulator:
-        started.append(Emulator("--container-type", "PythonLTS", *flags))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.stop()
+def launch_flags():
+    return ("--container-type", "PythonLTS")
 
 
 def value(body: dict) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dynamic_sessions.emulator import cgroups
-from tests.emulator_process import ROOT, Emulator
+from tests.emulator_process import ROOT
 from tests.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
 from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 
@@ -34,16 +34,8 @@ for (let i = 0; i < 8; i++) {
 
 
 @pytest.fixture
-def launch():
-    started: list[Emulator] = []
-
-    def start(*flags: str) -> Emulator:
-        started.append(Emulator("--max-sessions", "4", *flags))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.stop()
+def launch_flags():
+    return ("--max-sessions", "4")
 
 
 def _cpu_cgroup(pid: int) -> str:
@@ -372,7 +364,7 @@ def test_without_the_emulator_extra_the_emulator_exits_2_naming_it(names):
 
 @needs_bwrap
 def test_the_benchmarks_emulators_print_nothing_on_stderr_even_without_caps(capfd):
-    from bench.__main__ import EmulatorProcess
+    from bench.emulators import EmulatorProcess
 
     capfd.readouterr()
     with EmulatorProcess("--no-caps") as pool:

@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dynamic_sessions.emulator.caps import parse_size, show_size
@@ -47,16 +46,8 @@ NS_GET_PARENT = 0xB702  # ioctl: the parent of a user namespace  # nobody: an or
 
 
 @pytest.fixture
-def launch():
-    started: list[Emulator] = []
-
-    def start(*flags: str) -> Emulator:
-        started.append(Emulator("--max-sessions", "4", *flags))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.stop()
+def launch_flags():
+    return ("--max-sessions", "4")
 
 
 def run(emulator: Emulator, code: str, identifier: str = "attacker", timeout: int = 20) -> dict:
@@ -602,23 +593,8 @@ class UserEmulator(Emulator):
     """The emulator run by an ordinary user (nobody), as `python -m emulator` from the clone."""
 
     def __init__(self, python: str, *flags: str):
-        self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
-        os.chown(self.log.name, ORDINARY_UID, ORDINARY_UID)
-        self.process = subprocess.Popen(
-            [*as_user(ORDINARY_UID), python, "-m", "emulator", "--port", "0", *flags],
-            cwd="/",
-            env=_user_env(),
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
-            self.process.kill()
-            raise RuntimeError(f"emulator did not start: {line!r} {self.logs()}")
-        self.url = line.split("=", 1)[1]
-        self.http = httpx.Client(base_url=self.url, timeout=30, headers=bearer())
+        user = [*as_user(ORDINARY_UID), python]
+        super().__init__(*flags, interpreter=user, cwd="/", env=_user_env(), log_owner=ORDINARY_UID)
 
 
 @as_root
