@@ -13,7 +13,6 @@ LIST_PATH = "files"
 DELETES_FILES = True
 SESSION_PATH = "session"
 LIST_SESSIONS_PATH = "listSessions"
-TERMINAL = ("Succeeded", "Failed", "Canceled")
 
 
 def content_path(name: str) -> str:
