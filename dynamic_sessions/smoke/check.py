@@ -232,8 +232,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         try:
             result = client.execute(HELLO[report.containerType], identifier)
         except SessionsError as error:
-            emulator = getattr(args, "emulator_command", "python -m emulator")
-            raise _unanswered(error, client, policy, emulator) from None
+            raise _unanswered(error, client, policy, args.emulator_command) from None
         finally:
             report.attempts = policy.waits + 1
         reached = True
@@ -241,8 +240,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         report.passed, report.exitCode, report.message = True, PASSED, "hello-world ran on the pool"
     except EndpointNotFound as missing:
         report.exitCode, report.message = USAGE, str(missing)
-    except ConfigurationError as config:
-        report.exitCode, report.message = USAGE, str(config)
     except Verdict as verdict:
         report.exitCode, report.message = verdict.exit_code, verdict.message
         reached = reached or verdict.exit_code == WRONG_RESULT
