@@ -83,7 +83,6 @@ def side_by_side(curl: str, url: str, count: int, label: str) -> list[Row]:
 
 def help_row(count: int) -> list[Row]:
     help_ms, pass_ms = [], []
-    modules: set[str] = set()
     for _ in range(count):
         help_ms.append(_wall_ms([sys.executable, "-m", "smoke", "--help"])[0])
         pass_ms.append(_wall_ms([sys.executable, "-c", "pass"])[0])
