@@ -22,6 +22,7 @@ from bench import python_sessions, smoke_cli
 from bench.emulators import ROOT, EmulatorProcess, process_tree, tree_rss_kib
 from bench.executions import HELLO, SESSION_API, first_execute, warm_latency
 from bench.samples import percentile, timed
+from bench.table import row
 from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 
@@ -108,11 +109,6 @@ def fresh_process(count: int) -> list[float]:
     return timed(run, count)
 
 
-def row(name: str, value: str, baseline: str, target: str, met: bool | None) -> str:
-    verdict = "" if met is None else ("met" if met else "NOT MET")
-    return f"{name:<44}{value:>16}  {baseline:>26}  {target:<18}{verdict}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a fast look")
@@ -197,10 +193,10 @@ def main() -> int:
     if shutil.which("bwrap"):
         from bench.caps import caps_cost
 
-        print("\n".join(caps_cost(n_warm, n_new, row)))
+        print("\n".join(caps_cost(n_warm, n_new)))
         from bench.runaway import runaway_cost
 
-        print("\n".join(runaway_cost(n_warm, row)))
+        print("\n".join(runaway_cost(n_warm)))
     return 0
 
 

@@ -6,12 +6,11 @@ alternating rounds, so a busy moment of the shared machine falls on both sides.
 """
 
 import statistics
-from collections.abc import Callable
 
-Row = Callable[[str, str, str, str, bool | None], str]
+from bench.table import row
 
 
-def caps_cost(n_warm: int, n_new: int, row: Row, rounds: int = 2) -> list[str]:
+def caps_cost(n_warm: int, n_new: int, rounds: int = 2) -> list[str]:
     from bench.emulators import EmulatorProcess
     from bench.executions import first_execute, warm_latency
 

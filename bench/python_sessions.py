@@ -13,6 +13,7 @@ from bench import executions
 from bench.emulators import EmulatorProcess, tree_rss_kib
 from bench.executions import SESSION_API, warm_latency
 from bench.samples import percentile, timed
+from bench.table import row
 from dynamic_sessions.client.client import SOCKET_OPTIONS, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 from dynamic_sessions.emulator.runtimes import PYTHON_FLAGS, default_python
@@ -62,11 +63,6 @@ def fresh_process(count: int, flags: tuple[str, ...]) -> list[float]:
     return timed(lambda: subprocess.run([python, *flags, "-c", HELLO], check=True, capture_output=True), count)
 
 
-def _row(name: str, value: str, baseline: str, target: str, met: bool | None) -> str:
-    verdict = "" if met is None else ("met" if met else "NOT MET")
-    return f"{name:<44}{value:>16}  {baseline:>30}  {target:<18}{verdict}"
-
-
 def run(quick: bool) -> None:
     n_warm, n_new, n_fresh = (300, 10, 10) if quick else (3000, 30, 40)
     fresh_isolated = fresh_process(n_fresh, PYTHON_FLAGS)
@@ -83,12 +79,12 @@ def run(quick: bool) -> None:
     print(f"\nPythonLTS sessions ({default_python()}, {version})")
     warm_p50, plain_p50 = statistics.median(warm_ms), statistics.median(plain_ms)
     fresh_p50, ready_p50 = statistics.median(fresh_isolated), statistics.median(ready_ms)
-    print(_row("figure", "measured", "baseline", "target", None))
-    print(_row("warm print, SessionsClient, p50", f"{warm_p50:.3f} ms", "", "<= 1.5 ms", warm_p50 <= 1.5))
-    print(_row("warm print, SessionsClient, p99", f"{percentile(warm_ms, 0.99):.2f} ms", "", "", None))
-    print(_row("warm print, bare httpx POST, p50", f"{plain_p50:.3f} ms", "", "<= 1.5 ms", plain_p50 <= 1.5))
+    print(row("figure", "measured", "baseline", "target", None))
+    print(row("warm print, SessionsClient, p50", f"{warm_p50:.3f} ms", "", "<= 1.5 ms", warm_p50 <= 1.5))
+    print(row("warm print, SessionsClient, p99", f"{percentile(warm_ms, 0.99):.2f} ms", "", "", None))
+    print(row("warm print, bare httpx POST, p50", f"{plain_p50:.3f} ms", "", "<= 1.5 ms", plain_p50 <= 1.5))
     print(
-        _row(
+        row(
             "warm execute vs fresh `python -c` per call",
             f"{fresh_p50 / warm_p50:.0f}x faster",
             f"python -I -S -c p50 {fresh_p50:.1f} ms",
@@ -96,9 +92,9 @@ def run(quick: bool) -> None:
             None,
         )
     )
-    print(_row("", "", f"python -c (site) p50 {statistics.median(fresh_plain):.1f} ms", "", None))
+    print(row("", "", f"python -c (site) p50 {statistics.median(fresh_plain):.1f} ms", "", None))
     print(
-        _row(
+        row(
             "new session, first execute, p50",
             f"{ready_p50:.2f} ms",
             f"no ready sessions {statistics.median(cold_ms):.1f} ms",
@@ -107,7 +103,7 @@ def run(quick: bool) -> None:
         )
     )
     bare = bare_python_mib()
-    print(_row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare python -I -S {bare:.1f} MiB", "", None))
+    print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare python -I -S {bare:.1f} MiB", "", None))
 
 
 if __name__ == "__main__":

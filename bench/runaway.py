@@ -4,9 +4,9 @@ such a session, with caps (as root, a cpu cgroup per session: its processes weig
 """
 
 import statistics
-from collections.abc import Callable
 
-Row = Callable[[str, str, str, str, bool | None], str]
+from bench.table import row
+
 SPINNERS = 16
 SPIN = f"""
 const {{ spawn }} = require('child_process');
@@ -16,7 +16,7 @@ for (let i = 0; i < {SPINNERS}; i++) {{
 """
 
 
-def runaway_cost(n_warm: int, row: Row) -> list[str]:
+def runaway_cost(n_warm: int) -> list[str]:
     from bench.emulators import EmulatorProcess
     from bench.executions import SESSION_API, warm_latency
     from dynamic_sessions.client.client import SessionsClient
