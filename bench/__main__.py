@@ -16,26 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from bench import python_sessions, smoke_cli
-from bench.emulators import ROOT, EmulatorProcess, process_tree, tree_rss_kib
-from bench.executions import HELLO, SESSION_API, first_execute, warm_latency
+from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
+from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
 from bench.table import row
-from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
+from dynamic_sessions.client.client import AsyncSessionsClient
 from dynamic_sessions.client.tokens import LocalToken
-
-
-def plain_post_latency(url: str, headers: dict[str, str], count: int) -> list[float]:
-    """The same POST with bare httpx, so the emulator and the Node baseline meet one client."""
-    body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": HELLO, "timeoutInSeconds": 60}
-    transport = httpx.HTTPTransport(socket_options=SOCKET_OPTIONS)
-    with httpx.Client(transport=transport, headers=headers) as http:
-        target = f"{url}/executions?api-version={SESSION_API}&identifier=bench-plain"
-        for _ in range(200):
-            http.post(target, json=body).raise_for_status()
-        return timed(lambda: http.post(target, json=body), count)
 
 
 def node_hop_latency(count: int) -> list[float]:
@@ -43,7 +30,8 @@ def node_hop_latency(count: int) -> list[float]:
     try:
         assert node.stderr is not None
         port = int(node.stderr.readline())
-        return plain_post_latency(f"http://127.0.0.1:{port}", {}, count)
+        # The same bare POST as against the emulator, so both meet one client.
+        return bare_post_latency(f"http://127.0.0.1:{port}", count, HELLO, "bench-plain", {})
     finally:
         node.kill()
         node.wait()
@@ -84,24 +72,6 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def idle_session_memory(url: str, pid: int, sessions: int) -> float:
-    before = tree_rss_kib(pid)
-    with SessionsClient(url, api_version=SESSION_API) as client:
-        for s in range(sessions):
-            client.execute("1", f"bench-idle-{s}")
-    time.sleep(1.0)
-    return (tree_rss_kib(pid) - before) / sessions / 1024
-
-
-def bare_node_memory() -> float:
-    node = subprocess.Popen(["node", "-e", "setTimeout(() => {}, 5000)"])
-    time.sleep(1.0)
-    rss = tree_rss_kib(node.pid)
-    node.kill()
-    node.wait()
-    return rss / 1024
-
-
 def fresh_process(count: int) -> list[float]:
     def run() -> None:
         subprocess.run(["node", "-e", HELLO], check=True, capture_output=True)
@@ -121,9 +91,10 @@ def main() -> int:
     fresh = fresh_process(n_fresh)
     with EmulatorProcess("--max-sessions", "20") as cold_pool:
         warm = warm_latency(cold_pool.url, n_warm)
-        plain = plain_post_latency(cold_pool.url, {"Authorization": f"Bearer {LocalToken().token()}"}, n_warm)
+        auth = {"Authorization": f"Bearer {LocalToken().token()}"}
+        plain = bare_post_latency(cold_pool.url, n_warm, HELLO, "bench-plain", auth)
         cold = first_execute(cold_pool.url, n_new)
-        memory = idle_session_memory(cold_pool.url, cold_pool.process.pid, 10)
+        memory = idle_session_mib(cold_pool, 10, "bench")
     with EmulatorProcess("--max-sessions", "20", "--ready-sessions", "3") as ready_pool:
         ready = first_execute(ready_pool.url, n_new)
     with EmulatorProcess("--max-sessions", "20") as load_pool:
@@ -131,7 +102,7 @@ def main() -> int:
         done, elapsed = asyncio.run(throughput(load_pool.url, 5, seconds))
         server_cpu = (tree_cpu_s(load_pool.process.pid) - server_before) / done * 1000
         client_cpu = (own_cpu_s() - client_before) / done * 1000
-    bare = bare_node_memory()
+    bare = idle_process_mib(["node", "-e", "setTimeout(() => {}, 5000)"])
     hop = node_hop_latency(n_warm)
 
     fresh_p50, warm_p50 = statistics.median(fresh), statistics.median(warm)

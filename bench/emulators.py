@@ -4,6 +4,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +59,13 @@ def tree_rss_kib(pid: int) -> int:
             continue
         total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return total
+
+
+def idle_process_mib(command: list[str]) -> float:
+    """Resident memory of `command` (which must stay up a few seconds) one second after it starts."""
+    idle = subprocess.Popen(command)
+    time.sleep(1.0)
+    rss = tree_rss_kib(idle.pid)
+    idle.kill()
+    idle.wait()
+    return rss / 1024

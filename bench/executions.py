@@ -2,8 +2,12 @@
 
 import time
 
+import httpx
+
+from bench.emulators import EmulatorProcess, tree_rss_kib
 from bench.samples import timed
-from dynamic_sessions.client.client import SessionsClient
+from dynamic_sessions.client import executions
+from dynamic_sessions.client.client import SOCKET_OPTIONS, SessionsClient
 
 SESSION_API = "2025-10-02-preview"
 HELLO = 'console.log("hello-world")'
@@ -35,3 +39,23 @@ def first_execute(
             client.release(identifier)
             time.sleep(0.15)  # lets the pool start the next ready session, as idle time between users would
     return samples
+
+
+def bare_post_latency(url: str, count: int, code: str, identifier: str, headers: dict[str, str]) -> list[float]:
+    """The same execution as a bare httpx POST, warmed by 200 first: the HTTP floor under the client."""
+    body = executions.execute_body(code, 60)
+    target = f"{url}/executions?api-version={SESSION_API}&identifier={identifier}"
+    with httpx.Client(transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS), headers=headers) as http:
+        for _ in range(200):
+            http.post(target, json=body).raise_for_status()
+        return timed(lambda: http.post(target, json=body), count)
+
+
+def idle_session_mib(pool: EmulatorProcess, sessions: int, prefix: str) -> float:
+    """The pool's resident memory growth per session left idle after one execution."""
+    before = tree_rss_kib(pool.process.pid)
+    with SessionsClient(pool.url, api_version=SESSION_API) as client:
+        for s in range(sessions):
+            client.execute("1", f"{prefix}-idle-{s}")
+    time.sleep(1.0)
+    return (tree_rss_kib(pool.process.pid) - before) / sessions / 1024

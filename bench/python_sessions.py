@@ -5,16 +5,12 @@ session's first execute with and without ready sessions, memory per idle session
 import statistics
 import subprocess
 import sys
-import time
-
-import httpx
 
 from bench import executions
-from bench.emulators import EmulatorProcess, tree_rss_kib
-from bench.executions import SESSION_API, warm_latency
+from bench.emulators import EmulatorProcess, idle_process_mib
+from bench.executions import bare_post_latency, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
 from bench.table import row
-from dynamic_sessions.client.client import SOCKET_OPTIONS, SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 from dynamic_sessions.emulator.runtimes import PYTHON_FLAGS, default_python
 
@@ -25,37 +21,8 @@ def python_pool(*flags: str) -> EmulatorProcess:
     return EmulatorProcess("--container-type", "PythonLTS", *flags, log_level="warning")
 
 
-def bare_post(url: str, count: int) -> list[float]:
-    body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": HELLO, "timeoutInSeconds": 60}
-    headers = {"Authorization": f"Bearer {LocalToken().token()}"}
-    target = f"{url}/executions?api-version={SESSION_API}&identifier=bench-py-plain"
-    with httpx.Client(transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS), headers=headers) as http:
-        for _ in range(200):
-            http.post(target, json=body).raise_for_status()
-        return timed(lambda: http.post(target, json=body), count)
-
-
 def first_execute(url: str, count: int) -> list[float]:
     return executions.first_execute(url, count, HELLO, "bench-py", expect_stdout="hello-world\n")
-
-
-def idle_memory_mib(pool: EmulatorProcess, sessions: int) -> float:
-    before = tree_rss_kib(pool.process.pid)
-    with SessionsClient(pool.url, api_version=SESSION_API) as client:
-        for s in range(sessions):
-            client.execute("1", f"bench-py-idle-{s}")
-    time.sleep(1.0)
-    return (tree_rss_kib(pool.process.pid) - before) / sessions / 1024
-
-
-def bare_python_mib() -> float:
-    """An idle interpreter as sessions start it, outside the sandbox: what a session costs at least."""
-    idle = subprocess.Popen([default_python(), *PYTHON_FLAGS, "-c", "import time; time.sleep(5)"])
-    time.sleep(1.0)
-    rss = tree_rss_kib(idle.pid)
-    idle.kill()
-    idle.wait()
-    return rss / 1024
 
 
 def fresh_process(count: int, flags: tuple[str, ...]) -> list[float]:
@@ -69,9 +36,10 @@ def run(quick: bool) -> None:
     fresh_plain = fresh_process(n_fresh, ())
     with python_pool("--max-sessions", "20") as cold_pool:
         warm_ms = warm_latency(cold_pool.url, n_warm, HELLO, "bench-py-warm")
-        plain_ms = bare_post(cold_pool.url, n_warm)
+        auth = {"Authorization": f"Bearer {LocalToken().token()}"}
+        plain_ms = bare_post_latency(cold_pool.url, n_warm, HELLO, "bench-py-plain", auth)
         cold_ms = first_execute(cold_pool.url, n_new)
-        memory = idle_memory_mib(cold_pool, 10)
+        memory = idle_session_mib(cold_pool, 10, "bench-py")
     with python_pool("--max-sessions", "20", "--ready-sessions", "3") as ready_pool:
         ready_ms = first_execute(ready_pool.url, n_new)
 
@@ -102,7 +70,8 @@ def run(quick: bool) -> None:
             ready_p50 <= 10,
         )
     )
-    bare = bare_python_mib()
+    # An idle interpreter as sessions start it, outside the sandbox: what a session costs at least.
+    bare = idle_process_mib([default_python(), *PYTHON_FLAGS, "-c", "import time; time.sleep(5)"])
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare python -I -S {bare:.1f} MiB", "", None))
 
 
