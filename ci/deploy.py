@@ -12,8 +12,6 @@ def prepare(pulumi: Pulumi, stack: str, create: bool, deployer_type: str | None)
     CI deploys as a service principal, and the deployer's Session Executor grant must say so: the
     setting is applied before every preview and up, so CI's previews match what CI's `up` would do.
     """
-    if deployer_type is not None and deployer_type not in DEPLOYER_TYPES:
-        raise ValueError(f"--deployer-principal-type {deployer_type!r} is not allowed: {', '.join(DEPLOYER_TYPES)}")
     exists = pulumi.select(stack, create=create)
     set_output("exists", "true" if exists else "false")
     set_output("stack", stack)

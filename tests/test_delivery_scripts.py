@@ -154,6 +154,10 @@ def test_without_pulumi_on_path_the_command_says_so(ci):
         (["review", "up", "--pr", "abc"], "--pr 'abc' is not a pull request number: a positive whole number"),
         (["review", "down", "--pr", "0"], "--pr '0' is not a pull request number"),
         (["review", "up", "--pr", "7", "--from", "qa"], "--from 'qa' has no Pulumi.qa.yaml here; allowed: dev, prod"),
+        (
+            ["up", "--stack", "dev", "--deployer-principal-type", "Group"],
+            "--deployer-principal-type: invalid choice: 'Group' (choose from 'User', 'ServicePrincipal')",
+        ),
     ],
 )
 def test_a_bad_flag_is_named_even_where_pulumi_is_missing(ci, argv, message):
