@@ -13,9 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from components.roles import PRINCIPAL_TYPES
+
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
 DEPLOYER_PRINCIPAL_TYPES = ("User", "ServicePrincipal")
-EXECUTOR_PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
 MAX_SESSIONS_RANGE = (1, 600)
 COOLDOWN_RANGE = (300, 3600)
 POOL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{2,31}$")
@@ -196,8 +197,8 @@ def _executors(c: _Collector) -> tuple[Executor, ...]:
                 f"{key}.principalId", principal_id, "an object id (GUID) such as 00000000-0000-0000-0000-000000000000"
             )
             continue
-        if principal_type not in EXECUTOR_PRINCIPAL_TYPES:
-            c.fail(f"{key}.principalType", principal_type, "one of " + ", ".join(EXECUTOR_PRINCIPAL_TYPES))
+        if principal_type not in PRINCIPAL_TYPES:
+            c.fail(f"{key}.principalType", principal_type, "one of " + ", ".join(PRINCIPAL_TYPES))
             continue
         if principal_id.lower() in seen:
             c.fail(f"{key}.principalId", principal_id, "each principal once (it is listed twice)")
