@@ -1,0 +1,86 @@
+"""README sentences that no other test stood behind: each test here holds one of them to the program."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dynamic_sessions.emulator.__main__ import parse_args
+from dynamic_sessions.emulator.runtimes import SYSTEM_PYTHON
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_SECTION = "## `python -m emulator`: the pool's data plane on your machine"
+FIXTURE_SECTION = "### Testing an app that uses a pool"
+
+
+def _emulator_flag_rows() -> list[list[str]]:
+    section = (ROOT / "README.md").read_text().split(EMULATOR_SECTION, 1)[1].split(FIXTURE_SECTION, 1)[0]
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in section.splitlines() if line.startswith("| `--")]
+
+
+def _flags(cell: str) -> list[str]:
+    return re.findall(r"`(--[a-z-]+)", cell)
+
+
+def test_the_emulator_flag_tables_list_exactly_the_flags_of_help():
+    documented = {flag for row in _emulator_flag_rows() for flag in _flags(row[0])}
+    done = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True, text=True)
+    offered = set(re.findall(r"^  (--[a-z-]+)", done.stdout, re.MULTILINE)) - {"--help"}
+    assert documented == offered
+
+
+@pytest.mark.parametrize("row", _emulator_flag_rows(), ids=lambda row: _flags(row[0])[0])
+def test_each_documented_emulator_default_is_the_default(row):
+    """Passing the README's default explicitly must change nothing; `none`/`off` must be the unset value."""
+    flag, default = _flags(row[0])[0], row[1]
+    unset = vars(parse_args([]))[flag[2:].replace("-", "_")]
+    if default in ("none", "off"):
+        assert not unset
+    elif re.fullmatch(r"`[^`\s]+`", default):
+        assert parse_args([flag, default.strip("`")]) == parse_args([])
+    elif flag == "--python":  # resolved at start-up, where the machine is known
+        assert unset is None and default.startswith(f"`{SYSTEM_PYTHON}`, else the emulator's own")
+    else:
+        pytest.fail(f"{flag}: the README's default {default!r} is neither a value nor none/off")
+
+
+def _emulator(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_a_python_older_than_3_9_is_refused_naming_the_floor(tmp_path):
+    old = tmp_path / "python3.8"
+    old.write_text("#!/bin/sh\necho 3.8.18\necho /usr\n")
+    old.chmod(0o755)
+    done = _emulator("--container-type", "PythonLTS", "--python", str(old))
+    assert done.returncode == 2
+    assert f"--python {old} is Python 3.8.18; PythonLTS sessions need 3.9 or later" in done.stderr
+
+
+def test_a_scratch_root_others_may_write_is_refused_naming_it(tmp_path):
+    root = tmp_path / f"dynamic-sessions-scratch-{os.geteuid()}"
+    root.mkdir()
+    root.chmod(0o777)
+    done = _emulator(env={"TMPDIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert f"scratch folder {root} is not a directory owned by uid {os.geteuid()}" in done.stderr
+    assert "POOL_MANAGEMENT_ENDPOINT" not in done.stdout
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), ("warning", False)])
+def test_the_per_request_log_lines_are_info(launch, level, logged):
+    emulator = launch("--log-level", level)
+    emulator.http.get("/metadata", params={"api-version": "2025-10-02-preview", "identifier": "readme-log"})
+    emulator.process.terminate()  # its log is complete once it has exited; `stop()` would remove it
+    emulator.process.wait(15)
+    assert (" GET /metadata " in emulator.logs()) is logged
