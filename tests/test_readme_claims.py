@@ -18,7 +18,8 @@ FIXTURE_SECTION = "### Testing an app that uses a pool"
 
 def _emulator_flag_rows() -> list[list[str]]:
     section = (ROOT / "README.md").read_text().split(EMULATOR_SECTION, 1)[1].split(FIXTURE_SECTION, 1)[0]
-    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in section.splitlines() if line.startswith("| `--")]
+    rows = [line for line in section.splitlines() if line.startswith("| `--")]
+    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows]
 
 
 def _flags(cell: str) -> list[str]:
