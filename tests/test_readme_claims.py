@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,25 @@ def test_the_per_request_log_lines_are_info(launch, level, logged):
     emulator.process.terminate()  # its log is complete once it has exited; `stop()` would remove it
     emulator.process.wait(15)
     assert (" GET /metadata " in emulator.logs()) is logged
+
+
+def _demo(path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"PATH": path} if path else {})}
+    demo = [sys.executable, "-m", "dynamic_sessions.emulator.demo"]
+    return subprocess.run(demo, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_the_demo_prints_pass_and_exits_0():
+    done = _demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS  hello-world ran on the pool" in done.stdout
+
+
+def test_without_bubblewrap_the_demo_says_so_and_still_passes(tmp_path):
+    node = shutil.which("node")
+    assert node is not None
+    (tmp_path / "node").symlink_to(node)  # a PATH with Node.js but no bubblewrap
+    done = _demo(str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bubblewrap is not installed; running the emulator --unsandboxed" in done.stdout
+    assert "PASS  hello-world ran on the pool" in done.stdout
