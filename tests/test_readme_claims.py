@@ -5,10 +5,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from azure.core.credentials import AccessToken
 
+from dynamic_sessions.client.tokens import EntraToken
 from dynamic_sessions.emulator.__main__ import parse_args
 from dynamic_sessions.emulator.runtimes import SYSTEM_PYTHON
 
@@ -108,3 +111,21 @@ def test_without_bubblewrap_the_demo_says_so_and_still_passes(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "bubblewrap is not installed; running the emulator --unsandboxed" in done.stdout
     assert "PASS  hello-world ran on the pool" in done.stdout
+
+
+class _Credential:
+    """azure-identity's credential protocol: each `get_token` hands out a new token of a fixed lifetime."""
+
+    def __init__(self, lifetime_s: float):
+        self.lifetime_s, self.issued = lifetime_s, 0
+
+    def get_token(self, *scopes: str) -> AccessToken:
+        self.issued += 1
+        return AccessToken(f"token-{self.issued}", int(time.time() + self.lifetime_s))
+
+
+@pytest.mark.parametrize(("lifetime_s", "fetched"), [(5 * 60 + 30, 1), (5 * 60 - 30, 3)])
+def test_a_token_is_reused_until_5_minutes_before_it_expires(lifetime_s, fetched):
+    credential = _Credential(lifetime_s)
+    tokens = EntraToken(credential)
+    assert {tokens.token() for _ in range(3)} == {f"token-{n}" for n in range(1, fetched + 1)}
