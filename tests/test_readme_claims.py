@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from azure.core.credentials import AccessToken
@@ -14,8 +13,8 @@ from azure.core.credentials import AccessToken
 from dynamic_sessions.client.tokens import EntraToken
 from dynamic_sessions.emulator.__main__ import parse_args
 from dynamic_sessions.emulator.runtimes import SYSTEM_PYTHON
+from tests.emulator_process import ROOT, Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_SECTION = "## `python -m emulator`: the pool's data plane on your machine"
 FIXTURE_SECTION = "### Testing an app that uses a pool"
 
@@ -129,3 +128,26 @@ def test_a_token_is_reused_until_5_minutes_before_it_expires(lifetime_s, fetched
     credential = _Credential(lifetime_s)
     tokens = EntraToken(credential)
     assert {tokens.token() for _ in range(3)} == {f"token-{n}" for n in range(1, fetched + 1)}
+
+
+# Runs `python -m emulator` on a machine where the dynamic loader finds no libseccomp.
+WITHOUT_LIBSECCOMP = """
+import ctypes.util, runpy, sys
+found = ctypes.util.find_library
+ctypes.util.find_library = lambda name: None if name == "seccomp" else found(name)
+sys.argv = ["emulator", *sys.argv[3:]]
+runpy.run_module("emulator", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("hidden", "reported"), [(False, "sandbox: seccomp: io_uring"), (True, "sandbox: seccomp: NOT ENFORCED")]
+)
+def test_the_start_up_report_says_whether_seccomp_is_enforced(hidden, reported):
+    interpreter = (sys.executable, "-c", WITHOUT_LIBSECCOMP) if hidden else (sys.executable,)
+    emulator = Emulator(interpreter=interpreter)
+    try:
+        assert reported in emulator.logs()
+        assert emulator.execute('console.log("hi")')["result"]["stdout"] == "hi\n"
+    finally:
+        emulator.stop()
