@@ -24,7 +24,6 @@ from dynamic_sessions.emulator.contract import BadRequest, JSONResponse, error_r
 from dynamic_sessions.emulator.files import FileInfo, SessionFiles, read_chunks
 from dynamic_sessions.emulator.history import Ledger
 from dynamic_sessions.emulator.pool import Pool, PoolFull
-from dynamic_sessions.emulator.runtimes import Runtime
 from dynamic_sessions.emulator.session import DEFAULT_OUTPUT_LIMIT, NodeSession, Outcome, SessionEnded
 
 log = logging.getLogger("emulator")
@@ -38,10 +37,7 @@ LISTED_PER_CHUNK = 1000
 class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
-    node_version: str = ""
     output_limit: int = DEFAULT_OUTPUT_LIMIT
-    runtime: Runtime | None = None
-    """The sessions' interpreter; None means NodeLTS at `node_version`."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
 
@@ -134,8 +130,7 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await json_body(request))
     outcome = await _run(state, ident, code, timeout_s)
-    result_key = state.runtime.legacy_result_key if state.runtime else "executionResult"
-    return JSONResponse(contract.legacy_result(outcome, result_key))
+    return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key))
 
 
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
@@ -312,13 +307,9 @@ async def list_sessions(request: Request, state: EmulatorState) -> Response:
 async def metadata(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.SESSION_VERSIONS, "metadata")
     created = contract.timestamp(state.pool.created_at)
-    runtime = state.runtime
-    runtimes = [
-        {"name": runtime.name, "version": runtime.version}
-        if runtime
-        else {"name": "node", "version": state.node_version}
-    ]
-    packages = [{"name": p.name, "version": p.version} for p in runtime.packages] if runtime else []
+    runtime = state.pool.launcher.runtime
+    runtimes = [{"name": runtime.name, "version": runtime.version}]
+    packages = [{"name": p.name, "version": p.version} for p in runtime.packages]
     return JSONResponse(
         {
             "runtimes": runtimes,
