@@ -38,11 +38,22 @@ def launch_flags():
     return ("--max-sessions", "4")
 
 
-def _cpu_cgroup(pid: int) -> str:
+def _cgroups(pid: int) -> dict[str, str]:
+    """Each v1 controller's (and v2's unified) cgroup of `pid`."""
+    found = {}
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if "cpu" in controllers.split(",") or (controllers == "" and "cpu" in _v2_controllers()):
-            return path
+        for controller in controllers.split(",") if controllers else ["unified"]:
+            found[controller] = path
+    return found
+
+
+def _cpu_cgroup(pid: int) -> str:
+    groups = _cgroups(pid)
+    if "cpu" in groups:
+        return groups["cpu"]
+    if "unified" in groups and "cpu" in _v2_controllers():
+        return groups["unified"]
     raise AssertionError(f"no cpu cgroup for {pid}")
 
 
@@ -180,16 +191,6 @@ def test_with_egress_the_hosts_own_addresses_and_link_local_endpoints_are_unreac
     assert ("169.254.0.0", "255.255.0.0") in routes  # instance metadata: the host's identity tokens
     assert ("168.63.129.16", "255.255.255.255") in routes
     assert {(address, "255.255.255.255") for address in addresses} <= routes
-
-
-def _cgroups(pid: int) -> dict[str, str]:
-    """Each v1 controller's (and v2's unified) cgroup of `pid`."""
-    found = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(",") if controllers else ["unified"]:
-            found[controller] = path
-    return found
 
 
 @needs_bwrap
