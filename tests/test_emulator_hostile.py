@@ -632,3 +632,18 @@ def test_listing_hundreds_of_thousands_of_files_costs_the_emulator_little_memory
     assert names == {f"{name}{i}" for i in range(count)}
     grown_mib = (_peak_rss_kib(fresh.process.pid) - before) / 1024
     assert grown_mib < 48, f"the emulator's peak RSS grew by {grown_mib:.0f} MiB to list {len(listing.content)} bytes"
+
+
+def test_a_folder_tree_thousands_of_levels_deep_is_removed_with_its_session(launch):
+    # Without caps (as for an ordinary user) /mnt/data is a plain host folder the emulator deletes itself.
+    fresh = launch("--no-caps", "--max-sessions", "1")
+    folder = _host_folder(fresh, "deep-tree")
+    _run(
+        fresh,
+        "const fs = require('fs'); for (let i = 0; i < 3000; i++) { fs.mkdirSync('d'); process.chdir('d'); } 1",
+        "deep-tree",
+    )
+    ended = fresh.http.delete("/session", params={"api-version": V, "identifier": "deep-tree"})
+    assert ended.status_code == 204, ended.text
+    assert not folder.exists()
+    _run(fresh, "1", "after-deep-tree")  # its slot was freed
