@@ -613,3 +613,37 @@ def test_history_caps_the_count_per_session():
     for i in range(5):
         ledger.keep(history, str(i), _resource(str(i), 1))
     assert list(history) == ["2", "3", "4"]
+
+
+def test_listing_hundreds_of_thousands_of_files_costs_the_emulator_little_memory(launch):
+    # A session's inodes are charged to its own memory cap, the listing's JSON to the emulator: it is streamed.
+    fresh = launch()
+    count, name = 200_000, "f" * 200
+    made = fresh.execute(
+        f"const fs = require('fs'); for (let i = 0; i < {count}; i++) fs.writeFileSync('/mnt/data/{name}' + i, ''); 1",
+        "many-files",
+        timeoutInSeconds=120,
+    )
+    assert made["status"] == "Succeeded", made
+    before = _peak_rss_kib(fresh.process.pid)
+    listing = fresh.http.get("/files", params=_params("many-files"), timeout=120)
+    assert listing.status_code == 200
+    names = {entry["name"] for entry in listing.json()["value"]}
+    assert names == {f"{name}{i}" for i in range(count)}
+    grown_mib = (_peak_rss_kib(fresh.process.pid) - before) / 1024
+    assert grown_mib < 48, f"the emulator's peak RSS grew by {grown_mib:.0f} MiB to list {len(listing.content)} bytes"
+
+
+def test_a_folder_tree_thousands_of_levels_deep_is_removed_with_its_session(launch):
+    # Without caps (as for an ordinary user) /mnt/data is a plain host folder the emulator deletes itself.
+    fresh = launch("--no-caps", "--max-sessions", "1")
+    folder = _host_folder(fresh, "deep-tree")
+    _run(
+        fresh,
+        "const fs = require('fs'); for (let i = 0; i < 3000; i++) { fs.mkdirSync('d'); process.chdir('d'); } 1",
+        "deep-tree",
+    )
+    ended = fresh.http.delete("/session", params={"api-version": V, "identifier": "deep-tree"})
+    assert ended.status_code == 204, ended.text
+    assert not folder.exists()
+    _run(fresh, "1", "after-deep-tree")  # its slot was freed

@@ -38,11 +38,22 @@ def launch_flags():
     return ("--max-sessions", "4")
 
 
-def _cpu_cgroup(pid: int) -> str:
+def _cgroups(pid: int) -> dict[str, str]:
+    """Each v1 controller's (and v2's unified) cgroup of `pid`."""
+    found = {}
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if "cpu" in controllers.split(",") or (controllers == "" and "cpu" in _v2_controllers()):
-            return path
+        for controller in controllers.split(",") if controllers else ["unified"]:
+            found[controller] = path
+    return found
+
+
+def _cpu_cgroup(pid: int) -> str:
+    groups = _cgroups(pid)
+    if "cpu" in groups:
+        return groups["cpu"]
+    if "unified" in groups and "cpu" in _v2_controllers():
+        return groups["unified"]
     raise AssertionError(f"no cpu cgroup for {pid}")
 
 
@@ -180,6 +191,22 @@ def test_with_egress_the_hosts_own_addresses_and_link_local_endpoints_are_unreac
     assert ("169.254.0.0", "255.255.0.0") in routes  # instance metadata: the host's identity tokens
     assert ("168.63.129.16", "255.255.255.255") in routes
     assert {(address, "255.255.255.255") for address in addresses} <= routes
+
+
+@needs_bwrap
+@as_root
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
+def test_with_egress_a_sessions_network_relay_counts_towards_its_own_caps(launch):
+    # slirp4netns holds a socket and buffers on the host for every connection session code opens.
+    emulator = launch("--egress", "enabled")
+    run(emulator, "1", "relay-capped")
+    kernel = kernel_of(emulator, "relay-capped")
+    relays = [p for p in tree(emulator.process.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "slirp4netns"]
+    assert len(relays) == 1
+    session, relay = _cgroups(kernel), _cgroups(relays[0])
+    capped = [name for name in ("memory", "pids") if name in session and session[name] != _cgroups(os.getpid())[name]]
+    assert capped, f"the session is in no memory or pids cgroup of its own: {session}"
+    assert {name: relay[name] for name in capped} == {name: session[name] for name in capped}
 
 
 # --- seccomp: the kernel interfaces unprivileged code escalates through ----------------------------

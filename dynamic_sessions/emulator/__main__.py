@@ -258,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
     state = EmulatorState(
         pool=pool,
         allowed_principals=frozenset(p.lower() for p in args.allow_principal),
-        node_version=runtime.version if runtime.name == "node" else "",
-        runtime=runtime,
         output_limit=args.output_max_length,
     )
     config = uvicorn.Config(

@@ -2,11 +2,13 @@
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,22 +24,20 @@ from dynamic_sessions.emulator.contract import BadRequest, JSONResponse, error_r
 from dynamic_sessions.emulator.files import FileInfo, SessionFiles, read_chunks
 from dynamic_sessions.emulator.history import Ledger
 from dynamic_sessions.emulator.pool import Pool, PoolFull
-from dynamic_sessions.emulator.runtimes import Runtime
 from dynamic_sessions.emulator.session import DEFAULT_OUTPUT_LIMIT, NodeSession, Outcome, SessionEnded
 
 log = logging.getLogger("emulator")
 # The log shows this much of a path; the rest is counted.
 LOGGED_PATH_CHARS = 200
+# Entries of a files listing per streamed chunk: each chunk is one hop to a worker thread.
+LISTED_PER_CHUNK = 1000
 
 
 @dataclass
 class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
-    node_version: str = ""
     output_limit: int = DEFAULT_OUTPUT_LIMIT
-    runtime: Runtime | None = None
-    """The sessions' interpreter; None means NodeLTS at `node_version`."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
 
@@ -130,8 +130,7 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await json_body(request))
     outcome = await _run(state, ident, code, timeout_s)
-    result_key = state.runtime.legacy_result_key if state.runtime else "executionResult"
-    return JSONResponse(contract.legacy_result(outcome, result_key))
+    return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key))
 
 
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
@@ -226,9 +225,26 @@ async def legacy_upload(request: Request, state: EmulatorState) -> Response:
     return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
 
 
+def _listing(folder: SessionFiles, legacy: bool) -> Response:
+    """The folder's listing, streamed: a session can hold hundreds of thousands of files within its own
+    memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop."""
+    # A synchronous iterator: Starlette reads it in a worker thread, off the event loop.
+    return StreamingResponse(_listing_chunks(folder, legacy), media_type="application/json")
+
+
+def _listing_chunks(folder: SessionFiles, legacy: bool) -> Iterator[bytes]:
+    with folder:
+        entries = (json.dumps(_file_entry(info, legacy), ensure_ascii=False) for info in folder.entries())
+        separator = ""
+        yield b'{"value":['
+        while batch := list(itertools.islice(entries, LISTED_PER_CHUNK)):
+            yield (separator + ",".join(batch)).encode()
+            separator = ","
+        yield b"]}"
+
+
 async def legacy_list(request: Request, state: EmulatorState) -> Response:
-    with await _session_files(request, state, contract.LEGACY_VERSIONS, "files") as folder:
-        return JSONResponse({"value": [_file_entry(f, legacy=True) for f in folder.listing()]})
+    return _listing(await _session_files(request, state, contract.LEGACY_VERSIONS, "files"), legacy=True)
 
 
 async def legacy_content(request: Request, state: EmulatorState) -> Response:
@@ -239,10 +255,11 @@ async def legacy_content(request: Request, state: EmulatorState) -> Response:
 async def files(request: Request, state: EmulatorState) -> Response:
     if request.method == "GET" and request.query_params.get("api-version") in contract.LEGACY_VERSIONS:
         return await legacy_list(request, state)
-    with await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files") as folder:
-        if request.method == "POST":
-            return JSONResponse(_file_entry(await receive_upload(request, folder), legacy=False))
-        return JSONResponse({"value": [_file_entry(f, legacy=False) for f in folder.listing()]})
+    folder = await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files")
+    if request.method != "POST":
+        return _listing(folder, legacy=False)
+    with folder:
+        return JSONResponse(_file_entry(await receive_upload(request, folder), legacy=False))
 
 
 async def file_item(request: Request, state: EmulatorState) -> Response:
@@ -290,13 +307,9 @@ async def list_sessions(request: Request, state: EmulatorState) -> Response:
 async def metadata(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.SESSION_VERSIONS, "metadata")
     created = contract.timestamp(state.pool.created_at)
-    runtime = state.runtime
-    runtimes = [
-        {"name": runtime.name, "version": runtime.version}
-        if runtime
-        else {"name": "node", "version": state.node_version}
-    ]
-    packages = [{"name": p.name, "version": p.version} for p in runtime.packages] if runtime else []
+    runtime = state.pool.launcher.runtime
+    runtimes = [{"name": runtime.name, "version": runtime.version}]
+    packages = [{"name": p.name, "version": p.version} for p in runtime.packages]
     return JSONResponse(
         {
             "runtimes": runtimes,

@@ -103,9 +103,15 @@ class SessionGroup:
     def __init__(self, paths: list[Path]):
         self.paths = paths
 
-    @property
-    def join_files(self) -> list[str]:
-        return [str(p / "cgroup.procs") for p in self.paths]
+    def entering(self, argv: list[str]) -> list[str]:
+        """`argv`, started by a shell that first enters this session's groups: the command is held by the
+        caps from its first instruction (a shell running as root, so a command that then becomes the
+        session's uid still enters them)."""
+        if not self.paths:
+            return argv
+        script = " && ".join(f'echo $$ > "${n}"' for n in range(1, len(self.paths) + 1))
+        joins = [str(p / "cgroup.procs") for p in self.paths]
+        return ["/bin/sh", "-c", f'{script} && shift {len(joins)} && exec "$@"', "sh", *joins, *argv]
 
     def oom_kills(self) -> int:
         """How many of the session's processes the kernel killed for reaching the memory cap."""

@@ -93,6 +93,7 @@ class SessionFiles:
     """The files API's operations on one session folder, each relative to a descriptor of it."""
 
     def __init__(self, folder: Path):
+        self._dir = -1  # for __del__, should the open fail
         self._dir = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self._owner = os.fstat(self._dir)
 
@@ -106,6 +107,9 @@ class SessionFiles:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # A streamed listing owns its folder; a response dropped before it starts still closes the descriptor.
+    __del__ = close
 
     def _servable(self, name: str, status: os.stat_result) -> bool:
         """A regular file whose data is the session's alone.
@@ -172,9 +176,9 @@ class SessionFiles:
             raise self._refusal(name, status)
         return fd, FileInfo(name, status.st_size, status.st_mtime)
 
-    def listing(self) -> list[FileInfo]:
-        """The regular files the API can serve, sorted by name; links and the like are left out."""
-        found = []
+    def entries(self) -> Iterator[FileInfo]:
+        """The regular files the API can serve, in the folder's own order (a sort would hold them all in
+        memory); links and the like are left out."""
         with os.scandir(self._dir) as entries:
             for entry in entries:
                 name = entry.name
@@ -186,8 +190,7 @@ class SessionFiles:
                 except (BadRequest, OSError):
                     continue
                 if self._servable(name, status):
-                    found.append(FileInfo(name, status.st_size, status.st_mtime))
-        return sorted(found, key=lambda info: info.name)
+                    yield FileInfo(name, status.st_size, status.st_mtime)
 
     def delete(self, name: str) -> None:
         """Removes the name; unlinkat never follows a link, so only the entry itself goes."""

@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from dynamic_sessions.emulator.cgroups import SessionGroup
+
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
 # Never reachable from a session, whatever the host's routes: the cloud's link-local endpoints (instance
 # metadata and identity tokens at 169.254.169.254) and Azure's host agent. The host's own addresses join them.
@@ -49,11 +51,12 @@ async def child_pid(info: asyncio.StreamReader) -> int:
     return int(json.loads(text)["child-pid"])
 
 
-async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Process:
+async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None = None) -> asyncio.subprocess.Process:
     """Starts slirp4netns for the network namespace of `pid`; returns once the namespace has its route out.
 
     slirp4netns ends when `exit_fd` (the read end of a pipe the emulator holds open) is closed, so
-    even an emulator killed with SIGKILL leaves no relay behind.
+    even an emulator killed with SIGKILL leaves no relay behind. It joins the session's `group`: the
+    sockets and buffers it holds on the host for the session's connections count towards the session's caps.
     """
     net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -64,7 +67,7 @@ async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Proce
     ready_r, ready_w = os.pipe()
     try:
         await _fence(owner, pid)
-        process = await asyncio.create_subprocess_exec(
+        relay = [
             slirp,
             "--configure",
             "--mtu=65520",
@@ -76,6 +79,9 @@ async def attach(slirp: str, pid: int, exit_fd: int) -> asyncio.subprocess.Proce
             f"--exit-fd={exit_fd}",
             str(pid),
             "tap0",
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *(group.entering(relay) if group is not None else relay),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

@@ -11,7 +11,6 @@ nested user namespaces, drops every capability, and binds read-only everything b
 
 import os
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,15 +72,15 @@ class Launcher:
         channel_fd: int,
         *,
         uid: int | None = None,
-        join: Sequence[str] = (),
+        group: cgroups.SessionGroup | None = None,
         info_fd: int | None = None,
         shared: Path | None = None,
         seccomp_fd: int | None = None,
     ) -> list[str]:
         """`channel_fd` is the inherited socket the kernel talks over (bubblewrap keeps its number).
 
-        `uid`: the session's own uid (root mode); `join`: cgroup.procs files the first process
-        enters before anything of the session runs; `info_fd`: where bubblewrap names its child
+        `uid`: the session's own uid (root mode); `group`: the cgroups the first process enters
+        before anything of the session runs; `info_fd`: where bubblewrap names its child
         (for the network); `shared`: a folder every session uid can reach, holding the copies of
         the kernel file and (with egress) resolv.conf that sessions see; without it, the package's own;
         `seccomp_fd`: where bubblewrap reads `seccomp_filter`.
@@ -93,11 +92,7 @@ class Launcher:
         bwrap = [self.bwrap, *self._bwrap_args(data_dir, info_fd, shared, seccomp_fd), "--", *session]
         if uid is not None and self.setpriv is not None:
             bwrap = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", *bwrap]
-        if join:
-            # The shell enters the groups as root, then becomes the session's uid: nothing escapes the caps.
-            script = " && ".join(f'echo $$ > "${n}"' for n in range(1, len(join) + 1))
-            bwrap = ["/bin/sh", "-c", f'{script} && shift {len(join)} && exec "$@"', "sh", *join, *bwrap]
-        return bwrap
+        return group.entering(bwrap) if group is not None else bwrap
 
     def environment(self, data_dir: Path) -> dict[str, str]:
         """The environment of the process the emulator starts: minimal, whether sandboxed or not."""

@@ -14,6 +14,7 @@ import fcntl
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -59,7 +60,24 @@ def remove_folder(folder: Path) -> None:
     """Unmounts whatever is mounted below `folder` (session file systems), then deletes it."""
     for point in _mounts_under(folder):
         _libc.umount2(point.encode(), MNT_DETACH)
-    shutil.rmtree(folder, ignore_errors=True)  # does not follow links a session left
+    delete_tree(folder)
+
+
+def delete_tree(folder: Path) -> None:
+    """Deletes `folder` and all below it, following no link a session left, however deep its tree."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except RecursionError:
+        # Python 3.11's rmtree recurses once per level: a session can nest folders thousands deep.
+        # rm walks any depth; it stays on this file system, as nothing of the host is mounted below.
+        subprocess.run(
+            ["/bin/rm", "-rf", "--one-file-system", "--", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin"},
+            check=False,
+        )
 
 
 def remove_stale(root: Path) -> list[Path]:
@@ -120,7 +138,7 @@ class Scratch:
     def remove_data_dir(self, folder: Path) -> None:
         if os.path.ismount(folder):
             _libc.umount2(str(folder).encode(), MNT_DETACH)
-        shutil.rmtree(folder, ignore_errors=True)
+        delete_tree(folder)
 
     def share(self, files: dict[str, str]) -> Path:
         """A folder of read-only files every session may read (bound read-only into sandboxes)."""

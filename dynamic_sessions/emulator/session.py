@@ -125,7 +125,7 @@ class NodeSession:
                 self.data_dir,
                 theirs.fileno(),
                 uid=self.uid,
-                join=self.group.join_files if self.group else (),
+                group=self.group,
                 info_fd=info_w if with_network else None,
                 shared=self._shared,
                 seccomp_fd=seccomp_r if seccomp_r >= 0 else None,
@@ -197,7 +197,7 @@ class NodeSession:
             transport.close()
         exit_r, self._network_exit = os.pipe()
         try:
-            self._network = await network.attach(self.launcher.slirp, pid, exit_r)
+            self._network = await network.attach(self.launcher.slirp, pid, exit_r, self.group)
         finally:
             os.close(exit_r)
 
