@@ -12,7 +12,7 @@ from bench.executions import bare_post_latency, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
 from bench.table import row
 from dynamic_sessions.client.tokens import LocalToken
-from dynamic_sessions.emulator.runtimes import PYTHON_FLAGS, default_python
+from dynamic_sessions.emulator.sessions.runtimes import PYTHON_FLAGS, default_python
 
 HELLO = 'print("hello-world")'
 

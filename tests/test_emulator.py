@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from dynamic_sessions.emulator.scratch import scratch_root
+from dynamic_sessions.emulator.sandbox.scratch import scratch_root
 from tests.emulator_process import ROOT, bearer, descendants
 
 TUTORIAL_CURL = (

@@ -23,10 +23,10 @@ import pytest
 from starlette.requests import Request
 
 from dynamic_sessions.client import SessionsClient
-from dynamic_sessions.emulator import bodies
-from dynamic_sessions.emulator.contract import BadRequest
-from dynamic_sessions.emulator.history import Ledger, weight
-from dynamic_sessions.emulator.scratch import scratch_root
+from dynamic_sessions.emulator.api import bodies
+from dynamic_sessions.emulator.api.contract import BadRequest
+from dynamic_sessions.emulator.api.history import Ledger, weight
+from dynamic_sessions.emulator.sandbox.scratch import scratch_root
 from tests.emulator_process import Emulator, bearer
 
 V = "2025-10-02-preview"

@@ -35,7 +35,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 def test_the_wheel_installs_only_the_namespaced_package(wheel):
     top_level = {name.split("/", 1)[0] for name in wheel.namelist()}
     assert {name for name in top_level if not name.endswith(".dist-info")} == {"dynamic_sessions"}
-    assert "dynamic_sessions/emulator/kernel.js" in wheel.namelist()
+    assert "dynamic_sessions/emulator/sessions/kernel.js" in wheel.namelist()
 
 
 def test_the_client_extra_brings_only_what_an_app_needs_and_both_console_scripts_exist(wheel):

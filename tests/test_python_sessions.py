@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dynamic_sessions.emulator import runtimes
+from dynamic_sessions.emulator.sessions import runtimes
 from tests.emulator_process import ROOT, descendants, serving
 
 LATEST = "2025-10-02-preview"

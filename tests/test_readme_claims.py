@@ -12,7 +12,7 @@ from azure.core.credentials import AccessToken
 
 from dynamic_sessions.client.tokens import EntraToken
 from dynamic_sessions.emulator.__main__ import parse_args
-from dynamic_sessions.emulator.runtimes import SYSTEM_PYTHON
+from dynamic_sessions.emulator.sessions.runtimes import SYSTEM_PYTHON
 from tests.emulator_process import ROOT, Emulator
 
 EMULATOR_SECTION = "## `python -m emulator`: the pool's data plane on your machine"

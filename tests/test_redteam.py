@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dynamic_sessions.emulator import cgroups
+from dynamic_sessions.emulator.sandbox import cgroups
 from tests.emulator_process import ROOT
 from tests.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
 from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree

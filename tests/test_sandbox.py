@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from dynamic_sessions.emulator.caps import parse_size, show_size
-from dynamic_sessions.emulator.runtimes import HERE
-from dynamic_sessions.emulator.sandbox import (
+from dynamic_sessions.emulator.sandbox.caps import parse_size, show_size
+from dynamic_sessions.emulator.sandbox.launcher import (
     SESSION_UID_BASE,
     SHM,
     TMP,
@@ -33,7 +32,8 @@ from dynamic_sessions.emulator.sandbox import (
     _closed_to_others,
     make_launcher,
 )
-from dynamic_sessions.emulator.scratch import Scratch, ScratchUnusable, scratch_root
+from dynamic_sessions.emulator.sandbox.scratch import Scratch, ScratchUnusable, scratch_root
+from dynamic_sessions.emulator.sessions.runtimes import HERE, node_runtime
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 
 KERNEL = HERE / "kernel.js"
@@ -370,7 +370,7 @@ def test_a_node_that_session_uids_cannot_reach_is_refused_up_front(monkeypatch):
         (hidden / "node").chmod(0o755)
         monkeypatch.setenv("PATH", str(hidden))
         with pytest.raises(SandboxUnavailable, match=f"{base / 'home'} is closed to other users"):
-            make_launcher(egress=False, unsandboxed=False)
+            make_launcher(node_runtime(), egress=False, unsandboxed=False)
         assert _closed_to_others(Path(shutil.which("node", path="/usr/bin:/bin") or "/usr/bin/node")) is None
     finally:
         shutil.rmtree(base)

@@ -9,10 +9,10 @@ import socket
 import sys
 from pathlib import Path
 
-from dynamic_sessions.emulator.caps import GIB, MIB, Caps, parse_size
-from dynamic_sessions.emulator.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
-from dynamic_sessions.emulator.sandbox import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
-from dynamic_sessions.emulator.scratch import ScratchUnusable
+from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size
+from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
+from dynamic_sessions.emulator.sandbox.scratch import ScratchUnusable
+from dynamic_sessions.emulator.sessions.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
 
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
@@ -220,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
 
-    from dynamic_sessions.emulator.app import EmulatorState, create_app
-    from dynamic_sessions.emulator.pool import Pool, PoolSettings
-    from dynamic_sessions.emulator.server import server_options
+    from dynamic_sessions.emulator.api.app import EmulatorState, create_app
+    from dynamic_sessions.emulator.api.server import server_options
+    from dynamic_sessions.emulator.sessions.pool import Pool, PoolSettings
 
     try:
         pool = Pool(launcher, PoolSettings(args.max_sessions, args.cooldown, args.ready_sessions))

@@ -1,4 +1,4 @@
-"""The emulator's HTTP surface: both data-plane contracts over one pool of real Node.js sessions."""
+"""The HTTP surface: both data-plane contracts over one pool of real sessions (Node.js or Python)."""
 
 import asyncio
 import contextlib
@@ -18,13 +18,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dynamic_sessions.emulator import auth, contract
-from dynamic_sessions.emulator.bodies import json_body, receive_upload
-from dynamic_sessions.emulator.contract import BadRequest, JSONResponse, error_response
-from dynamic_sessions.emulator.files import FileInfo, SessionFiles, read_chunks
-from dynamic_sessions.emulator.history import Ledger
-from dynamic_sessions.emulator.pool import Pool, PoolFull
-from dynamic_sessions.emulator.session import DEFAULT_OUTPUT_LIMIT, NodeSession, Outcome, SessionEnded
+from dynamic_sessions.emulator.api import auth, contract
+from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
+from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, error_response
+from dynamic_sessions.emulator.api.history import Ledger
+from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
+from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
+from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, Session, SessionEnded
 
 log = logging.getLogger("emulator")
 # The log shows this much of a path; the rest is counted.
@@ -94,6 +94,8 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
             return await handler(request, state)
         except BadRequest as bad:
             return error_response(bad.status, bad.code, bad.message, bad.headers)
+        except FileRefused as refused:
+            return error_response(refused.status, refused.code, refused.message)
         except RecursionError:  # a body that parsed at the edge of the nesting limit, then was looked at
             return error_response(400, "InvalidRequest", "The request body is JSON nested too deeply.")
         except PoolFull as full:
@@ -282,7 +284,7 @@ async def file_content(request: Request, state: EmulatorState) -> Response:
 async def session_item(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.SESSION_VERSIONS, "session")
     ident = contract.identifier(request.query_params)
-    session: NodeSession | None = state.pool.sessions.get(ident)
+    session: Session | None = state.pool.sessions.get(ident)
     if session is None:
         raise BadRequest(404, "SessionNotFound", "No live session has this identifier.")
     if request.method == "DELETE":

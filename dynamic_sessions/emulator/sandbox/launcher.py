@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynamic_sessions.emulator import cgroups, network, seccomp
-from dynamic_sessions.emulator.caps import GIB, Caps, Enforcement, show_size
-from dynamic_sessions.emulator.runtimes import Runtime, RuntimeUnavailable, node_runtime
+from dynamic_sessions.emulator.sandbox import cgroups, network, seccomp
+from dynamic_sessions.emulator.sandbox.caps import GIB, Caps, Enforcement, show_size
+from dynamic_sessions.emulator.sandbox.program import Runtime
 
 SANDBOX_KERNEL_DIR = "/opt/emulator"
 SANDBOX_DATA_DIR = "/mnt/data"
@@ -208,15 +208,9 @@ def _closed_to_others(path: Path) -> Path | None:
     return None
 
 
-def make_launcher(
-    egress: bool, unsandboxed: bool, caps: Caps | None = None, runtime: Runtime | None = None
-) -> Launcher:
-    """The launcher for this machine (NodeLTS sessions unless told), or `SandboxUnavailable` with what to do."""
+def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps | None = None) -> Launcher:
+    """The launcher of `runtime`'s sessions on this machine, or `SandboxUnavailable` with what to do."""
     caps = caps or Caps()
-    try:
-        runtime = runtime or node_runtime()
-    except RuntimeUnavailable as missing:
-        raise SandboxUnavailable(str(missing)) from None
     if unsandboxed:
         return Launcher(runtime=runtime, bwrap=None, egress=egress, caps=caps)
     bwrap = shutil.which("bwrap")

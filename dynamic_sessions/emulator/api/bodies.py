@@ -16,8 +16,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from dynamic_sessions.emulator.contract import BadRequest
-from dynamic_sessions.emulator.files import FileInfo, SessionFiles, Upload
+from dynamic_sessions.emulator.api.contract import BadRequest
+from dynamic_sessions.emulator.sandbox.files import FileInfo, SessionFiles, Upload
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024

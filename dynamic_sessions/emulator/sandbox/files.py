@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dynamic_sessions.emulator.contract import BadRequest, file_name
-
 # Linux's limit for one path component; a longer name could never name a file in /mnt/data.
 MAX_NAME_BYTES = 255
 READ_CHUNK = 1024 * 1024
@@ -53,11 +51,20 @@ class FileInfo:
     modified: float
 
 
+class FileRefused(Exception):
+    """A file operation turned down, with the HTTP status and Azure error code the API answers it with."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 def checked_name(name: str) -> str:
     """The name, or a 400 naming what is wrong with it."""
-    file_name(name)
+    if not name or "/" in name or "\\" in name or name in (".", "..") or ".." in name or "\0" in name:
+        raise FileRefused(400, "InvalidFileName", "A file name may not contain a path separator or '..'.")
     if _is_temporary(name):
-        raise BadRequest(
+        raise FileRefused(
             400,
             "InvalidFileName",
             f"{name!r} is reserved: names of the form {UPLOAD_PREFIX}<16 hex digits> are the emulator's "
@@ -66,9 +73,9 @@ def checked_name(name: str) -> str:
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest(400, "InvalidFileName", "A file name must be valid UTF-8.") from None
+        raise FileRefused(400, "InvalidFileName", "A file name must be valid UTF-8.") from None
     if len(encoded) > MAX_NAME_BYTES:
-        raise BadRequest(
+        raise FileRefused(
             400,
             "InvalidFileName",
             f"A file name may be at most {MAX_NAME_BYTES} bytes of UTF-8; this one has {len(encoded)}.",
@@ -76,13 +83,13 @@ def checked_name(name: str) -> str:
     return name
 
 
-def _not_found(name: str) -> BadRequest:
-    return BadRequest(404, "NotFound", f"No file named {name!r} in this session.")
+def _not_found(name: str) -> FileRefused:
+    return FileRefused(404, "NotFound", f"No file named {name!r} in this session.")
 
 
-def _not_regular(name: str, status: os.stat_result) -> BadRequest:
+def _not_regular(name: str, status: os.stat_result) -> FileRefused:
     kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
-    return BadRequest(
+    return FileRefused(
         400,
         "NotARegularFile",
         f"{name!r} in /mnt/data is {kind}; the files API reads and writes regular files only.",
@@ -125,9 +132,9 @@ class SessionFiles:
         session_uid = self._owner.st_uid
         return session_uid != os.geteuid() and status.st_uid == session_uid
 
-    def _refusal(self, name: str, status: os.stat_result) -> BadRequest:
+    def _refusal(self, name: str, status: os.stat_result) -> FileRefused:
         if stat.S_ISREG(status.st_mode):
-            return BadRequest(
+            return FileRefused(
                 400,
                 "NotARegularFile",
                 f"{name!r} in /mnt/data has {status.st_nlink} hard links; the files API serves a file "
@@ -187,7 +194,7 @@ class SessionFiles:
                 try:
                     checked_name(name)
                     status = entry.stat(follow_symlinks=False)
-                except (BadRequest, OSError):
+                except (FileRefused, OSError):
                     continue
                 if self._servable(name, status):
                     yield FileInfo(name, status.st_size, status.st_mtime)
@@ -282,15 +289,15 @@ def _chunks_of(handle: BinaryIO, size: int) -> Iterator[bytes]:
             yield chunk
 
 
-def _os_error(name: str, error: OSError) -> BadRequest:
+def _os_error(name: str, error: OSError) -> FileRefused:
     if error.errno == errno.ELOOP:
-        return BadRequest(
+        return FileRefused(
             400, "NotARegularFile", f"{name!r} in /mnt/data is a symbolic link; the files API does not follow links."
         )
     if error.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-        return BadRequest(400, "NotARegularFile", f"{name!r} in /mnt/data is a directory, not a regular file.")
+        return FileRefused(400, "NotARegularFile", f"{name!r} in /mnt/data is a directory, not a regular file.")
     if error.errno == errno.ENAMETOOLONG:
-        return BadRequest(400, "InvalidFileName", f"The file name is longer than {MAX_NAME_BYTES} bytes.")
+        return FileRefused(400, "InvalidFileName", f"The file name is longer than {MAX_NAME_BYTES} bytes.")
     if error.errno == errno.ENOSPC or error.errno == errno.EDQUOT:
-        return BadRequest(507, "InsufficientStorage", "The session's /mnt/data is full.")
-    return BadRequest(400, "FileNotAccessible", f"{name!r} in /mnt/data cannot be used: {error.strerror}.")
+        return FileRefused(507, "InsufficientStorage", "The session's /mnt/data is full.")
+    return FileRefused(400, "FileNotAccessible", f"{name!r} in /mnt/data cannot be used: {error.strerror}.")

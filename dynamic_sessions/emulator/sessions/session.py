@@ -1,4 +1,4 @@
-"""One live session: a Node.js kernel process, its /mnt/data folder, and the channel to it."""
+"""One live session: a kernel process (Node.js or Python), its /mnt/data folder, and the channel to it."""
 
 import asyncio
 import contextlib
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from dynamic_sessions.emulator import network
-from dynamic_sessions.emulator.caps import show_size
-from dynamic_sessions.emulator.cgroups import SessionGroup
-from dynamic_sessions.emulator.sandbox import Launcher
-from dynamic_sessions.emulator.scratch import Scratch
+from dynamic_sessions.emulator.sandbox import network
+from dynamic_sessions.emulator.sandbox.caps import show_size
+from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
+from dynamic_sessions.emulator.sandbox.launcher import Launcher
+from dynamic_sessions.emulator.sandbox.scratch import Scratch
 
 # The kernel enforces the timeout itself; this margin only catches a kernel that cannot answer
 # (a busy loop inside a callback, a hung native call), which is then killed.
@@ -64,7 +64,7 @@ def _outcome(line: bytes, seq: int) -> Outcome | None:
         return None
 
 
-class NodeSession:
+class Session:
     """A started kernel. `execute` runs one piece of code at a time, in order of arrival."""
 
     def __init__(
@@ -114,7 +114,7 @@ class NodeSession:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    async def start(self) -> "NodeSession":
+    async def start(self) -> "Session":
         ours, theirs = socket.socketpair()
         with_network = self.launcher.sandboxed and self.launcher.egress
         info_r, info_w = os.pipe() if with_network else (-1, -1)

@@ -6,11 +6,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from dynamic_sessions.emulator import network
-from dynamic_sessions.emulator.cgroups import EmulatorGroups
-from dynamic_sessions.emulator.sandbox import Launcher
-from dynamic_sessions.emulator.scratch import Scratch
-from dynamic_sessions.emulator.session import NodeSession, SessionEnded
+from dynamic_sessions.emulator.sandbox import network
+from dynamic_sessions.emulator.sandbox.cgroups import EmulatorGroups
+from dynamic_sessions.emulator.sandbox.launcher import Launcher
+from dynamic_sessions.emulator.sandbox.scratch import Scratch
+from dynamic_sessions.emulator.sessions.session import Session, SessionEnded
 
 log = logging.getLogger("emulator")
 REFILL_DELAY_S = 0.05
@@ -31,15 +31,15 @@ class Pool:
     """Allocates one session per identifier, at most `max_sessions` at once.
 
     Ready sessions are started ahead of demand and handed to new identifiers, so those skip
-    Node's start-up; they count towards `max_sessions` like allocated ones, as spare capacity.
+    the interpreter's start-up; they count towards `max_sessions` like allocated ones, as spare capacity.
     """
 
     def __init__(self, launcher: Launcher, settings: PoolSettings):
         self.launcher = launcher
         self.settings = settings
-        self.sessions: dict[str, NodeSession] = {}
-        self._starting: dict[str, asyncio.Future[NodeSession]] = {}
-        self._ready: list[NodeSession] = []
+        self.sessions: dict[str, Session] = {}
+        self._starting: dict[str, asyncio.Future[Session]] = {}
+        self._ready: list[Session] = []
         self._warming = 0
         self.scratch = Scratch()
         try:
@@ -71,7 +71,7 @@ class Pool:
     def _allocated(self) -> int:
         return len(self.sessions) + len(self._starting)
 
-    async def session_for(self, identifier: str) -> NodeSession:
+    async def session_for(self, identifier: str) -> Session:
         """The identifier's session, started (or taken from the ready ones) on first use."""
         session = self.sessions.get(identifier)
         if session is not None and session.alive and not session.gone:
@@ -84,7 +84,7 @@ class Pool:
             return await asyncio.shield(pending)
         if self._allocated() >= self.settings.max_sessions:
             raise PoolFull(f"all {self.settings.max_sessions} sessions of the pool are in use")
-        future: asyncio.Future[NodeSession] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._starting[identifier] = future
         try:
             session = await self._take_or_start()
@@ -108,7 +108,7 @@ class Pool:
         self._refill_soon = None
         self._refill()
 
-    async def _take_or_start(self) -> NodeSession:
+    async def _take_or_start(self) -> Session:
         while self._ready:
             session = self._ready.pop()
             if session.alive and not session.gone:
@@ -116,13 +116,13 @@ class Pool:
             await session.close()  # it died while waiting: free its folder
         return await self._new_session()
 
-    async def _new_session(self) -> NodeSession:
+    async def _new_session(self) -> Session:
         """Starts a session in a free slot (its uid, in root mode); the slot is free again once it has ended."""
         slot = min(self._free_slots) if self._free_slots else self._next_slot
         self._free_slots.discard(slot)
         self._next_slot = max(self._next_slot, slot + 1)
         try:
-            session = NodeSession(
+            session = Session(
                 self.launcher,
                 self.scratch,
                 uid=self.launcher.session_uid(slot),

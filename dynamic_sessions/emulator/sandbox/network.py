@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from dynamic_sessions.emulator.cgroups import SessionGroup
+from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
 
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
 # Never reachable from a session, whatever the host's routes: the cloud's link-local endpoints (instance

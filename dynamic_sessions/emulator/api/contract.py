@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette import responses
 
-from dynamic_sessions.emulator.session import NodeSession, Outcome
+from dynamic_sessions.emulator.sessions.session import Outcome, Session
 
 LEGACY_VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
 EXECUTIONS_VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
@@ -184,13 +184,7 @@ def timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def file_name(name: str) -> str:
-    if not name or "/" in name or "\\" in name or name in (".", "..") or ".." in name or "\0" in name:
-        raise BadRequest(400, "InvalidFileName", "A file name may not contain a path separator or '..'.")
-    return name
-
-
-def session_resource(session: NodeSession, cooldown_s: float) -> dict[str, Any]:
+def session_resource(session: Session, cooldown_s: float) -> dict[str, Any]:
     """The session resource of 2025-02-02-preview and later."""
     return {
         "identifier": session.identifier,
