@@ -47,7 +47,7 @@ def pool_response(inputs: dict[str, Any], location: str) -> tuple[str, dict[str,
     properties sent, plus what the service adds (endpoint, provisioning state, MCP endpoint, identity ids)."""
     group, name = inputs["resourceGroupName"], inputs["resourceName"]
     pool_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.App/sessionPools/{name}"
-    properties = json.loads(json.dumps(inputs["properties"]))
+    properties = as_json_numbers(inputs["properties"])
     properties["provisioningState"] = "Succeeded"
     properties["nodeCount"] = 0
     # A trailing slash, as some API versions answer: the component strips it.
@@ -77,10 +77,22 @@ def pool_response(inputs: dict[str, Any], location: str) -> tuple[str, dict[str,
     return pool_id, body
 
 
+def as_json_numbers(value: Any) -> Any:
+    """Numbers as the provider writes them: the engine carries every number as a double, and Go's JSON
+    encoder writes a whole double without a fraction (5.0 goes out as 5)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: as_json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json_numbers(v) for v in value]
+    return value
+
+
 def arm_request_body(inputs: dict[str, Any]) -> dict[str, Any]:
     """The PUT body the azure-native provider sends for the generic pool resource's inputs: the envelope's
     fields as given, and the identity's list of user-assigned ids as ARM's map of id -> {}."""
-    body: dict[str, Any] = {"location": inputs["location"], "properties": inputs["properties"]}
+    body: dict[str, Any] = {"location": inputs["location"], "properties": as_json_numbers(inputs["properties"])}
     if "tags" in inputs:
         body["tags"] = inputs["tags"]
     if "identity" in inputs:
