@@ -17,6 +17,9 @@ API_VERSION = "2025-10-02-preview"
 `mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose spec lists none of them."""
 PROVIDER_NAMESPACE = "Microsoft.App"
 RESOURCE_TYPE = "sessionPools"
+REPLACED_ON_CHANGE = ("location", "properties.containerType", "properties.poolManagementType")
+"""Inputs a change of which replaces the pool: ARM's spec for the pool marks them create-only (or the
+service refuses their update), which the generic resource does not know."""
 TYPED_POOL_TYPE = "azure-native:app:ContainerAppsSessionPool"
 """The type token the pool had before: an alias, so the engine diffs the pool instead of creating a second one."""
 

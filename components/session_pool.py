@@ -170,6 +170,8 @@ class SessionPool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=protect,
+                # Azure updates neither in place, and the generic resource's schema cannot say so.
+                replace_on_changes=list(pool_body.REPLACED_ON_CHANGE),
                 # The name is explicit, so a replacement (new container type) must free it first.
                 delete_before_replace=True,
                 aliases=[pulumi.Alias(type_=pool_body.TYPED_POOL_TYPE)],

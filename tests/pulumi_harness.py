@@ -161,9 +161,12 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self.azure.options[request.name] = {
             "protect": request.protect,
             "deleteBeforeReplace": request.deleteBeforeReplace,
+            "replaceOnChanges": list(request.replaceOnChanges),
             "retainOnDelete": request.retainOnDelete,
             "aliases": [str(alias) for alias in request.aliases],
             "dependencies": list(request.dependencies),
+            "type": request.type,
+            "parent": request.parent,
         }
         return super().RegisterResource(request)
 

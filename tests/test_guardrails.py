@@ -94,13 +94,15 @@ def test_a_lock_sits_on_the_pool_after_its_grants(level):
 
 
 @pulumi.runtime.test
-def test_the_pool_keeps_its_old_type_as_an_alias_and_frees_its_name_before_a_replacement():
+def test_the_pool_keeps_its_old_type_as_an_alias_and_a_new_container_type_replaces_it():
     mocks, ready = deploy({})
 
     def check(_):
         aliases = mocks.options["dev-pool"]["aliases"]
         assert [a for a in aliases if '"azure-native:app:ContainerAppsSessionPool"' in a]
         assert mocks.options["dev-pool"]["deleteBeforeReplace"]
+        replaced = set(mocks.options["dev-pool"]["replaceOnChanges"])
+        assert replaced == {"location", "properties.containerType", "properties.poolManagementType"}
 
     return ready.apply(check)
 
