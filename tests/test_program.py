@@ -242,7 +242,7 @@ def test_defaults_alone_give_a_closed_small_pool():
         assert sent["mcpServerSettings"] == {"isMcpServerEnabled": False}
         assert "identity" not in pool.inputs and "managedIdentitySettings" not in sent
         assert mocks.of_type("azure-native:authorization:ManagementLockByScope") == []
-        assert not any(r.custom and getattr(r, "protect", False) for r in mocks.resources)
+        assert not any(options["protect"] for options in mocks.options.values())
 
     return exports["poolId"].apply(check)
 
