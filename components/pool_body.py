@@ -59,9 +59,10 @@ def pool_properties(
             "lifecycleConfiguration": lifecycle_configuration(lifecycle_type, cooldown_seconds, max_alive_seconds)
         },
         "sessionNetworkConfiguration": {"status": pulumi.Output.from_input(egress_enabled).apply(egress_status)},
-        # Sent off as well as on: a PUT that left it out would not say which of the two is meant.
-        "mcpServerSettings": {"isMcpServerEnabled": mcp_server},
     }
+    if mcp_server:
+        # Only when on: a PUT replaces the whole body, and the spec's default for a pool without it is off.
+        properties["mcpServerSettings"] = {"isMcpServerEnabled": True}
     if identities:
         properties["managedIdentitySettings"] = [
             {"identity": identity, "lifecycle": identity_lifecycle} for identity in identities

@@ -242,7 +242,7 @@ class SessionPool(pulumi.ComponentResource):
         )
         mcp = args.get("mcp_server", False)
         self.mcp_server_endpoint = properties.apply(
-            lambda p: p["mcpServerSettings"]["mcpServerEndpoint"] if mcp else None
+            lambda p: p.get("mcpServerSettings", {}).get("mcpServerEndpoint") if mcp else None
         )
         self.pool_identity_principal_id = pool.identity.apply(
             lambda identity: identity.principal_id if identity and SYSTEM_IDENTITY in identities else None

@@ -199,7 +199,7 @@ def test_without_the_mcp_server_there_is_no_endpoint_output():
     mocks, ready = deploy({})
 
     def check(out):
-        assert mocks.of_type(POOL_TYPE)[0].inputs["properties"]["mcpServerSettings"] == {"isMcpServerEnabled": False}
+        assert "mcpServerSettings" not in mocks.of_type(POOL_TYPE)[0].inputs["properties"]
         assert "mcpServerEndpoint" not in out and "maxAliveSeconds" not in out
 
     return ready.apply(check)

@@ -239,7 +239,7 @@ def test_defaults_alone_give_a_closed_small_pool():
         assert sent["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
         assert sent["scaleConfiguration"] == {"maxConcurrentSessions": 5}
         assert sent["containerType"] == "NodeLTS"
-        assert sent["mcpServerSettings"] == {"isMcpServerEnabled": False}
+        assert "mcpServerSettings" not in sent
         assert "identity" not in pool.inputs and "managedIdentitySettings" not in sent
         assert mocks.of_type("azure-native:authorization:ManagementLockByScope") == []
         assert not any(options["protect"] for options in mocks.options.values())
