@@ -24,6 +24,7 @@ TIMED_ONLY_CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 """Built-in (code interpreter and shell) pools end a session after its cooldown: `Timed` only. The spec's
 `OnContainerExit` example is a CustomContainer pool, a type this component does not deploy."""
 MAX_ALIVE_RANGE = (1, 86400)
+"""The spec sets no bound; its OnContainerExit example's one day is the ceiling here."""
 SYSTEM_IDENTITY = "system"
 USER_IDENTITY_PATTERN = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}"
