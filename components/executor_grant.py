@@ -24,8 +24,9 @@ class SessionExecutorGrantArgs(TypedDict):
 class SessionExecutorGrant(pulumi.ComponentResource):
     """Grants one identity the Azure ContainerApps Session Executor role on a session pool.
 
-    The assignment is named from (pool id, principal id, role) exactly as the pool's own grants are, so the
-    pool stack's `executors` and an app's `SessionExecutorGrant` for the same identity are one assignment.
+    The app's own stack owns this grant: the pool stack must not also list the identity in `executors`.
+    Both would name the assignment alike (pool id, principal id, role), and the second `pulumi up` to
+    declare it fails with "cannot create already existing resource", as the provider refuses to adopt it.
     """
 
     role_assignment_id: pulumi.Output[str]

@@ -23,12 +23,15 @@ def assign_role(
     role_guid: str,
     description: str,
     parent: pulumi.Resource,
+    protect: bool = False,
 ) -> authorization.RoleAssignment:
     """Grants `role_guid` to the principal at `scope` (a pool's id).
 
-    The assignment's name is derived from (scope, principal, role), so a second deploy, a lost state or the
-    other side declaring the same grant finds the assignment instead of colliding with RoleAssignmentExists.
-    The role definition lives in the scope's subscription, which may differ from the deployer's.
+    The assignment's name is derived from (scope, principal, role), so every deploy of the owning stack names
+    it alike. A second owner would not share it: the provider refuses to create an assignment that already
+    exists ("cannot create already existing resource"), so each grant has one declaring stack, and an
+    assignment whose state was lost is adopted with `pulumi import`. The role definition lives in the
+    scope's subscription, which may differ from the deployer's.
     """
     scope_output = pulumi.Output.from_input(scope)
     return authorization.RoleAssignment(
@@ -42,5 +45,5 @@ def assign_role(
         principal_type=pulumi.Output.from_input(principal_type).apply(check_principal_type),
         role_definition_id=scope_output.apply(lambda pool_id: role_definition_id(subscription_of(pool_id), role_guid)),
         description=description,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

@@ -34,7 +34,7 @@ def subscription_of(resource_id: str) -> str:
 
 
 def role_assignment_name(scope: str, principal_id: str, role_guid: str) -> str:
-    """A GUID derived from (scope, principal, role): the same inputs give the same name on every deploy,
-    so a second `pulumi up`, or one after lost state, finds the assignment instead of colliding with it."""
+    """A GUID derived from (scope, principal, role): the same inputs give the same name on every deploy, so
+    a second `pulumi up` changes nothing and `pulumi import` after a lost state knows which id to adopt."""
     key = "|".join(part.strip().lower() for part in (scope, principal_id, role_guid))
     return str(uuid.uuid5(_NAMESPACE, key))

@@ -1,16 +1,19 @@
-"""The component: a resource group, a code-interpreter session pool and its Session Executor grants."""
+"""The component: a resource group (or an existing one), a session pool, its grants and its guardrails."""
 
 from typing import NotRequired, TypedDict
 
 import pulumi
-from pulumi_azure_native import app, authorization, resources
+from pulumi_azure_native import authorization, resources
 
+from components import pool_body
+from components.deployer import current_deployer
 from components.grants import assign_role
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
-from components.settings import check_inputs
+from components.settings import DEFAULTS, SYSTEM_IDENTITY, check_inputs
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
 """What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
+MANAGED_BY = "pulumi"
 
 
 class ExecutorArgs(TypedDict):
@@ -22,6 +25,17 @@ class ExecutorArgs(TypedDict):
     """`User`, `Group` or `ServicePrincipal` (managed identities are service principals)."""
 
 
+class GrantOutput(TypedDict):
+    """A role assignment the pool's stack declared on the pool."""
+
+    principalId: str
+    """The object id granted."""
+    principalType: str
+    """`User`, `Group` or `ServicePrincipal`, as sent to Azure."""
+    roleDefinitionId: str
+    """The role definition id, in the pool's subscription."""
+
+
 class SessionPoolArgs(TypedDict):
     """Inputs of a `SessionPool`; `components.settings` validates every value known when it is declared."""
 
@@ -30,7 +44,7 @@ class SessionPoolArgs(TypedDict):
     pool_name: pulumi.Input[str]
     """The pool's name: 3..32 lowercase letters and digits, starting with a letter."""
     container_type: NotRequired[pulumi.Input[str]]
-    """`NodeLTS` (JavaScript, the default) or `PythonLTS`. Changing it replaces the pool and its endpoint."""
+    """`NodeLTS` (JavaScript, the default), `PythonLTS` or `Shell`. Changing it replaces the pool and its endpoint."""
     max_sessions: NotRequired[pulumi.Input[int]]
     """Most sessions alive at once, 1..600; default 5."""
     cooldown_seconds: NotRequired[pulumi.Input[int]]
@@ -41,19 +55,38 @@ class SessionPoolArgs(TypedDict):
     """Whether session code may open outbound connections; default false."""
     grant_deployer: NotRequired[bool]
     """Grant the deploying identity the Session Executor role (the smoke check runs as it); default true."""
-    deployer_principal_type: NotRequired[pulumi.Input[str]]
-    """The deploying identity's type: `User` (default) or `ServicePrincipal` (CI, managed identity)."""
+    deployer_principal_type: NotRequired[str]
+    """`auto` (default: read from the deploying identity's token), `User` or `ServicePrincipal`; a value that
+    contradicts the identity deploying stops the deployment before any resource."""
     grant_contributor: NotRequired[bool]
     """Also grant Container Apps SessionPools Contributor to every principal granted here; default false."""
     executors: NotRequired[list[ExecutorArgs]]
-    """Further principals granted the Session Executor role on the pool, by known object id. For an identity
-    created in another program, declare a `SessionExecutorGrant` there instead."""
+    """Principals no other stack owns, granted the Session Executor role by known object id. An app with its
+    own stack grants itself with a `SessionExecutorGrant` there instead: one owner per grant."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
-    """Tags put on the resource group and the pool."""
+    """Tags on the resource group and the pool, merged over the defaults managedBy, stack and project."""
+    protect: NotRequired[bool]
+    """Pulumi `protect` on the group, the pool, the lock and the grants: destroy and replace refuse; default false."""
+    lock: NotRequired[str]
+    """`none` (default), `CanNotDelete` or `ReadOnly`: an Azure management lock on the pool."""
+    resource_group_name: NotRequired[str]
+    """An explicit name for the resource group this stack creates; unset derives `<name>-rg<random>`."""
+    existing_resource_group: NotRequired[str]
+    """A resource group this stack uses but does not own: never created, tagged nor deleted by it."""
+    identity: NotRequired[list[str]]
+    """The pool's managed identities: `system` and/or user-assigned identity resource ids; default none."""
+    identity_lifecycle: NotRequired[str]
+    """`None` (default) or `Main`: whether session code can use the pool's identities."""
+    lifecycle_type: NotRequired[str]
+    """`Timed` (default, the only one built-in pools allow) or `OnContainerExit`."""
+    max_alive_seconds: NotRequired[int]
+    """Most seconds a session lives with `OnContainerExit`."""
+    mcp_server: NotRequired[bool]
+    """Enable the pool's platform-managed MCP server; default false. Its API key is never an output."""
 
 
 class SessionPool(pulumi.ComponentResource):
-    """A dynamic-sessions code-interpreter pool in its own resource group, callable by the principals granted."""
+    """A dynamic-sessions pool in its resource group, callable by the principals granted."""
 
     pool_management_endpoint: pulumi.Output[str]
     """The data-plane base URL, without a trailing slash."""
@@ -68,54 +101,86 @@ class SessionPool(pulumi.ComponentResource):
     token_scope: pulumi.Output[str]
     """The scope callers request a token for."""
     container_type: pulumi.Output[str]
-    """The session runtime: `NodeLTS` or `PythonLTS`."""
+    """The session runtime: `NodeLTS`, `PythonLTS` or `Shell`, as Azure reports it."""
     executor_role_definition_id: pulumi.Output[str]
     """The Session Executor role definition id the pool's grants use (in the pool's subscription)."""
+    pool_api_version: pulumi.Output[str]
+    """The ARM api-version the pool is declared at."""
+    grants: pulumi.Output[list[GrantOutput]]
+    """Every role assignment this pool declares on itself (the deployer's included)."""
+    mcp_server_endpoint: pulumi.Output[str | None]
+    """The MCP server's URL when `mcpServer` is on, as Azure reports it."""
+    pool_identity_principal_id: pulumi.Output[str | None]
+    """The principal id of the pool's system-assigned identity, when it has one."""
 
     def __init__(self, name: str, args: SessionPoolArgs, opts: pulumi.ResourceOptions | None = None):
         check_inputs(args)  # before anything is registered, as for stack settings
+        grant_deployer = args.get("grant_deployer", True)
+        # Before any resource too: a principal type the deploying identity contradicts never reaches Azure.
+        deployer = current_deployer(args.get("deployer_principal_type", "auto")) if grant_deployer else None
         super().__init__("dynamic-sessions:index:SessionPool", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = args.get("tags") or {}
-
-        group = resources.ResourceGroup(f"{name}-rg", location=args["location"], tags=tags, opts=child)
-
-        ready = args.get("ready_sessions")
-        egress = pulumi.Output.from_input(args.get("egress_enabled", False))
-        pool = app.ContainerAppsSessionPool(
-            f"{name}-pool",
-            session_pool_name=args["pool_name"],
-            resource_group_name=group.name,
-            location=group.location,
-            # A plain string: the SDK's ContainerType enum predates NodeLTS, but the field is open.
-            container_type=args.get("container_type", "NodeLTS"),
-            pool_management_type=app.PoolManagementType.DYNAMIC,
-            dynamic_pool_configuration=app.DynamicPoolConfigurationArgs(
-                lifecycle_configuration=app.LifecycleConfigurationArgs(
-                    lifecycle_type=app.LifecycleType.TIMED,
-                    cooldown_period_in_seconds=args.get("cooldown_seconds", 300),
-                ),
-            ),
-            scale_configuration=app.ScaleConfigurationArgs(
-                max_concurrent_sessions=args.get("max_sessions", 5),
-                ready_session_instances=ready,
-            ),
-            session_network_configuration=app.SessionNetworkConfigurationArgs(
-                status=egress.apply(
-                    lambda on: (
-                        app.SessionNetworkStatus.EGRESS_ENABLED if on else app.SessionNetworkStatus.EGRESS_DISABLED
-                    )
-                ),
-            ),
-            tags=tags,
-            # The name is explicit, so a replacement (new container type) must free it first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        protect = args.get("protect", False)
+        child = pulumi.ResourceOptions(parent=self, protect=protect)
+        tags = pulumi.Output.from_input(args.get("tags") or {}).apply(
+            lambda given: {
+                "managedBy": MANAGED_BY,
+                "stack": pulumi.get_stack(),
+                "project": pulumi.get_project(),
+                **(given or {}),
+            }
         )
 
-        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        grants: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = []
-        if args.get("grant_deployer", True):
-            grants.append(("deployer", client.object_id, args.get("deployer_principal_type", "User")))
+        existing = args.get("existing_resource_group")
+        if existing:
+            group_name: pulumi.Output[str] = pulumi.Output.from_input(existing)
+        else:
+            group = resources.ResourceGroup(
+                f"{name}-rg",
+                resource_group_name=args.get("resource_group_name"),
+                location=args["location"],
+                tags=tags,
+                opts=child,
+            )
+            group_name = group.name
+
+        identities = tuple(args.get("identity") or ())
+        pool = resources.Resource(
+            f"{name}-pool",
+            api_version=pool_body.API_VERSION,
+            resource_provider_namespace=pool_body.PROVIDER_NAMESPACE,
+            resource_type=pool_body.RESOURCE_TYPE,
+            parent_resource_path="",
+            resource_group_name=group_name,
+            resource_name_=args["pool_name"],
+            location=args["location"],
+            tags=tags,
+            identity=pool_body.identity_args(identities),
+            properties=pool_body.pool_properties(
+                container_type=args.get("container_type", DEFAULTS["containerType"]),
+                max_sessions=args.get("max_sessions", DEFAULTS["maxSessions"]),
+                ready_sessions=args.get("ready_sessions"),
+                cooldown_seconds=args.get("cooldown_seconds", DEFAULTS["cooldownSeconds"]),
+                egress_enabled=args.get("egress_enabled", False),
+                lifecycle_type=args.get("lifecycle_type", DEFAULTS["lifecycleType"]),
+                max_alive_seconds=args.get("max_alive_seconds"),
+                identities=identities,
+                identity_lifecycle=args.get("identity_lifecycle", DEFAULTS["identityLifecycle"]),
+                mcp_server=args.get("mcp_server", False),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=protect,
+                # Azure updates neither in place, and the generic resource's schema cannot say so.
+                replace_on_changes=list(pool_body.REPLACED_ON_CHANGE),
+                # The name is explicit, so a replacement (new container type) must free it first.
+                delete_before_replace=True,
+                aliases=[pulumi.Alias(type_=pool_body.TYPED_POOL_TYPE)],
+            ),
+        )
+
+        grants: list[tuple[str, str, str]] = []
+        if deployer is not None:
+            grants.append(("deployer", deployer.object_id, deployer.principal_type))
         for executor in args.get("executors") or []:
             principal = executor["principal_id"].lower()
             grants.append((principal, principal, executor["principal_type"]))
@@ -132,20 +197,55 @@ class SessionPool(pulumi.ComponentResource):
                 role_guid=role_guid,
                 description=description,
                 parent=self,
+                protect=protect,
             )
             for role, role_guid, description in roles
             for label, principal_id, principal_type in grants
         ]
 
-        self.pool_management_endpoint = pool.pool_management_endpoint.apply(lambda url: url.rstrip("/"))
+        level = args.get("lock", DEFAULTS["lock"])
+        self.lock: authorization.ManagementLockByScope | None = None
+        if level != "none":
+            # On the pool, not its group: a group given as existingResourceGroup holds what others own.
+            # After the grants: a ReadOnly lock would refuse role assignments written at its scope later.
+            self.lock = authorization.ManagementLockByScope(
+                f"{name}-lock",
+                scope=pool.id,
+                level=level,
+                lock_name=pulumi.Output.from_input(args["pool_name"]).apply(lambda pool_name: f"{pool_name}-lock"),
+                notes="Declared by the dynamic-sessions stack; remove the lock setting and run `pulumi up` to lift it.",
+                opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=self.role_assignments),
+            )
+
+        properties = pool.properties
+        self.pool_management_endpoint = properties.apply(lambda p: p["poolManagementEndpoint"].rstrip("/"))
         self.pool_name = pool.name
         self.pool_id = pool.id
-        self.resource_group_name = group.name
-        self.location = pool.location
+        self.resource_group_name = group_name
+        self.location = pool.location.apply(lambda location: location or "")
         self.token_scope = pulumi.Output.from_input(TOKEN_SCOPE)
-        self.container_type = pool.container_type
+        self.container_type = properties.apply(lambda p: p["containerType"])
         self.executor_role_definition_id = pool.id.apply(
             lambda pool_id: role_definition_id(subscription_of(pool_id), SESSION_EXECUTOR)
+        )
+        self.pool_api_version = pulumi.Output.from_input(pool_body.API_VERSION)
+        self.grants = pool.id.apply(
+            lambda pool_id: [
+                GrantOutput(
+                    principalId=principal_id,
+                    principalType=principal_type,
+                    roleDefinitionId=role_definition_id(subscription_of(pool_id), role_guid),
+                )
+                for _, role_guid, _ in roles
+                for _, principal_id, principal_type in grants
+            ]
+        )
+        mcp = args.get("mcp_server", False)
+        self.mcp_server_endpoint = properties.apply(
+            lambda p: p.get("mcpServerSettings", {}).get("mcpServerEndpoint") if mcp else None
+        )
+        self.pool_identity_principal_id = pool.identity.apply(
+            lambda identity: identity.principal_id if identity and SYSTEM_IDENTITY in identities else None
         )
         self.register_outputs(
             {
@@ -157,5 +257,9 @@ class SessionPool(pulumi.ComponentResource):
                 "token_scope": self.token_scope,
                 "container_type": self.container_type,
                 "executor_role_definition_id": self.executor_role_definition_id,
+                "pool_api_version": self.pool_api_version,
+                "grants": self.grants,
+                "mcp_server_endpoint": self.mcp_server_endpoint,
+                "pool_identity_principal_id": self.pool_identity_principal_id,
             }
         )

@@ -15,8 +15,25 @@ from typing import Any, Iterable, Mapping
 
 from components.roles import PRINCIPAL_TYPES
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
-DEPLOYER_PRINCIPAL_TYPES = ("User", "ServicePrincipal")
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+DEPLOYER_PRINCIPAL_TYPES = ("auto", "User", "ServicePrincipal")
+LOCK_LEVELS = ("none", "CanNotDelete", "ReadOnly")
+IDENTITY_LIFECYCLES = ("None", "Main")
+LIFECYCLE_TYPES = ("Timed", "OnContainerExit")
+TIMED_ONLY_CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+"""Built-in (code interpreter and shell) pools end a session after its cooldown: `Timed` only. The spec's
+`OnContainerExit` example is a CustomContainer pool, a type this component does not deploy."""
+MAX_ALIVE_RANGE = (1, 86400)
+"""The spec sets no bound; its OnContainerExit example's one day is the ceiling here."""
+SYSTEM_IDENTITY = "system"
+USER_IDENTITY_PATTERN = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}"
+    r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[-\w]{3,128}$",
+    re.IGNORECASE,
+)
+RESOURCE_GROUP_PATTERN = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
+"""ARM's rule for group names: 1..90 letters, digits, `-_.()`, not ending in a period."""
+DEFAULT_TAG_KEYS = ("managedBy", "stack", "project")
 MAX_SESSIONS_RANGE = (1, 600)
 COOLDOWN_RANGE = (300, 3600)
 POOL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{2,31}$")
@@ -34,10 +51,19 @@ DEFAULTS: dict[str, Any] = {
     "readySessions": None,
     "egressEnabled": False,
     "grantDeployer": True,
-    "deployerPrincipalType": "User",
+    "deployerPrincipalType": "auto",
     "grantContributor": False,
     "executors": [],
     "tags": {},
+    "protect": False,
+    "lock": "none",
+    "resourceGroupName": None,
+    "existingResourceGroup": None,
+    "identity": [],
+    "identityLifecycle": "None",
+    "lifecycleType": "Timed",
+    "maxAliveSeconds": None,
+    "mcpServer": False,
 }
 """The safe defaults, stated once; `Pulumi.yaml` declares the same (a test keeps them equal)."""
 
@@ -53,6 +79,15 @@ PROJECT_KEYS = (
     "grantContributor",
     "executors",
     "tags",
+    "protect",
+    "lock",
+    "resourceGroupName",
+    "existingResourceGroup",
+    "identity",
+    "identityLifecycle",
+    "lifecycleType",
+    "maxAliveSeconds",
+    "mcpServer",
 )
 LOCATION_KEY = "azure-native:location"
 NAMESPACE = "dynamic-sessions"
@@ -83,10 +118,19 @@ class Settings:
     ready_sessions: int | None = None
     egress_enabled: bool = False
     grant_deployer: bool = True
-    deployer_principal_type: str = "User"
+    deployer_principal_type: str = "auto"
     grant_contributor: bool = False
     executors: tuple[Executor, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    lock: str = "none"
+    resource_group_name: str | None = None
+    existing_resource_group: str | None = None
+    identity: tuple[str, ...] = ()
+    identity_lifecycle: str = "None"
+    lifecycle_type: str = "Timed"
+    max_alive_seconds: int | None = None
+    mcp_server: bool = False
 
 
 def default_pool_name(project: str, stack: str) -> str:
@@ -213,14 +257,82 @@ def _tags(c: _Collector) -> dict[str, str]:
     if not isinstance(tags, dict):
         c.fail("tags", tags, "a map of string keys to string values")
         return {}
-    if len(tags) > MAX_TAGS:
-        c.fail("tags", f"<{len(tags)} tags>", f"at most {MAX_TAGS} tags")
+    merged = set(tags) | set(DEFAULT_TAG_KEYS)
+    if len(merged) > MAX_TAGS:
+        c.fail(
+            "tags", f"<{len(tags)} tags>", f"at most {MAX_TAGS} tags with the defaults {', '.join(DEFAULT_TAG_KEYS)}"
+        )
     for key, value in tags.items():
         if not key or len(key) > MAX_TAG_KEY or TAG_KEY_FORBIDDEN & set(key):
             c.fail(f"tags.{key}", key, f"a key of 1..{MAX_TAG_KEY} characters without any of < > % & \\ ? /")
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
             c.fail(f"tags.{key}", value, f"a string of at most {MAX_TAG_VALUE} characters")
     return {str(k): str(v) for k, v in tags.items()}
+
+
+def _resource_group(c: _Collector) -> tuple[str | None, str | None]:
+    """An explicit name for the group this stack creates, or a group it uses and never deletes: not both."""
+    names = {}
+    for key in ("resourceGroupName", "existingResourceGroup"):
+        value = c.raw.get(key)
+        if value is None:
+            continue
+        if not RESOURCE_GROUP_PATTERN.match(value):
+            c.fail(key, value, "1..90 letters, digits, - _ . ( ), not ending in a period")
+        names[key] = value
+    if len(names) == 2:
+        c.problems.append(
+            "resourceGroupName and existingResourceGroup are both set: set resourceGroupName for a group "
+            "this stack creates, or existingResourceGroup for one it only uses, not both"
+        )
+    return names.get("resourceGroupName"), names.get("existingResourceGroup")
+
+
+def _identity(c: _Collector) -> tuple[str, ...]:
+    entries = c.json_value("identity")
+    if not isinstance(entries, list):
+        c.fail("identity", entries, f"a list of {SYSTEM_IDENTITY!r} and/or user-assigned identity resource ids")
+        return ()
+    result: list[str] = []
+    for index, entry in enumerate(entries):
+        ok = entry == SYSTEM_IDENTITY or (isinstance(entry, str) and USER_IDENTITY_PATTERN.match(entry))
+        if not ok:
+            c.fail(
+                f"identity[{index}]",
+                entry,
+                f"{SYSTEM_IDENTITY!r}, or a user-assigned identity's resource id "
+                "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/"
+                "userAssignedIdentities/<name>)",
+            )
+        elif entry.lower() in (seen.lower() for seen in result):
+            c.fail(f"identity[{index}]", entry, "each identity once (it is listed twice)")
+        else:
+            result.append(entry)
+    return tuple(result)
+
+
+def _lifecycle(c: _Collector, container_type: str) -> tuple[str, int | None]:
+    lifecycle = c.string("lifecycleType", LIFECYCLE_TYPES)
+    raw_alive = c.raw.get("maxAliveSeconds")
+    alive = c.integer("maxAliveSeconds", *MAX_ALIVE_RANGE) if raw_alive is not None else None
+    if lifecycle == "OnContainerExit" and container_type in TIMED_ONLY_CONTAINER_TYPES:
+        c.fail(
+            "lifecycleType",
+            lifecycle,
+            f"Timed for containerType={container_type} (OnContainerExit is for custom-container pools)",
+        )
+    elif lifecycle == "OnContainerExit" and raw_alive is None:
+        c.problems.append("maxAliveSeconds is not set: lifecycleType=OnContainerExit needs it")
+    if raw_alive is not None and lifecycle == "Timed":
+        c.fail("maxAliveSeconds", raw_alive, "unset with lifecycleType=Timed (cooldownSeconds ends its sessions)")
+    return lifecycle, alive
+
+
+def _identity_lifecycle(c: _Collector, identities: tuple[str, ...]) -> str:
+    lifecycle = c.string("identityLifecycle", IDENTITY_LIFECYCLES)
+    if lifecycle != DEFAULTS["identityLifecycle"] and not identities:
+        c.fail("identityLifecycle", lifecycle, "None while identity is empty (there is no identity to hand over)")
+    return lifecycle
 
 
 def _ready_sessions(c: _Collector, max_sessions: int | None) -> int | None:
@@ -290,6 +402,9 @@ def parse_settings(
     max_sessions = c.integer("maxSessions", *MAX_SESSIONS_RANGE)
     cooldown = c.integer("cooldownSeconds", *COOLDOWN_RANGE)
     ready = _ready_sessions(c, max_sessions)
+    resource_group_name, existing_resource_group = _resource_group(c)
+    identities = _identity(c)
+    lifecycle_type, max_alive = _lifecycle(c, container_type)
     settings = Settings(
         location=location or "",
         pool_name=pool_name,
@@ -303,6 +418,15 @@ def parse_settings(
         grant_contributor=c.boolean("grantContributor"),
         executors=_executors(c),
         tags=_tags(c),
+        protect=c.boolean("protect"),
+        lock=c.string("lock", LOCK_LEVELS),
+        resource_group_name=resource_group_name,
+        existing_resource_group=existing_resource_group,
+        identity=identities,
+        identity_lifecycle=_identity_lifecycle(c, identities),
+        lifecycle_type=lifecycle_type,
+        max_alive_seconds=max_alive,
+        mcp_server=c.boolean("mcpServer"),
     )
     if c.problems:
         raise SettingsError(c.problems)
@@ -322,6 +446,15 @@ INPUT_KEYS = {
     "grant_contributor": "grantContributor",
     "executors": "executors",
     "tags": "tags",
+    "protect": "protect",
+    "lock": "lock",
+    "resource_group_name": "resourceGroupName",
+    "existing_resource_group": "existingResourceGroup",
+    "identity": "identity",
+    "identity_lifecycle": "identityLifecycle",
+    "lifecycle_type": "lifecycleType",
+    "max_alive_seconds": "maxAliveSeconds",
+    "mcp_server": "mcpServer",
 }
 """A `SessionPool`'s inputs and the setting each one is."""
 # Stand-ins for the two required inputs when they are known only at deploy time (Outputs).

@@ -39,6 +39,15 @@ def test_component_passes_pulumis_component_analyzer():
         "grantContributor",
         "executors",
         "tags",
+        "protect",
+        "lock",
+        "resourceGroupName",
+        "existingResourceGroup",
+        "identity",
+        "identityLifecycle",
+        "lifecycleType",
+        "maxAliveSeconds",
+        "mcpServer",
     }
     assert set(component.outputs) == {
         "poolManagementEndpoint",
@@ -49,11 +58,19 @@ def test_component_passes_pulumis_component_analyzer():
         "tokenScope",
         "containerType",
         "executorRoleDefinitionId",
+        "poolApiVersion",
+        "grants",
+        "mcpServerEndpoint",
+        "poolIdentityPrincipalId",
+    }
+    assert {name for name, prop in component.outputs.items() if prop.optional} == {
+        "mcpServerEndpoint",
+        "poolIdentityPrincipalId",
     }
     assert {name for name, prop in component.inputs.items() if not prop.optional} == {"location", "poolName"}
     assert all(prop.description for prop in component.inputs.values())
     assert all(prop.description for prop in component.outputs.values())
-    assert "ExecutorArgs" in result["type_definitions"]
+    assert {"ExecutorArgs", "GrantOutput"} <= set(result["type_definitions"])
 
 
 def test_grant_component_takes_pool_principal_and_type_all_required():

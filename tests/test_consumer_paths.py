@@ -30,7 +30,7 @@ from tests.pulumi_harness import (
 CONSUMER = ROOT / "examples" / "consumer-app"
 ESC_ENVIRONMENT = ROOT / "examples" / "esc" / "pool-endpoint.yaml"
 ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-POOL = "azure-native:app:ContainerAppsSessionPool"
+POOL = "azure-native:resources:Resource"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 APP_PRINCIPAL = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
@@ -133,7 +133,8 @@ def _pool_side_names(executor: str) -> pulumi.Output:
     )
 
 
-def test_either_side_names_the_same_grant_alike():
+def test_a_grant_declared_on_both_sides_is_one_arm_resource_so_one_side_only_may_own_it():
+    # Same name, same scope: the second stack's create would meet "cannot create already existing resource".
     pool = pool_stack_outputs("prod")
     names: dict[str, str] = {}
 
@@ -228,7 +229,7 @@ DIRECT: dict[str, Any] = {"location": "northcentralus", "pool_name": "apppool"}
         ({"max_sessions": 5, "ready_sessions": 9}, "readySessions=9 is out of range: 0..5 (at most maxSessions=5)"),
         ({"cooldown_seconds": 30}, "cooldownSeconds=30 is out of range: 300..3600"),
         ({"pool_name": "App-Pool"}, "poolName=App-Pool is not allowed"),
-        ({"container_type": "Shell"}, "containerType=Shell is not allowed: one of NodeLTS, PythonLTS"),
+        ({"container_type": "Bash"}, "containerType=Bash is not allowed: one of NodeLTS, PythonLTS, Shell"),
         ({"location": "North Central US"}, "location=North Central US is not allowed"),
         ({"deployer_principal_type": "Group"}, "deployerPrincipalType=Group is not allowed"),
         (
@@ -257,6 +258,6 @@ def test_a_pool_input_known_only_at_deploy_time_is_left_to_azure():
 
     def check(name: str) -> None:
         [sent] = mocks.of_type(POOL)
-        assert name == "apppool" and sent.inputs["scaleConfiguration"]["maxConcurrentSessions"] == 20
+        assert name == "apppool" and sent.inputs["properties"]["scaleConfiguration"]["maxConcurrentSessions"] == 20
 
     return pool.pool_name.apply(check)

@@ -10,9 +10,19 @@ import yaml
 
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR
 from components.settings import DEFAULTS, PROJECT_KEYS, default_pool_name
-from tests.pulumi_harness import DEPLOYER, PROJECT, ROOT, SUBSCRIPTION, AzureMocks, run_program, stack_config
+from tests.pulumi_harness import (
+    DEPLOYER,
+    POOL_TYPE,
+    PROJECT,
+    ROOT,
+    SERVICE_PRINCIPAL_CLAIMS,
+    SUBSCRIPTION,
+    AzureMocks,
+    run_program,
+    stack_config,
+)
 
-POOL = "azure-native:app:ContainerAppsSessionPool"
+POOL = POOL_TYPE
 ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 GROUP = "azure-native:resources:ResourceGroup"
 DOCUMENTED_OUTPUTS = {
@@ -24,12 +34,20 @@ DOCUMENTED_OUTPUTS = {
     "tokenScope",
     "containerType",
     "sessionExecutorRoleDefinitionId",
+    "maxSessions",
+    "cooldownSeconds",
+    "egressEnabled",
+    "grants",
+    "poolApiVersion",
+    "lifecycleType",
 }
+"""Exported by every stack; `readySessions`, `maxAliveSeconds`, `mcpServerEndpoint` and
+`poolIdentityPrincipalId` only when the setting they follow is set."""
+CONDITIONAL_OUTPUTS = {"readySessions", "maxAliveSeconds", "mcpServerEndpoint", "poolIdentityPrincipalId"}
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
-# The tutorial's pool body (API 2025-01-01 and later), with ARM's `properties` flattened as the SDK sends it.
+# The tutorial's pool properties (API 2025-01-01 and later), as ARM's `properties` of the generic resource.
 TUTORIAL_POOL = {
-    "location": "northcentralus",
     "containerType": "NodeLTS",
     "poolManagementType": "Dynamic",
     "scaleConfiguration": {"maxConcurrentSessions": 5},
@@ -48,10 +66,17 @@ def test_dev_stack_sends_the_tutorials_pool_body():
 
     def check(_):
         (pool,) = mocks.of_type(POOL)
-        wire = {k: pool.inputs[k] for k in TUTORIAL_POOL}
+        wire = {k: pool.inputs["properties"][k] for k in TUTORIAL_POOL}
         assert wire == TUTORIAL_POOL
-        assert pool.inputs["sessionPoolName"] == "dynamicsessionsdev"
-        assert "environmentId" not in pool.inputs
+        assert pool.inputs["location"] == "northcentralus"
+        assert pool.inputs["resourceName"] == "dynamicsessionsdev"
+        assert (pool.inputs["resourceProviderNamespace"], pool.inputs["resourceType"]) == (
+            "Microsoft.App",
+            "sessionPools",
+        )
+        assert pool.inputs["parentResourcePath"] == ""
+        assert pool.inputs["apiVersion"] == "2025-10-02-preview"
+        assert "environmentId" not in pool.inputs["properties"]
         assert len(mocks.of_type(GROUP)) == 1
 
     return exports["poolId"].apply(check)
@@ -130,7 +155,7 @@ def test_each_executor_gets_its_own_grant_with_its_type():
 @pulumi.runtime.test
 def test_service_principal_deployer_type_is_sent():
     config = {**stack_config("dev"), f"{PROJECT}:deployerPrincipalType": "ServicePrincipal"}
-    mocks, _, program = run_program(config)
+    mocks, _, program = run_program(config, mocks=AzureMocks(SERVICE_PRINCIPAL_CLAIMS))
     (assignment,) = program["pool"].role_assignments
     return assignment.id.apply(lambda _: _check_one_type(mocks, "ServicePrincipal"))
 
@@ -143,26 +168,45 @@ def _check_one_type(mocks, expected: str) -> None:
 @pytest.mark.parametrize("stack", COMMITTED_STACKS)
 @pulumi.runtime.test
 def test_every_committed_stack_exports_every_documented_output(stack):
-    mocks, exports, _ = run_program(stack_config(stack), stack=stack)
-    assert set(exports) == DOCUMENTED_OUTPUTS
+    config = stack_config(stack)
+    mocks, exports, program = run_program(config, stack=stack)
+    assert DOCUMENTED_OUTPUTS <= set(exports) <= DOCUMENTED_OUTPUTS | CONDITIONAL_OUTPUTS
     names = sorted(exports)
 
     def check(values):
         out = dict(zip(names, values, strict=True))
         (pool,) = mocks.of_type(POOL)
+        sent = pool.inputs["properties"]
         assert out["poolManagementEndpoint"].startswith("https://")
         assert not out["poolManagementEndpoint"].endswith("/")
         assert out["poolManagementEndpoint"].endswith(f"/sessionPools/{out['poolName']}")
-        assert out["poolName"] == pool.inputs["sessionPoolName"] == default_pool_name(PROJECT, stack)
+        assert out["poolName"] == pool.inputs["resourceName"] == default_pool_name(PROJECT, stack)
         assert out["location"] == pool.inputs["location"]
         assert out["resourceGroupName"] == pool.inputs["resourceGroupName"]
         assert out["tokenScope"] == "https://dynamicsessions.io/.default"
-        assert out["containerType"] == pool.inputs["containerType"] == stack_config(stack)[f"{PROJECT}:containerType"]
+        assert out["containerType"] == sent["containerType"] == config[f"{PROJECT}:containerType"]
         assert out["sessionExecutorRoleDefinitionId"] == (
             f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{SESSION_EXECUTOR}"
         )
+        assert out["poolApiVersion"] == pool.inputs["apiVersion"] == "2025-10-02-preview"
+        scale = sent["scaleConfiguration"]
+        assert out["maxSessions"] == scale["maxConcurrentSessions"] == int(config[f"{PROJECT}:maxSessions"])
+        assert out.get("readySessions") == scale.get("readySessionInstances")
+        assert ("readySessions" in out) == (f"{PROJECT}:readySessions" in config)
+        lifecycle = sent["dynamicPoolConfiguration"]["lifecycleConfiguration"]
+        assert out["cooldownSeconds"] == lifecycle["cooldownPeriodInSeconds"]
+        assert out["lifecycleType"] == lifecycle["lifecycleType"] == "Timed"
+        assert out["egressEnabled"] is (sent["sessionNetworkConfiguration"]["status"] == "EgressEnabled")
+        assert isinstance(out["maxSessions"], int) and isinstance(out["cooldownSeconds"], int)
+        grants = {
+            (g.inputs["principalId"], g.inputs["principalType"], g.inputs["roleDefinitionId"])
+            for g in mocks.of_type(ASSIGNMENT)
+        }
+        assert {(g["principalId"], g["principalType"], g["roleDefinitionId"]) for g in out["grants"]} == grants
+        assert (DEPLOYER, "User", out["sessionExecutorRoleDefinitionId"]) in grants
 
-    return pulumi.Output.all(*(exports[n] for n in names)).apply(check)
+    assignments = [a.id for a in program["pool"].role_assignments]
+    return pulumi.Output.all(*(exports[n] for n in names), *assignments).apply(lambda v: check(v[: len(names)]))
 
 
 @pulumi.runtime.test
@@ -172,13 +216,15 @@ def test_prod_stack_has_a_larger_warm_pool_without_egress_and_tags():
 
     def check(_):
         (pool,) = mocks.of_type(POOL)
-        assert pool.inputs["scaleConfiguration"] == {"maxConcurrentSessions": 50, "readySessionInstances": 5}
-        assert pool.inputs["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
+        sent = pool.inputs["properties"]
+        assert sent["scaleConfiguration"] == {"maxConcurrentSessions": 50, "readySessionInstances": 5}
+        assert sent["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
         assert pool.inputs["tags"]["environment"] == "prod"
         (group,) = mocks.of_type(GROUP)
         assert group.inputs["tags"] == pool.inputs["tags"]
         (grant,) = mocks.of_type(ASSIGNMENT)
-        assert grant.inputs["principalType"] == "ServicePrincipal"
+        # Derived from the identity deploying (a user here), not hard-coded in the stack file.
+        assert grant.inputs["principalType"] == "User"
 
     return pulumi.Output.all(exports["poolId"], assignment.id).apply(check)
 
@@ -189,15 +235,20 @@ def test_defaults_alone_give_a_closed_small_pool():
 
     def check(_):
         (pool,) = mocks.of_type(POOL)
-        assert pool.inputs["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
-        assert pool.inputs["scaleConfiguration"] == {"maxConcurrentSessions": 5}
-        assert pool.inputs["containerType"] == "NodeLTS"
+        sent = pool.inputs["properties"]
+        assert sent["sessionNetworkConfiguration"] == {"status": "EgressDisabled"}
+        assert sent["scaleConfiguration"] == {"maxConcurrentSessions": 5}
+        assert sent["containerType"] == "NodeLTS"
+        assert "mcpServerSettings" not in sent
+        assert "identity" not in pool.inputs and "managedIdentitySettings" not in sent
+        assert mocks.of_type("azure-native:authorization:ManagementLockByScope") == []
+        assert not any(options["protect"] for options in mocks.options.values())
 
     return exports["poolId"].apply(check)
 
 
 # Settings whose default is "unset": declaring them without a default would make the CLI require them.
-UNSET_BY_DEFAULT = {"poolName", "readySessions"}
+UNSET_BY_DEFAULT = {"poolName", "readySessions", "resourceGroupName", "existingResourceGroup", "maxAliveSeconds"}
 
 
 def test_pulumi_yaml_declares_every_setting_with_the_programs_defaults():
@@ -209,6 +260,7 @@ def test_pulumi_yaml_declares_every_setting_with_the_programs_defaults():
         assert spec["type"] in ("string", "integer", "boolean", "array", "object") and spec["description"], key
         assert spec["default"] == DEFAULTS[key], key
     assert declared["executors"]["items"] == {"type": "object"}
+    assert declared["identity"]["items"] == {"type": "string"}
     for key in UNSET_BY_DEFAULT:
         assert DEFAULTS.get(key) is None
         assert f"#   {key} " in text, key
@@ -230,13 +282,13 @@ BAD_SETTINGS = [
     ({f"{PROJECT}:colour": "blue"}, f"{PROJECT}:colour is not a known setting: it is not a setting of this project"),
     ({f"{PROJECT}:egressEnabled": "yes"}, "egressEnabled=yes is not allowed: true or false"),
     ({f"{PROJECT}:grantDeployer": "1"}, "grantDeployer=1 is not allowed: true or false"),
-    ({f"{PROJECT}:containerType": "Shell"}, "containerType=Shell is not allowed: one of NodeLTS, PythonLTS"),
+    ({f"{PROJECT}:containerType": "Bash"}, "containerType=Bash is not allowed: one of NodeLTS, PythonLTS, Shell"),
     ({f"{PROJECT}:poolName": "My-Pool"}, "poolName=My-Pool is not allowed"),
     ({f"{PROJECT}:poolName": "ab"}, "poolName=ab is not allowed"),
     ({f"{PROJECT}:poolName": "a" * 33}, "poolName=" + "a" * 33),
     (
         {f"{PROJECT}:deployerPrincipalType": "Group"},
-        "deployerPrincipalType=Group is not allowed: one of User, ServicePrincipal",
+        "deployerPrincipalType=Group is not allowed: one of auto, User, ServicePrincipal",
     ),
     ({f"{PROJECT}:executors": executor_entries("not-a-guid")}, "executors[0].principalId=not-a-guid is not allowed"),
     (
@@ -379,18 +431,18 @@ def test_least_privilege_is_the_default():
     return pulumi.Output.all(*ids).apply(check)
 
 
-def _readme_table_keys(heading: str) -> set[str]:
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
+def _docs_table_keys(heading: str) -> set[str]:
+    section = (ROOT / "docs" / "deploy.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`([\w:-]+)`", row.split("|")[1])}
 
 
-def test_readme_outputs_table_lists_exactly_the_exports():
-    assert _readme_table_keys("### Outputs, and how another app uses them") == DOCUMENTED_OUTPUTS
+def test_docs_outputs_table_lists_exactly_the_exports():
+    assert _docs_table_keys("### Outputs") == DOCUMENTED_OUTPUTS | CONDITIONAL_OUTPUTS
 
 
-def test_readme_settings_table_lists_exactly_the_settings():
-    assert _readme_table_keys("### Settings") == {*PROJECT_KEYS, "azure-native:location"}
+def test_docs_settings_table_lists_exactly_the_settings():
+    assert _docs_table_keys("## Settings") == {*PROJECT_KEYS, "azure-native:location"}
 
 
 def test_unknown_keys_are_recognised_in_either_form_the_cli_uses():

@@ -3,6 +3,10 @@
 Reads the pool stack's outputs, creates a user-assigned managed identity for the app, grants it the
 Session Executor role on the pool from this side (the pool's stack needs no edit, so neither stack
 depends on the other in a circle), and exports the settings the app runs with.
+
+This stack owns the grant: the pool stack must not list the same identity in its `executors`, or the
+second of the two `pulumi up`s fails ("cannot create already existing resource"), and destroying either
+stack would delete the assignment the other one declared.
 """
 
 import sys

@@ -1,0 +1,91 @@
+"""The session pool as Azure Resource Manager receives it, at the one API version the pool is declared at.
+
+The pool is declared with azure-native's generic `resources.Resource`, which sends `properties` as given
+and returns them as ARM answers: so the body here is written in the shape of API_VERSION's published spec
+(`tests/vendor/azure-rest-api-specs/`), and the outputs are read from that version's response shape.
+"""
+
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import resources
+
+from components.settings import SYSTEM_IDENTITY
+
+API_VERSION = "2025-10-02-preview"
+"""The first published `Microsoft.App/sessionPools` version whose spec lists NodeLTS, Shell and
+`mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose spec lists none of them."""
+PROVIDER_NAMESPACE = "Microsoft.App"
+RESOURCE_TYPE = "sessionPools"
+REPLACED_ON_CHANGE = ("location", "properties.containerType", "properties.poolManagementType")
+"""Inputs a change of which replaces the pool: ARM's spec for the pool marks them create-only (or the
+service refuses their update), which the generic resource does not know."""
+TYPED_POOL_TYPE = "azure-native:app:ContainerAppsSessionPool"
+"""The type token the pool had before: an alias, so the engine diffs the pool instead of creating a second one."""
+
+
+def egress_status(enabled: bool) -> str:
+    return "EgressEnabled" if enabled else "EgressDisabled"
+
+
+def lifecycle_configuration(lifecycle_type: str, cooldown: pulumi.Input[int], max_alive: int | None) -> dict[str, Any]:
+    if lifecycle_type == "OnContainerExit":
+        return {"lifecycleType": lifecycle_type, "maxAlivePeriodInSeconds": max_alive}
+    return {"lifecycleType": lifecycle_type, "cooldownPeriodInSeconds": cooldown}
+
+
+def pool_properties(
+    *,
+    container_type: pulumi.Input[str],
+    max_sessions: pulumi.Input[int],
+    ready_sessions: pulumi.Input[int] | None,
+    cooldown_seconds: pulumi.Input[int],
+    egress_enabled: pulumi.Input[bool],
+    lifecycle_type: str = "Timed",
+    max_alive_seconds: int | None = None,
+    identities: tuple[str, ...] = (),
+    identity_lifecycle: str = "None",
+    mcp_server: bool = False,
+) -> dict[str, Any]:
+    """ARM's `properties` of the pool; inputs may be Outputs, which the engine resolves inside the map."""
+    scale: dict[str, Any] = {"maxConcurrentSessions": max_sessions}
+    if ready_sessions is not None:
+        scale["readySessionInstances"] = ready_sessions
+    properties: dict[str, Any] = {
+        "containerType": container_type,
+        "poolManagementType": "Dynamic",
+        "scaleConfiguration": scale,
+        "dynamicPoolConfiguration": {
+            "lifecycleConfiguration": lifecycle_configuration(lifecycle_type, cooldown_seconds, max_alive_seconds)
+        },
+        "sessionNetworkConfiguration": {"status": pulumi.Output.from_input(egress_enabled).apply(egress_status)},
+    }
+    if mcp_server:
+        # Only when on: a PUT replaces the whole body, and the spec's default for a pool without it is off.
+        properties["mcpServerSettings"] = {"isMcpServerEnabled": True}
+    if identities:
+        properties["managedIdentitySettings"] = [
+            {"identity": identity, "lifecycle": identity_lifecycle} for identity in identities
+        ]
+    return properties
+
+
+def identity_type(identities: tuple[str, ...]) -> str | None:
+    """ARM's identity type for the pool (the v5 common-types spelling), None when it has no identity."""
+    system = SYSTEM_IDENTITY in identities
+    user = any(identity != SYSTEM_IDENTITY for identity in identities)
+    if system and user:
+        return "SystemAssigned,UserAssigned"
+    return "SystemAssigned" if system else "UserAssigned" if user else None
+
+
+def user_assigned(identities: tuple[str, ...]) -> list[str]:
+    return [identity for identity in identities if identity != SYSTEM_IDENTITY]
+
+
+def identity_args(identities: tuple[str, ...]) -> resources.IdentityArgs | None:
+    """The generic resource's identity input; the provider sends its list of ids as ARM's map of id -> {}."""
+    kind = identity_type(identities)
+    if kind is None:
+        return None
+    return resources.IdentityArgs(type=kind, user_assigned_identities=user_assigned(identities) or None)
