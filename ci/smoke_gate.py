@@ -20,8 +20,20 @@ VERDICTS = {
     2: "usage or configuration (no endpoint, no credential, request refused)",
     3: "access not granted after waiting (Session Executor role missing or still propagating)",
     4: "the pool is unreachable, exhausted or failing",
+    5: "Azure differs from what the stack declared (--verify)",
 }
-SUMMARY_FIELDS = ("endpoint", "apiVersion", "status", "stdout", "executionMs", "wallMs", "attempts", "sessionReleased")
+SUMMARY_FIELDS = (
+    "endpoint",
+    "apiVersion",
+    "status",
+    "stdout",
+    "executionMs",
+    "wallMs",
+    "attempts",
+    "sessionReleased",
+    "verified",
+    "armCalls",
+)
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 TOKEN_FILE_NAME = "azure-federated-token"  # noqa: S105 (a file name, not a secret)
 
@@ -104,6 +116,10 @@ def summary(stack: str, report: Mapping[str, Any], exit_code: int) -> str:
         "|---|---|",
         *rows,
     ]
+    differences = report.get("differences")
+    if isinstance(differences, list) and differences:
+        lines += ["", "Differences (declared, then what Azure has):", ""]
+        lines += [f"- {_cell(d.get('message') if isinstance(d, dict) else d)}" for d in differences]
     return "\n".join(lines)
 
 

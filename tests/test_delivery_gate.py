@@ -85,3 +85,14 @@ def test_fenced_survives_backticks_and_keeps_the_end_of_long_output():
     block = fenced(long)
     assert block.endswith("error: the verdict\n```") and "characters cut" in block
     assert len(block) < SUMMARY_LIMIT + 100
+
+
+def test_summary_names_verify_differences_and_exit_5():
+    report = {
+        "message": "Azure differs",
+        "verified": False,
+        "differences": [{"property": "egress", "message": "egress: declared off, Azure has EgressEnabled"}],
+    }
+    text = summary("prod", report, 5)
+    assert "(exit 5: Azure differs from what the stack declared (--verify))" in text
+    assert "| verified | False |" in text and "- egress: declared off, Azure has EgressEnabled" in text
