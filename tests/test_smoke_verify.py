@@ -3,9 +3,12 @@
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +34,7 @@ OTHER = "44444444-4444-4444-4444-444444444444"
 # TEST-NET-2: with egress off nothing answers there; FarHost listens there when a test needs a far host.
 UNREACHED = "http://198.51.100.1:8443"
 FAST = ["--backoff", "0.05"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -506,3 +510,24 @@ def test_the_python_probe_runs_on_a_python_pool(capsys, monkeypatch, tmp_path, l
         code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(pool.url, containerType="PythonLTS"), arm)
     assert code == 0, report["message"]
     assert report["egressProbe"]["reached"] is False and report["egressProbe"]["outcome"]
+
+
+def test_no_credential_for_resource_manager_is_one_line_naming_its_scope(tmp_path, emulator):
+    home = tmp_path / "home"
+    home.mkdir()
+    StandInPulumi(tmp_path, {"dev": {"outputs": outputs(emulator.url)}})
+    # No Azure sign-in of any kind: no variables, no az CLI on PATH, an empty home.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "MSI_", "IDENTITY_", "IMDS_"))}
+    env.update(HOME=str(home), PATH=f"{tmp_path}:{os.path.dirname(sys.executable)}:/usr/bin:/bin")
+    done = subprocess.run(
+        [sys.executable, "-m", "smoke", "--stack", "dev", "--verify", "--arm-endpoint", "https://127.0.0.1:9",
+         "--egress-probe-url", UNREACHED, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert done.returncode == 2, report
+    assert report["message"].startswith(
+        "--verify: no Azure credential could get a token for https://127.0.0.1:9/.default"
+    )
+    assert report["stdout"] == "hello-world\n" and report["sessionReleased"] is True
+    assert done.stderr == ""
