@@ -117,8 +117,9 @@ def test_all_equal_passes_with_two_arm_reads_at_the_stacks_versions(capsys, monk
     assert get_pool.path == POOL and get_pool.query == {"api-version": ["2025-10-02-preview"]}
     assert listing.path == f"{POOL}/providers/Microsoft.Authorization/roleAssignments"
     assert listing.query == {"$filter": ["atScope()"], "api-version": ["2022-04-01"]}
-    assert report["egressProbe"] == {"target": "198.51.100.1:8443", "outcome": report["egressProbe"]["outcome"],
-                                     "reached": False, "declared": "off"}  # fmt: skip
+    probe = report["egressProbe"]
+    assert (probe["target"], probe["reached"], probe["declared"]) == ("198.51.100.1:8443", False, "off")
+    assert probe["outcome"] != "connected" and isinstance(probe["ms"], int)
 
 
 def test_human_summary_lists_each_difference_on_its_own_line(capsys, monkeypatch, tmp_path, emulator):
@@ -474,8 +475,13 @@ def test_egress_declared_on_and_open_passes_and_the_far_host_is_reached(capsys, 
         )
         assert far.accepted()  # seen by the other host
     assert code == 0, report["message"]
-    assert report["egressProbe"] == {"target": f"{far.address}:{far.port}", "outcome": "connected", "reached": True,
-                                     "declared": "on"}  # fmt: skip
+    probe = report["egressProbe"]
+    assert (probe["target"], probe["outcome"], probe["reached"], probe["declared"]) == (
+        f"{far.address}:{far.port}",
+        "connected",
+        True,
+        "on",
+    )
 
 
 @needs_slirp

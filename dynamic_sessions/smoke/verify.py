@@ -64,7 +64,9 @@ def probe_egress(
     client: SessionsClient, identifier: str, container_type: str, target: egress.Target, declared: Declaration
 ) -> tuple[dict[str, Any], Comparison]:
     """Runs the probe in the session `identifier`; the comparison holds its difference, if any."""
+    started = time.monotonic()
     result = client.execute(egress.probe_code(container_type, target), identifier)
+    took_ms = round((time.monotonic() - started) * 1000)
     outcome = egress.outcome_of(result)
     if outcome is None:
         first = (result.stderr.strip().splitlines() or [repr(result.stdout[:120])])[0]
@@ -86,6 +88,7 @@ def probe_egress(
         "outcome": outcome,
         "reached": reached,
         "declared": None if want is None else ON_OFF[want],
+        "ms": took_ms,
     }
     return probe, found
 
