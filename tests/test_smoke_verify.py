@@ -4,6 +4,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -537,3 +538,118 @@ def test_no_credential_for_resource_manager_is_one_line_naming_its_scope(tmp_pat
     )
     assert report["stdout"] == "hello-world\n" and report["sessionReleased"] is True
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "held,declared,expected",
+    [
+        ({}, {"location": "West Europe"}, "location: declared West Europe, Azure has northcentralus"),
+        (
+            {"dynamicPoolConfiguration": {"lifecycleConfiguration": {"lifecycleType": "OnContainerExit",
+                                                                     "maxAlivePeriodInSeconds": 600}}},
+            {"lifecycleType": "OnContainerExit", "maxAliveSeconds": 1200},
+            "max alive: declared 1200, Azure has 600",
+        ),
+        (
+            {"mcpServerSettings": {"isMcpServerEnabled": True, "mcpServerEndpoint": "https://a.example/mcp"}},
+            {"mcpServerEndpoint": "https://b.example/mcp"},
+            "mcp endpoint: declared https://b.example/mcp, Azure has https://a.example/mcp",
+        ),
+    ],
+)  # fmt: skip
+def test_location_max_alive_and_mcp_endpoint_are_compared_too(
+    capsys, monkeypatch, tmp_path, emulator, held, declared, expected
+):
+    with ArmStandIn(POOL, pool_properties(emulator.url, **held), granted()) as arm:
+        code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(emulator.url, **declared), arm)
+    assert code == 5 and [d["message"] for d in report["differences"]] == [expected]
+
+
+def test_a_display_name_location_and_a_role_id_without_subscription_are_the_same(
+    capsys, monkeypatch, tmp_path, emulator
+):
+    unscoped = f"/providers/Microsoft.Authorization/roleDefinitions/{EXECUTOR_GUID.upper()}"
+    grants = [{"principalId": DEPLOYER.upper(), "principalType": "User", "roleDefinitionId": unscoped}]
+    with ArmStandIn(POOL, pool_properties(emulator.url), granted()[:1]) as arm:
+        code, report, _ = verify(
+            capsys, monkeypatch, tmp_path, outputs(emulator.url, location="North Central US", grants=grants), arm
+        )
+    assert code == 0, report["message"]
+    assert "location" in report["compared"] and len([c for c in report["compared"] if c.startswith("grant")]) == 1
+
+
+def test_the_probe_targets_the_resource_manager_endpoint_by_default(capsys, monkeypatch, tmp_path, emulator):
+    StandInPulumi(tmp_path, {"dev": {"outputs": outputs(emulator.url)}})
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with ArmStandIn(POOL, pool_properties(emulator.url), granted()) as arm:
+        code = main(["--stack", "dev", "--verify", "--arm-endpoint", arm.url, *FAST, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["message"]
+    assert report["egressProbe"]["target"] == arm.url.removeprefix("http://")
+    assert report["egressProbe"]["reached"] is False  # the session cannot see the host's loopback
+
+
+def test_a_probe_that_prints_no_outcome_exits_1(capsys, monkeypatch, tmp_path):
+    from tests.fault_server import RELEASED, FaultServer, legacy_ok
+
+    with FaultServer(legacy_ok(), legacy_ok(stdout=""), RELEASED) as pool, ArmStandIn(POOL, None) as arm:
+        code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(pool.url), arm, "--api-version",
+                                 "2024-02-02-preview")  # fmt: skip
+        probe = pool.requests[1].json()["properties"]["code"]
+    assert code == 1 and report["message"].startswith("the egress probe printed no outcome")
+    assert 'require("net").connect(8443, "198.51.100.1")' in probe
+    assert report["sessionReleased"] is True and arm.requests == []
+
+
+def test_an_unreadable_resource_manager_answer_exits_1(capsys, monkeypatch, tmp_path, emulator):
+    from tests.fault_server import FaultServer, Reply
+
+    with FaultServer(Reply(body="<html>maintenance</html>")) as arm:
+        code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(emulator.url), arm)  # type: ignore[arg-type]
+    assert code == 1 and "Azure Resource Manager's answer is unreadable" in report["message"]
+
+
+# --- docs/verify.md holds to what the smoke does ------------------------------------------------
+
+DOC = (ROOT / "docs" / "verify.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    section = DOC.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_the_docs_exit_codes_are_the_smokes():
+    from dynamic_sessions.smoke import check
+    from dynamic_sessions.smoke.__main__ import EPILOG
+
+    documented = {row[0] for row in _table("## Exit codes")}
+    assert documented == set(re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)) == {"0", "1", "2", "3", "4", "5"}
+    assert check.DIFFERS == 5
+
+
+def test_the_docs_flags_are_the_verify_flags_of_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    offered = set(re.findall(r"^  (--[a-z-]+)", capsys.readouterr().out, re.MULTILINE))
+    documented = {row[0].split("`")[1].split()[0] for row in _table("## Flags")}
+    assert documented == {"--verify", "--arm-endpoint", "--egress-probe-url"} and documented <= offered
+
+
+def test_the_docs_json_fields_are_the_reports():
+    from dataclasses import fields
+
+    from dynamic_sessions.smoke.check import Report
+
+    section = DOC.split("## Under `--json`", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(\w+)`", section.split("(each", 1)[0] + section.split("),", 1)[1]))
+    verify_fields = {f.name for f in fields(Report)} - {f.name for f in fields(Report) if f.name in _PLAIN_FIELDS}
+    assert named == verify_fields
+    assert "{property, declared, azure, message}" in section and "{target, outcome,\nreached, declared, ms}" in section
+
+
+_PLAIN_FIELDS = {
+    "passed", "exitCode", "message", "endpoint", "endpointSource", "apiVersion", "containerType", "status", "stdout",
+    "stderr", "executionMs", "wallMs", "attempts", "sessionReleased",
+}  # fmt: skip
