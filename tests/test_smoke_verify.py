@@ -653,3 +653,14 @@ _PLAIN_FIELDS = {
     "passed", "exitCode", "message", "endpoint", "endpointSource", "apiVersion", "containerType", "status", "stdout",
     "stderr", "executionMs", "wallMs", "attempts", "sessionReleased",
 }  # fmt: skip
+
+
+def test_a_probe_difference_still_fails_5_when_resource_manager_cannot_be_read(capsys, monkeypatch, tmp_path, emulator):
+    faults = {"pool": [Fault(403)] * 50}
+    with ArmStandIn(POOL, pool_properties(emulator.url), granted(), faults=faults) as arm:
+        code, report, _ = verify(
+            capsys, monkeypatch, tmp_path, outputs(emulator.url, egressEnabled=True), arm, "--rbac-wait", "0.2"
+        )
+    assert code == 5
+    assert [d["property"] for d in report["differences"]] == ["egress probe"]
+    assert "; Azure Resource Manager could not be read: Azure Resource Manager refused to read" in report["message"]

@@ -294,10 +294,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             if not args.keep_session:
                 _release(client, identifier, report)
             released = True
-            held = verify.read_back(
-                args.arm_endpoint or DEFAULT_ARM_ENDPOINT, args, declared, progress, started + args.timeout, report
-            )
-            verify.conclude(verify.merge(probed, held), declared, found.source, report)
+            arm_endpoint = args.arm_endpoint or DEFAULT_ARM_ENDPOINT
+            try:
+                held = verify.read_back(arm_endpoint, args, declared, progress, started + args.timeout, report)
+                unread = ""
+            except Verdict as failed:
+                if not probed.differences:
+                    raise
+                # A difference already found is the verdict; why the rest could not be compared goes with it.
+                held, unread = verify.Comparison(), f"; Azure Resource Manager could not be read: {failed.message}"
+            verify.conclude(verify.merge(probed, held), declared, found.source, report, unread)
             report.message = (
                 f"hello-world ran on the pool, and Azure holds what {found.source} declares "
                 f"({len(report.compared or [])} values compared)"

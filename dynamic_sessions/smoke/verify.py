@@ -182,8 +182,9 @@ def _arm_unanswered(error: SessionsError, arm: ArmReader, policy: SmokePolicy, d
     return Verdict(UNAVAILABLE, f"Azure Resource Manager is unreachable or failing after the deadline ({error})")
 
 
-def conclude(found: Comparison, declared: Declaration, source: str, report: Report) -> None:
-    """Writes the comparison into the report; a Verdict with DIFFERS when anything differs."""
+def conclude(found: Comparison, declared: Declaration, source: str, report: Report, unread: str = "") -> None:
+    """Writes the comparison into the report; a Verdict with DIFFERS when anything differs (`unread` says what
+    could not be compared, and why)."""
     report.differences = [asdict(d) for d in found.differences]
     report.compared = found.compared
     report.unknown = declared.unknown
@@ -194,7 +195,8 @@ def conclude(found: Comparison, declared: Declaration, source: str, report: Repo
         listed = "; ".join(d.message for d in found.differences)
         count = len(found.differences)
         raise Verdict(
-            DIFFERS, f"Azure differs from {source}'s declaration ({count} difference{'s' * (count > 1)}): {listed}"
+            DIFFERS,
+            f"Azure differs from {source}'s declaration ({count} difference{'s' * (count > 1)}): {listed}{unread}",
         )
 
 
