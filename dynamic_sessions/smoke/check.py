@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from dynamic_sessions.client.arm import DEFAULT_ENDPOINT as DEFAULT_ARM_ENDPOINT
 from dynamic_sessions.client.arm import normalize_arm_endpoint
 from dynamic_sessions.client.client import SessionsClient
 from dynamic_sessions.client.errors import (
@@ -282,9 +281,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             reached = True
             _judge(result, report)
             if declared is not None:
-                target = target_of(args.egress_probe_url or args.arm_endpoint or DEFAULT_ARM_ENDPOINT)
                 report.egressProbe, probed = verify.probe_egress(
-                    client, identifier, report.containerType, target, declared
+                    client, identifier, report.containerType, verify.probe_target(args), declared
                 )
         except SessionsError as error:
             raise _unanswered(error, client, policy, args.emulator_command) from None
@@ -294,22 +292,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             if not args.keep_session:
                 _release(client, identifier, report)
             released = True
-            arm_endpoint = args.arm_endpoint or DEFAULT_ARM_ENDPOINT
-            try:
-                held = verify.read_back(arm_endpoint, args, declared, progress, started + args.timeout, report)
-                unread = ""
-            except Verdict as failed:
-                if not probed.differences:
-                    raise
-                # A difference already found is the verdict; why the rest could not be compared goes with it.
-                held, unread = verify.Comparison(), f"; Azure Resource Manager could not be read: {failed.message}"
-            verify.conclude(verify.merge(probed, held), declared, found.source, report, unread)
-            report.message = (
-                f"hello-world ran on the pool, and Azure holds what {found.source} declares "
-                f"({len(report.compared or [])} values compared)"
+            report.message = verify.read_back_and_compare(
+                args, declared, probed, found.source, progress, started + args.timeout, report
             )
-            if declared.unknown:
-                report.message += f"; not compared, the stack does not say: {', '.join(_names(declared.unknown))}"
         else:
             report.message = "hello-world ran on the pool"
         report.passed, report.exitCode = True, PASSED
@@ -327,10 +312,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     report.wallMs = round((time.monotonic() - started) * 1000)
     _print(report, args.json, out)
     return report.exitCode
-
-
-def _names(unknown: list[str]) -> list[str]:
-    return [line.split(":", 1)[0] for line in unknown]
 
 
 def _declaration(found: Found) -> Declaration:

@@ -14,7 +14,8 @@ MARKER = "egress-probe:"
 CONNECT_TIMEOUT_S = 5
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
-# Each prints one marker line whatever happens; the Node.js one is a promise the kernel waits for.
+# Each prints one marker line whatever happens. The Node.js one is a promise as the last expression: the
+# kernel (ijavascript's nel, lib/server/main.js onRunRequest) sends the result once the promise settles.
 _NODE = """new Promise((resolve) => {{
   let told = false;
   const tell = (outcome) => {{ if (!told) {{ told = true; console.log({marker} + outcome); resolve(outcome); }} }};

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from dynamic_sessions.client.arm import ArmReader, PoolState
+from dynamic_sessions.client.arm import DEFAULT_ENDPOINT, ArmReader, PoolState
 from dynamic_sessions.client.client import SessionsClient
 from dynamic_sessions.client.errors import (
     AccessDenied,
@@ -43,6 +43,15 @@ READER_RIGHTS = (
     "--verify reads the pool and the role assignments at its scope (Microsoft.App/sessionPools/read, "
     "Microsoft.Authorization/roleAssignments/read): the Reader role on the pool is enough"
 )
+
+
+def arm_endpoint(args: argparse.Namespace) -> str:
+    return args.arm_endpoint or DEFAULT_ENDPOINT
+
+
+def probe_target(args: argparse.Namespace) -> egress.Target:
+    """--egress-probe-url, else Resource Manager's host: a sovereign cloud's pool probes its own cloud."""
+    return egress.target_of(args.egress_probe_url or arm_endpoint(args))
 
 
 class ArmPolicy(SmokePolicy):
@@ -93,16 +102,42 @@ def probe_egress(
     return probe, found
 
 
+def read_back_and_compare(
+    args: argparse.Namespace,
+    declared: Declaration,
+    probed: Comparison,
+    source: str,
+    progress: Progress,
+    deadline: float,
+    report: Report,
+) -> str:
+    """After the probe (`probed`): the read-back and the verdict. Returns the passing message; raises a Verdict."""
+    try:
+        held, unread = read_back(args, declared, progress, deadline, report), ""
+    except Verdict as failed:
+        if not probed.differences:
+            raise
+        # A difference already found is the verdict; why the rest could not be compared goes with it.
+        held, unread = Comparison(), f"; Azure Resource Manager could not be read: {failed.message}"
+    conclude(merge(probed, held), declared, source, report, unread)
+    compared = len(report.compared or [])
+    message = f"hello-world ran on the pool, and Azure holds what {source} declares ({compared} values compared)"
+    if declared.unknown:
+        names = ", ".join(line.split(":", 1)[0] for line in declared.unknown)
+        message += f"; not compared, the stack does not say: {names}"
+    return message
+
+
 def read_back(
-    endpoint: str, args: argparse.Namespace, declared: Declaration, progress: Progress, deadline: float, report: Report
+    args: argparse.Namespace, declared: Declaration, progress: Progress, deadline: float, report: Report
 ) -> Comparison:
-    """The pool and its grants from ARM at `endpoint`, compared with the declaration; a Verdict when ARM gives
+    """The pool and its grants from Resource Manager, compared with the declaration; a Verdict when it gives
     no answer."""
     assert declared.pool_id is not None
     policy = ArmPolicy(args, progress)
     started = time.monotonic()
     try:
-        arm = ArmReader(endpoint, retry=policy)
+        arm = ArmReader(arm_endpoint(args), retry=policy)
     except ConfigurationError as bad:
         raise Verdict(USAGE, str(bad)) from None
     arm.deadline = deadline
