@@ -116,10 +116,11 @@ def summary(stack: str, report: Mapping[str, Any], exit_code: int) -> str:
         "|---|---|",
         *rows,
     ]
-    differences = report.get("differences")
-    if isinstance(differences, list) and differences:
-        lines += ["", "Differences (declared, then what Azure has):", ""]
-        lines += [f"- {_cell(d.get('message') if isinstance(d, dict) else d)}" for d in differences]
+    for title, key in (("Differences (declared, then what Azure has)", "differences"), ("Not compared", "unknown")):
+        items = report.get(key)
+        if isinstance(items, list) and items:
+            lines += ["", f"{title}:", ""]
+            lines += [f"- {_cell(i.get('message') if isinstance(i, dict) else i)}" for i in items]
     return "\n".join(lines)
 
 

@@ -92,7 +92,9 @@ def test_summary_names_verify_differences_and_exit_5():
         "message": "Azure differs",
         "verified": False,
         "differences": [{"property": "egress", "message": "egress: declared off, Azure has EgressEnabled"}],
+        "unknown": ["maxSessions: stack prod has no maxSessions output (deployed by an older version?)"],
     }
     text = summary("prod", report, 5)
+    assert "Not compared:\n\n- maxSessions: stack prod has no maxSessions output" in text
     assert "(exit 5: Azure differs from what the stack declared (--verify))" in text
     assert "| verified | False |" in text and "- egress: declared off, Azure has EgressEnabled" in text
