@@ -98,3 +98,12 @@ def test_summary_names_verify_differences_and_exit_5():
     assert "Not compared:\n\n- maxSessions: stack prod has no maxSessions output" in text
     assert "(exit 5: Azure differs from what the stack declared (--verify))" in text
     assert "| verified | False |" in text and "- egress: declared off, Azure has EgressEnabled" in text
+
+
+def test_the_gate_names_every_exit_code_the_smoke_documents():
+    import re
+
+    from ci.smoke_gate import VERDICTS
+    from dynamic_sessions.smoke.__main__ import EPILOG
+
+    assert set(VERDICTS) == {int(code) for code in re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)}
