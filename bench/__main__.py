@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import python_sessions, smoke_cli
+from bench import python_sessions, smoke_cli, verify_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
@@ -158,7 +158,7 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
-    for figure in smoke_cli.rows(args.quick):
+    for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
     if shutil.which("bwrap"):

@@ -4,7 +4,8 @@ exit codes:
   0  done: stack up, smoke passed, no drift (or nothing deployed to drift)
   1  pulumi up/destroy failed, drift found, or the smoke's result was wrong (smoke exit 1)
   2  usage or configuration: unknown stack, bad flag, pulumi missing, or the check could not run
-  3, 4  `smoke` passes on the smoke's own exit code (3: access not granted, 4: pool unreachable)
+  3, 4, 5  `smoke` passes on the smoke's own exit code (3: access not granted, 4: pool unreachable,
+        5: Azure differs from what the stack declared, under --verify)
 """
 
 import argparse

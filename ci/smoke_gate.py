@@ -20,8 +20,20 @@ VERDICTS = {
     2: "usage or configuration (no endpoint, no credential, request refused)",
     3: "access not granted after waiting (Session Executor role missing or still propagating)",
     4: "the pool is unreachable, exhausted or failing",
+    5: "Azure differs from what the stack declared (--verify)",
 }
-SUMMARY_FIELDS = ("endpoint", "apiVersion", "status", "stdout", "executionMs", "wallMs", "attempts", "sessionReleased")
+SUMMARY_FIELDS = (
+    "endpoint",
+    "apiVersion",
+    "status",
+    "stdout",
+    "executionMs",
+    "wallMs",
+    "attempts",
+    "sessionReleased",
+    "verified",
+    "armCalls",
+)
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 TOKEN_FILE_NAME = "azure-federated-token"  # noqa: S105 (a file name, not a secret)
 
@@ -104,6 +116,11 @@ def summary(stack: str, report: Mapping[str, Any], exit_code: int) -> str:
         "|---|---|",
         *rows,
     ]
+    for title, key in (("Differences (declared, then what Azure has)", "differences"), ("Not compared", "unknown")):
+        items = report.get(key)
+        if isinstance(items, list) and items:
+            lines += ["", f"{title}:", ""]
+            lines += [f"- {_cell(i.get('message') if isinstance(i, dict) else i)}" for i in items]
     return "\n".join(lines)
 
 

@@ -85,3 +85,25 @@ def test_fenced_survives_backticks_and_keeps_the_end_of_long_output():
     block = fenced(long)
     assert block.endswith("error: the verdict\n```") and "characters cut" in block
     assert len(block) < SUMMARY_LIMIT + 100
+
+
+def test_summary_names_verify_differences_and_exit_5():
+    report = {
+        "message": "Azure differs",
+        "verified": False,
+        "differences": [{"property": "egress", "message": "egress: declared off, Azure has EgressEnabled"}],
+        "unknown": ["maxSessions: stack prod has no maxSessions output (deployed by an older version?)"],
+    }
+    text = summary("prod", report, 5)
+    assert "Not compared:\n\n- maxSessions: stack prod has no maxSessions output" in text
+    assert "(exit 5: Azure differs from what the stack declared (--verify))" in text
+    assert "| verified | False |" in text and "- egress: declared off, Azure has EgressEnabled" in text
+
+
+def test_the_gate_names_every_exit_code_the_smoke_documents():
+    import re
+
+    from ci.smoke_gate import VERDICTS
+    from dynamic_sessions.smoke.__main__ import EPILOG
+
+    assert set(VERDICTS) == {int(code) for code in re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)}

@@ -187,3 +187,11 @@ def test_the_readme_names_every_workflow_file_and_drifts_schedule():
     (cron,) = [entry["cron"] for entry in workflow("drift.yml")["on"]["schedule"]]
     minute, hour = cron.split()[:2]
     assert f"daily at {int(hour):02d}:{int(minute):02d} UTC" in section
+
+
+def test_every_smoke_gate_verifies_what_azure_holds():
+    for name, job in (("deploy-stack.yml", "up-and-smoke"), ("review-stack.yml", None)):
+        jobs = workflow(name)["jobs"]
+        steps = [s for j in ([jobs[job]] if job else jobs.values()) for s in j["steps"]]
+        gates = [s["run"] for s in steps if "-m ci smoke --stack" in s.get("run", "")]
+        assert gates and all(run.rstrip().endswith("-- --verify") for run in gates), (name, gates)

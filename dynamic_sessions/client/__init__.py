@@ -1,4 +1,5 @@
-"""Client for a dynamic-sessions pool's data plane: `SessionsClient`, `AsyncSessionsClient` and their errors.
+"""Client for a dynamic-sessions pool's data plane: `SessionsClient`, `AsyncSessionsClient` and their errors;
+`dynamic_sessions.client.arm.ArmReader` reads the pool and its role assignments from Azure Resource Manager.
 
 Importing this package loads neither httpx, tenacity nor azure-identity; the names below load them on first use.
 """

@@ -1,4 +1,4 @@
-"""Typed errors of the data plane. None of them ever carries the bearer token."""
+"""Typed errors of the data plane and of Azure Resource Manager reads. None of them ever carries the bearer token."""
 
 
 class SessionsError(Exception):
@@ -6,7 +6,7 @@ class SessionsError(Exception):
 
 
 class DataPlaneError(SessionsError):
-    """The pool answered with an HTTP error."""
+    """The pool (or Azure Resource Manager) answered with an HTTP error."""
 
     def __init__(
         self,
@@ -44,6 +44,10 @@ class ServiceUnavailable(DataPlaneError):
 
 class RequestRejected(DataPlaneError):
     """Another 4xx: the request does not fit this endpoint or API version."""
+
+
+class NotFound(RequestRejected):
+    """404 from Azure Resource Manager: no such resource (ResourceNotFound, ResourceGroupNotFound, ...)."""
 
 
 class UnexpectedResponse(SessionsError):

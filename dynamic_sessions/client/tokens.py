@@ -1,4 +1,5 @@
-"""Bearer tokens for the data plane: Microsoft Entra ID through azure-identity, or minted locally.
+"""Bearer tokens for the data plane and Azure Resource Manager: Microsoft Entra ID through azure-identity,
+or minted locally for loopback stand-ins.
 
 Tokens are cached and fetched again shortly before they expire. They are returned to the
 client only; nothing here prints, logs or puts them in an exception.
@@ -50,11 +51,12 @@ class _Cached:
 
 
 class EntraToken(_Cached):
-    """A token from an azure-identity credential (default: DefaultAzureCredential) for the pool's scope."""
+    """A token from an azure-identity credential (default: DefaultAzureCredential) for `scope` (the pool's)."""
 
-    def __init__(self, credential: Any = None):
+    def __init__(self, credential: Any = None, scope: str = SCOPE):
         super().__init__()
         self._credential = credential
+        self._scope = scope
 
     def _fetch(self) -> tuple[str, float]:
         if self._credential is None:
@@ -63,13 +65,13 @@ class EntraToken(_Cached):
             self._credential = DefaultAzureCredential()
         try:
             with _quiet_azure_identity():
-                access = self._credential.get_token(SCOPE)
+                access = self._credential.get_token(self._scope)
         except Exception as error:  # azure-identity raises several unrelated types
-            raise ConfigurationError(no_credential_message(error)) from None
+            raise ConfigurationError(no_credential_message(error, self._scope)) from None
         return access.token, float(access.expires_on)
 
 
-def no_credential_message(error: Exception) -> str:
+def no_credential_message(error: Exception, scope: str = SCOPE) -> str:
     """One line: which credentials were tried (or the first line of the error), and what to do."""
     text = str(error)
     tried = _TRIED.findall(text)
@@ -78,7 +80,7 @@ def no_credential_message(error: Exception) -> str:
     else:
         why = f"{type(error).__name__}: {(text.strip().splitlines() or ['no message'])[0]}"
     return (
-        f"no Azure credential could get a token for {SCOPE} ({why}); "
+        f"no Azure credential could get a token for {scope} ({why}); "
         "sign in with `az login`, or set a managed identity or service principal (AZURE_CLIENT_ID ...)"
     )
 
@@ -97,16 +99,18 @@ def _quiet_azure_identity() -> Iterator[None]:
 
 
 class LocalToken(_Cached):
-    """An unsigned JWT with the pool's audience, for the emulator on loopback (it checks aud and exp only)."""
+    """An unsigned JWT with the pool's audience (or `audience`), for loopback servers: the emulator checks
+    aud and exp only."""
 
-    def __init__(self, lifetime_s: float = 3600.0, object_id: str | None = None):
+    def __init__(self, lifetime_s: float = 3600.0, object_id: str | None = None, audience: str = AUDIENCE):
         super().__init__()
         self._lifetime_s = lifetime_s
         self._object_id = object_id
+        self._audience = audience
 
     def _fetch(self) -> tuple[str, float]:
         expires = time.time() + self._lifetime_s
-        claims: dict[str, Any] = {"aud": AUDIENCE, "exp": int(expires), "iat": int(time.time())}
+        claims: dict[str, Any] = {"aud": self._audience, "exp": int(expires), "iat": int(time.time())}
         if self._object_id:
             claims["oid"] = self._object_id
         return unsigned_jwt(claims), expires

@@ -19,6 +19,15 @@ print("hello-world") for PythonLTS. https endpoints get a token from azure-ident
 (the emulator) get a locally minted one. A refused connection on loopback fails at once
 (start the emulator); remote endpoints are retried until the deadline.
 
+--verify (after the hello-world): reads the stack's pool and the role assignments at its scope
+through Azure Resource Manager (scope https://management.azure.com/.default, or --arm-endpoint's)
+and compares them with the stack's outputs: container type, egress, lifecycle, cooldown, max and
+ready sessions, provisioning state, endpoint, location, and each declared grant (principal, type,
+role); other grants at the pool are reported, not failed. In the same session, an egress probe
+connects to --egress-probe-url's host: it must fail when egress is declared off, succeed when on.
+It needs the Reader role on the pool (pool and role assignments read). The stack is --stack, else
+the selected one; --endpoint and $POOL_MANAGEMENT_ENDPOINT are not used with it.
+
 Supported API versions: {", ".join(SUPPORTED_API_VERSIONS)}.
 
 exit codes:
@@ -26,9 +35,13 @@ exit codes:
   1  the pool answered but the result is wrong (code failed, wrong stdout, unreadable body)
   2  usage or configuration (no endpoint, bad flag, --endpoint with --stack, unsupported version or container
      type, no Azure credential, request refused)
-  3  access not granted after waiting (401/403: the Session Executor role is missing or still propagating)
+  3  access not granted after waiting (401/403: the Session Executor role is missing or still propagating;
+     with --verify, also Resource Manager's 401/403: read access to the pool, such as Reader, is missing)
   4  the pool is unreachable, exhausted (429, "pool full") or failing (5xx, timeouts) after the deadline;
-     or nothing listens on a loopback endpoint (at once)"""
+     or nothing listens on a loopback endpoint (at once); with --verify, also Resource Manager, or a pool
+     still provisioning at the deadline
+  5  --verify: Azure differs from what the stack declared, or the egress probe contradicts it (each
+     difference named, and listed under --json as "differences")"""
 
 
 def _seconds(text: str) -> float:
@@ -95,6 +108,22 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         default=1.0,
         metavar="SECONDS",
         help="first retry delay; it doubles, with jitter, up to 30 s (default 1)",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="after the hello-world, compare what Azure holds with what the stack declared (see below)",
+    )
+    parser.add_argument(
+        "--arm-endpoint",
+        metavar="URL",
+        help="Azure Resource Manager for --verify (default https://management.azure.com; "
+        "sovereign clouds: their own, such as https://management.usgovcloudapi.net)",
+    )
+    parser.add_argument(
+        "--egress-probe-url",
+        metavar="URL",
+        help="what --verify's egress probe connects to, host and port (default: the Resource Manager endpoint)",
     )
     # The hint for a loopback endpoint nobody listens on names the emulator as this smoke was started.
     installed = prog == INSTALLED_PROG

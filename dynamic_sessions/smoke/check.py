@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from dynamic_sessions.client.arm import normalize_arm_endpoint
 from dynamic_sessions.client.client import SessionsClient
 from dynamic_sessions.client.errors import (
     AccessDenied,
@@ -24,13 +25,15 @@ from dynamic_sessions.client.errors import (
 from dynamic_sessions.client.results import ExecutionResult
 from dynamic_sessions.client.retries import RetryPolicy, Wait
 from dynamic_sessions.client.versions import contract_for
-from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint
+from dynamic_sessions.smoke.declared import Declaration, from_outputs
+from dynamic_sessions.smoke.egress import target_of
+from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint, from_stack
 
 HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")'}
 """Each interpreter's hello-world; NodeLTS's is the tutorial's."""
 DEFAULT_CONTAINER_TYPE = "NodeLTS"
 EXPECTED_STDOUT = "hello-world\n"
-PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE = 0, 1, 2, 3, 4
+PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE, DIFFERS = 0, 1, 2, 3, 4, 5
 BACKOFF_CAP_S = 30.0
 RELEASE_BUDGET_S = 15.0
 EMPTY_FLAG_MEANS = {"--endpoint": "pool's management endpoint URL", "--stack": "name of a deployed stack"}
@@ -52,6 +55,17 @@ class Report:
     wallMs: int | None = None
     attempts: int = 0
     sessionReleased: bool | None = None
+    verified: bool | None = None
+    """--verify only: True when Azure holds every declared value that could be compared."""
+    differences: list[dict[str, Any]] | None = None
+    compared: list[str] | None = None
+    unknown: list[str] | None = None
+    otherGrants: list[dict[str, str]] | None = None
+    inheritedGrants: int | None = None
+    egressProbe: dict[str, Any] | None = None
+    armEndpoint: str | None = None
+    armCalls: int | None = None
+    armMs: int | None = None
 
 
 class Verdict(Exception):
@@ -116,19 +130,20 @@ class SmokePolicy(RetryPolicy):
 
     def _tell(self, wait: Wait) -> None:
         self.waits += 1
-        error = wait.error
+        left = "" if wait.left_s is None else f", {max(0.0, wait.left_s):.0f} s left before the deadline"
+        self.progress.say(f"{self.describe(wait.error)}; retrying in {wait.delay_s:.1f} s{left}")
+
+    def describe(self, error: SessionsError) -> str:
+        """What a pause waits for, as its progress line says it."""
         if isinstance(error, AccessDenied):
             reason = f"{error.status} {error.error_code or ''}".strip()
-            what = (
+            return (
                 f"waiting for the role assignment to take effect ({reason}): "
                 f"{self.denied_for():.0f} s of {self.rbac_wait_s:.0f} s"
             )
-        elif isinstance(error, Throttled):
-            what = f"the pool is full ({error.status})"
-        else:
-            what = f"no good answer yet ({error})"
-        left = "" if wait.left_s is None else f", {max(0.0, wait.left_s):.0f} s left before the deadline"
-        self.progress.say(f"{what}; retrying in {wait.delay_s:.1f} s{left}")
+        if isinstance(error, Throttled):
+            return f"the pool is full ({error.status})"
+        return f"no good answer yet ({error})"
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -148,6 +163,35 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise Verdict(
             USAGE, f"--endpoint {args.endpoint} and --stack {args.stack} both name a pool; give only one of them"
         )
+    _check_verify_flags(args)
+
+
+def _check_verify_flags(args: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (("--arm-endpoint", args.arm_endpoint), ("--egress-probe-url", args.egress_probe_url))
+        if value is not None
+    ]
+    problems = []
+    if not args.verify:
+        problems += [f"{flag} is read by --verify only; add --verify or drop {flag}" for flag in given]
+    elif args.endpoint:
+        problems.append(
+            f"--verify compares the pool with a stack's declaration, and --endpoint {args.endpoint} names no stack; "
+            "give --stack NAME instead (or select the stack)"
+        )
+    if args.arm_endpoint is not None:
+        try:
+            normalize_arm_endpoint(args.arm_endpoint)
+        except ConfigurationError as bad:
+            problems.append(str(bad))
+    if args.egress_probe_url is not None:
+        try:
+            target_of(args.egress_probe_url)
+        except ValueError as bad:
+            problems.append(str(bad))
+    if problems:
+        raise Verdict(USAGE, "; ".join(problems))
 
 
 def container_type(flag: str | None, found: Found) -> str:
@@ -212,17 +256,20 @@ def _release(client: SessionsClient, identifier: str, report: Report) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     started = time.monotonic()
+    from dynamic_sessions.smoke import verify  # not at the top: it builds on this module
+
     report = Report(passed=False, exitCode=USAGE, message="", apiVersion=args.api_version)
     progress = Progress(err, quiet=args.json)
     policy = SmokePolicy(args, progress)
     client: SessionsClient | None = None
     identifier = f"smoke-{os.urandom(8).hex()}"
-    reached = False
+    reached = released = False
     try:
         check_arguments(args)
-        found = find_endpoint(args.endpoint, args.stack)
+        found = from_stack(args.stack) if args.verify else find_endpoint(args.endpoint, args.stack)
         report.endpointSource = found.source
         report.containerType = container_type(args.container_type, found)
+        declared = _declaration(found) if args.verify else None
         try:
             client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
         except ConfigurationError as bad:
@@ -231,13 +278,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         client.deadline = started + args.timeout
         try:
             result = client.execute(HELLO[report.containerType], identifier)
+            reached = True
+            _judge(result, report)
+            if declared is not None:
+                report.egressProbe, probed = verify.probe_egress(
+                    client, identifier, report.containerType, verify.probe_target(args), declared
+                )
         except SessionsError as error:
             raise _unanswered(error, client, policy, args.emulator_command) from None
         finally:
             report.attempts = policy.waits + 1
-        reached = True
-        _judge(result, report)
-        report.passed, report.exitCode, report.message = True, PASSED, "hello-world ran on the pool"
+        if declared is not None:
+            if not args.keep_session:
+                _release(client, identifier, report)
+            released = True
+            report.message = verify.read_back_and_compare(
+                args, declared, probed, found.source, progress, started + args.timeout, report
+            )
+        else:
+            report.message = "hello-world ran on the pool"
+        report.passed, report.exitCode = True, PASSED
     except EndpointNotFound as missing:
         report.exitCode, report.message = USAGE, str(missing)
     except Verdict as verdict:
@@ -246,12 +306,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     finally:
         progress.done()
     if client is not None:
-        if reached and not args.keep_session:
+        if reached and not released and not args.keep_session:
             _release(client, identifier, report)
         client.close()
     report.wallMs = round((time.monotonic() - started) * 1000)
     _print(report, args.json, out)
     return report.exitCode
+
+
+def _declaration(found: Found) -> Declaration:
+    declared = from_outputs(found.outputs, found.source)
+    if declared.pool_id is None:
+        raise Verdict(
+            USAGE,
+            f"--verify needs {found.source}'s poolId output to read the pool from Azure Resource Manager; "
+            "run `pulumi up` with this version of the program first",
+        )
+    return declared
 
 
 def _print(report: Report, as_json: bool, out: TextIO) -> None:
@@ -271,5 +342,18 @@ def _print(report: Report, as_json: bool, out: TextIO) -> None:
         ("attempts", report.attempts or None),
         ("session", {True: "released", False: "not released", None: None}[report.sessionReleased]),
     ]
+    facts += [("differs", d["message"]) for d in report.differences or []]
+    facts += [("unknown", line) for line in report.unknown or []]
+    facts += [
+        ("other grant", f"{g['principalId']} ({g['principalType']}) {g['roleDefinitionId']}")
+        for g in report.otherGrants or []
+    ]
+    if report.egressProbe is not None:
+        probe = report.egressProbe
+        facts.append(
+            ("egress probe", f"{probe['target']}: {probe['outcome']} (declared {probe['declared'] or 'unknown'})")
+        )
+    if report.armEndpoint is not None:
+        facts.append(("arm", f"{report.armEndpoint}, {report.armCalls} calls, {report.armMs} ms"))
     lines += [f"  {name:<13}{value}" for name, value in facts if value is not None]
     out.write("\n".join(lines) + "\n")

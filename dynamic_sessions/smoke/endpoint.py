@@ -5,7 +5,9 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 ENV_VAR = "POOL_MANAGEMENT_ENDPOINT"
 OUTPUT_NAME = "poolManagementEndpoint"
@@ -24,19 +26,22 @@ class Found:
     """Where it came from: `--endpoint`, `$POOL_MANAGEMENT_ENDPOINT`, `stack <name>` or `the selected stack`."""
     container_type: str | None = None
     """The stack's `containerType` output, when the endpoint came from a stack that exports it."""
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    """Every output of the stack the endpoint came from (none for --endpoint or the environment)."""
 
 
 def find_endpoint(flag: str | None, stack: str | None) -> Found:
     if flag:
         return Found(flag, "--endpoint")
     if stack:
-        return _from_stack(stack)
+        return from_stack(stack)
     if os.environ.get(ENV_VAR):
         return Found(os.environ[ENV_VAR], f"${ENV_VAR}")
-    return _from_stack(None)
+    return from_stack(None)
 
 
-def _from_stack(stack: str | None) -> Found:
+def from_stack(stack: str | None) -> Found:
+    """The named stack's outputs, or the selected stack's; never the environment (what --verify reads)."""
     looked = f"--stack {stack}" if stack else f"looked in --endpoint, --stack, ${ENV_VAR}, and `pulumi stack output`"
     pulumi = shutil.which("pulumi")
     if pulumi is None:
@@ -67,4 +72,4 @@ def _from_stack(stack: str | None) -> Found:
             f"no pool endpoint: {looked}; {where} has no output {OUTPUT_NAME!r} (has `pulumi up` run?)"
         )
     container_type = outputs.get(CONTAINER_TYPE_OUTPUT)
-    return Found(endpoint, where, container_type if isinstance(container_type, str) else None)
+    return Found(endpoint, where, container_type if isinstance(container_type, str) else None, outputs)

@@ -1,0 +1,297 @@
+"""Reads from Azure Resource Manager: a session pool as Azure holds it, and the role assignments at its scope.
+
+Plain GETs over httpx rather than the azure-mgmt SDKs: each SDK is pinned to the API versions it was
+generated for, while the pool must be read at the version the stack sent it with (the stack's
+`poolApiVersion`), and the reads share the data-plane client's typed errors and `RetryPolicy`.
+Tokens come from azure-identity for `<endpoint>/.default` (`https://management.azure.com/.default` for
+the public cloud); a loopback `http` endpoint (a local stand-in) gets a locally minted one. A token is
+sent to the ARM endpoint's own origin only, and never appears in an error or a log line.
+"""
+
+import contextlib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, _unreachable, is_loopback_url
+from dynamic_sessions.client.errors import (
+    AccessDenied,
+    ConfigurationError,
+    DataPlaneError,
+    NotFound,
+    RequestRejected,
+    ServiceUnavailable,
+    Throttled,
+    UnexpectedResponse,
+)
+from dynamic_sessions.client.retries import RetryPolicy
+from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
+
+DEFAULT_ENDPOINT = "https://management.azure.com"
+POOL_API_VERSION = "2025-10-02-preview"
+"""The pool's ARM API version when the stack names none: the one whose spec lists NodeLTS."""
+ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"
+SETTLED_STATES = ("Succeeded", "Failed", "Canceled", "Deleting")
+"""Provisioning states that do not change by waiting; any other (InProgress, Updating, ...) is still changing."""
+MAX_PAGES = 100
+ENDPOINT_FORMS = (
+    "allowed: an https:// Resource Manager endpoint (such as https://management.azure.com), or http:// on loopback"
+)
+
+T = TypeVar("T")
+
+
+def normalize_arm_endpoint(endpoint: str) -> str:
+    url = endpoint.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"--arm-endpoint {endpoint!r} is not an http(s) URL; {ENDPOINT_FORMS}")
+    if parts.scheme == "http" and not is_loopback_url(url):
+        raise ConfigurationError(
+            f"--arm-endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel "
+            f"unencrypted; {ENDPOINT_FORMS}"
+        )
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise ConfigurationError(f"--arm-endpoint {endpoint!r} must be an origin only, with no path or query")
+    return url
+
+
+def check_resource_id(resource_id: str) -> str:
+    """An ARM id as `/subscriptions/<id>/...`, or a ConfigurationError naming it."""
+    parts = resource_id.split("/")
+    if (
+        not resource_id.startswith("/subscriptions/")
+        or len(parts) < 3
+        or not parts[2]
+        or any(bad in resource_id for bad in ("?", "#", "..", "//", "\\"))
+    ):
+        raise ConfigurationError(f"{resource_id!r} is not an ARM resource id (/subscriptions/<id>/resourceGroups/...)")
+    return resource_id
+
+
+def _arm_error(response: httpx.Response) -> DataPlaneError:
+    """ARM's error body is `{"error": {"code", "message"}}`; its ids are in x-ms-correlation-request-id."""
+    body: Any = None
+    with contextlib.suppress(ValueError):
+        body = response.json()
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") or response.headers.get("x-ms-error-code")
+    message = str(error.get("message") or response.reason_phrase or "no message")
+    cause = response.headers.get("x-ms-failure-cause")
+    if cause:
+        message += f" (failure cause: {cause})"
+    trace = response.headers.get("x-ms-correlation-request-id") or response.headers.get("x-ms-request-id")
+    status = response.status_code
+    kind: type[DataPlaneError] = RequestRejected
+    if status in (401, 403):
+        kind = AccessDenied
+    elif status == 404:
+        kind = NotFound
+    elif status == 429:
+        kind = Throttled
+    elif status >= 500:
+        kind = ServiceUnavailable
+    return kind(status, message, code, trace, _retry_after(response))
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise _arm_error(response)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        kind = response.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(
+            f"Resource Manager answered HTTP {response.status_code} without a JSON object ({kind})"
+        )
+    return body
+
+
+def _dig(body: Any, *path: str) -> Any:
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """What Azure holds for a pool, read from its ARM GET (2025-01-01 and later shapes, and the older cooldown)."""
+
+    container_type: str | None
+    egress: str | None
+    """`sessionNetworkConfiguration.status`: EgressEnabled or EgressDisabled."""
+    lifecycle_type: str | None
+    cooldown_seconds: int | None
+    max_alive_seconds: int | None
+    max_sessions: int | None
+    ready_sessions: int | None
+    provisioning_state: str | None
+    endpoint: str | None
+    mcp_endpoint: str | None
+    location: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def settled(self) -> bool:
+        return self.provisioning_state in SETTLED_STATES
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> "PoolState":
+        props = body.get("properties")
+        props = props if isinstance(props, dict) else {}
+        lifecycle = _dig(props, "dynamicPoolConfiguration", "lifecycleConfiguration")
+        # Up to 2024-10-02-preview the cooldown sat on dynamicPoolConfiguration itself, beside executionType.
+        legacy = _dig(props, "dynamicPoolConfiguration")
+        cooldown = _dig(lifecycle, "cooldownPeriodInSeconds")
+        if cooldown is None:
+            cooldown = _dig(legacy, "cooldownPeriodInSeconds")
+        lifecycle_type = _dig(lifecycle, "lifecycleType") or _dig(legacy, "executionType")
+        return cls(
+            container_type=props.get("containerType"),
+            egress=_dig(props, "sessionNetworkConfiguration", "status"),
+            lifecycle_type=lifecycle_type,
+            cooldown_seconds=cooldown,
+            max_alive_seconds=_dig(lifecycle, "maxAlivePeriodInSeconds"),
+            max_sessions=_dig(props, "scaleConfiguration", "maxConcurrentSessions"),
+            ready_sessions=_dig(props, "scaleConfiguration", "readySessionInstances"),
+            provisioning_state=props.get("provisioningState"),
+            endpoint=props.get("poolManagementEndpoint"),
+            mcp_endpoint=_dig(props, "mcpServerSettings", "mcpServerEndpoint"),
+            location=body.get("location"),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    principal_id: str
+    principal_type: str
+    role_definition_id: str
+    scope: str
+
+    @classmethod
+    def from_body(cls, item: Any) -> "RoleAssignment":
+        props = item.get("properties") if isinstance(item, dict) else None
+        if not isinstance(props, dict):
+            raise UnexpectedResponse("a role assignment in Resource Manager's listing has no properties")
+        return cls(
+            id=str(item.get("id", "")),
+            principal_id=str(props.get("principalId", "")),
+            principal_type=str(props.get("principalType", "")),
+            role_definition_id=str(props.get("roleDefinitionId", "")),
+            scope=str(props.get("scope", "")),
+        )
+
+
+class ArmReader:
+    """GETs against Azure Resource Manager with the data-plane client's errors and opt-in retries.
+
+    >>> with ArmReader() as arm:
+    ...     pool = arm.get_pool(pool_id)
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        credential: Any = None,
+        token_provider: TokenProvider | None = None,
+        retry: RetryPolicy | None = None,
+        http: httpx.Client | None = None,
+    ):
+        self.endpoint = normalize_arm_endpoint(endpoint)
+        self.remote = not is_loopback_url(self.endpoint)
+        plain_http = urlsplit(self.endpoint).scheme == "http"
+        if token_provider is None:
+            # The token's audience is the cloud's Resource Manager: its endpoint, as azure-identity's scope.
+            audience = DEFAULT_ENDPOINT if plain_http else self.endpoint
+            token_provider = (
+                LocalToken(audience=audience) if plain_http else EntraToken(credential, f"{audience}/.default")
+            )
+        self.tokens = token_provider
+        self.retry = retry
+        self.calls = 0
+        """HTTP requests sent, retries included."""
+        self.deadline: float | None = None
+        """A `time.monotonic()` instant no request may outlast."""
+        self._http = http or httpx.Client(
+            timeout=httpx.Timeout(10.0, read=30.0),
+            # As the data-plane client does: a plain-http stand-in never speaks TLS, so no CA bundle is loaded
+            # for it, and the context given trusts no CA, so TLS through it could never pass.
+            transport=httpx.HTTPTransport(
+                socket_options=SOCKET_OPTIONS, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if plain_http else True
+            ),
+        )
+
+    def get_pool(self, pool_id: str, api_version: str = POOL_API_VERSION) -> PoolState:
+        url = httpx.URL(f"{self.endpoint}{check_resource_id(pool_id)}", params={"api-version": api_version})
+        return PoolState.from_body(self._call(self._reader(url)))
+
+    def role_assignments(self, scope: str) -> list[RoleAssignment]:
+        """Every role assignment at or above `scope` (`$filter=atScope()`), all pages."""
+        url = httpx.URL(
+            f"{self.endpoint}{check_resource_id(scope)}/providers/Microsoft.Authorization/roleAssignments",
+            params={"$filter": "atScope()", "api-version": ROLE_ASSIGNMENTS_API_VERSION},
+        )
+        found: list[RoleAssignment] = []
+        for _ in range(MAX_PAGES):
+            page = self._call(self._reader(url))
+            items = page.get("value")
+            if not isinstance(items, list):
+                raise UnexpectedResponse("Resource Manager's role-assignment listing has no `value` list")
+            found += [RoleAssignment.from_body(item) for item in items]
+            next_link = page.get("nextLink")
+            if not next_link:
+                return found
+            url = self._same_origin(url, str(next_link))
+        raise UnexpectedResponse(f"the role-assignment listing still had a next page after {MAX_PAGES} pages")
+
+    def _reader(self, url: httpx.URL) -> Callable[[], dict[str, Any]]:
+        return lambda: _body(self._get(url))
+
+    def _same_origin(self, previous: httpx.URL, link: str) -> httpx.URL:
+        url = previous.join(link)
+        if (url.scheme, url.host, url.port) != (previous.scheme, previous.host, previous.port):
+            raise UnexpectedResponse(f"a nextLink leaves the Resource Manager endpoint: {url.host}")
+        return url
+
+    def _call(self, attempt: Callable[[], T]) -> T:
+        if self.retry is None:
+            return attempt()
+        retrying = self.retry.controller(self.remote, lambda: self.deadline, asynchronous=False)
+        return retrying(attempt)  # type: ignore[no-any-return]
+
+    def _get(self, url: httpx.URL) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {self.tokens.token()}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        request = httpx.Request("GET", url, headers=headers)
+        if self.deadline is not None:
+            left = max(0.1, self.deadline - time.monotonic())
+            request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=min(30.0, left)).as_dict()
+        self.calls += 1
+        try:
+            return self._http.send(request)
+        except httpx.TransportError as error:
+            raise _unreachable(error) from None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,76 @@
+"""The behavioural egress probe: session code opens one TCP connection to a target outside the pool.
+
+With egress declared off the connection must fail; with it on, it must succeed. Only a completed
+connection counts as egress: a refusal, a timeout or a name that does not resolve all count as none.
+"""
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from dynamic_sessions.client.results import ExecutionResult
+
+MARKER = "egress-probe:"
+CONNECT_TIMEOUT_S = 5
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+# Each prints one marker line whatever happens. The Node.js one is a promise as the last expression: the
+# kernel (ijavascript's nel, lib/server/main.js onRunRequest) sends the result once the promise settles.
+_NODE = """new Promise((resolve) => {{
+  let told = false;
+  const tell = (outcome) => {{ if (!told) {{ told = true; console.log({marker} + outcome); resolve(outcome); }} }};
+  const socket = require("net").connect({port}, {host});
+  const timer = setTimeout(() => {{ socket.destroy(); tell("timeout"); }}, {timeout_ms});
+  socket.on("connect", () => {{ clearTimeout(timer); socket.destroy(); tell("connected"); }});
+  socket.on("error", (error) => {{ clearTimeout(timer); tell(error.code || error.message); }});
+}})"""
+_PYTHON = """import errno as _errno, socket as _socket
+try:
+    _socket.create_connection(({host}, {port}), timeout={timeout_s}).close()
+    _outcome = "connected"
+except TimeoutError:
+    _outcome = "timeout"
+except OSError as _error:
+    _outcome = _errno.errorcode.get(_error.errno or 0, type(_error).__name__)
+print({marker} + _outcome)"""
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def target_of(url: str) -> Target:
+    """The host and port to connect to, or a ValueError naming the URL and what is allowed."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or port == -1:
+        raise ValueError(
+            f"--egress-probe-url {url!r} is not allowed: an http(s) URL of a host outside the pool, "
+            "such as https://management.azure.com"
+        )
+    return Target(parts.hostname, port or DEFAULT_PORTS[parts.scheme])
+
+
+def probe_code(container_type: str, target: Target) -> str:
+    template = _PYTHON if container_type == "PythonLTS" else _NODE
+    return template.format(
+        host=json.dumps(target.host),
+        port=target.port,
+        marker=json.dumps(MARKER),
+        timeout_ms=CONNECT_TIMEOUT_S * 1000,
+        timeout_s=CONNECT_TIMEOUT_S,
+    )
+
+
+def outcome_of(result: ExecutionResult) -> str | None:
+    """What the probe printed (`connected`, or why not: ENETUNREACH, ECONNREFUSED, timeout, ...), or None."""
+    lines = [line for line in result.stdout.splitlines() if line.startswith(MARKER)]
+    return lines[-1][len(MARKER) :].strip() or None if lines else None
