@@ -129,7 +129,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         "--container-type",
         choices=CONTAINER_TYPES,
         default="NodeLTS",
-        help="the pool's interpreter: NodeLTS (JavaScript, default) or PythonLTS (Python)",
+        help="the pool's interpreter: NodeLTS (JavaScript, default), PythonLTS (Python) or Shell (bash/sh commands)",
     )
     parser.add_argument(
         "--python",

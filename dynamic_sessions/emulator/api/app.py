@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dynamic_sessions.emulator.api import auth, contract
+from dynamic_sessions.emulator.api import auth, contract, shell
 from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, error_response
 from dynamic_sessions.emulator.api.history import Ledger
@@ -128,6 +128,10 @@ async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) ->
 
 
 async def legacy_execute(request: Request, state: EmulatorState) -> Response:
+    if _is_shell_pool(state):
+        raise BadRequest(
+            404, "NotFound", f"Shell pools run commands at POST /executions ({', '.join(shell.SHELL_VERSIONS)})."
+        )
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await json_body(request))
@@ -138,7 +142,13 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
 
 
+def _is_shell_pool(state: EmulatorState) -> bool:
+    return state.pool.launcher.runtime.container_type == "Shell"
+
+
 async def create_execution(request: Request, state: EmulatorState) -> Response:
+    if _is_shell_pool(state):
+        return await shell.create_execution(request, state, _end)
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
     code, execution_type, timeout_s = contract.executions_request(await json_body(request))
