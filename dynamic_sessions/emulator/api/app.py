@@ -18,10 +18,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dynamic_sessions.emulator.api import auth, contract, shell
+from dynamic_sessions.emulator.api import auth, contract, mcp, shell
 from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, error_response
 from dynamic_sessions.emulator.api.history import Ledger
+from dynamic_sessions.emulator.api.mcp import McpServer
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
 from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, Session, SessionEnded
@@ -40,6 +41,8 @@ class EmulatorState:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
+    mcp: McpServer | None = None
+    """The MCP server's key and environments, when it is on (`--mcp`)."""
 
 
 def loggable(path: str) -> str:
@@ -73,9 +76,8 @@ class FrontDoor:
             await send(message)
 
         try:
-            header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
             try:
-                auth.check(header, self.state.allowed_principals)
+                self._check(scope)
             except auth.Denied as denied:
                 await error_response(denied.status, denied.code, denied.message)(scope, receive, send_and_note)
                 return
@@ -83,6 +85,17 @@ class FrontDoor:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("%s %s %d %.1fms", scope["method"], loggable(scope["path"]), status, elapsed)
+
+    def _check(self, scope: Scope) -> None:
+        """The MCP endpoint takes its API key (x-ms-apikey), every other route a bearer token."""
+        if self.state.mcp is not None and scope["path"] == mcp.PATH:
+            key = next((v.decode("latin-1") for k, v in scope["headers"] if k == mcp.KEY_HEADER.encode()), None)
+            if not self.state.mcp.accepts(key):
+                what = "No" if key is None else "A wrong"
+                raise auth.Denied(401, "Unauthorized", f"{what} {mcp.KEY_HEADER} header: send the pool's MCP API key.")
+            return
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        auth.check(header, self.state.allowed_principals)
 
 
 Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
@@ -360,6 +373,8 @@ def create_app(state: EmulatorState, on_ready: Callable[[], None] | None = None)
         _route("/listSessions", list_sessions, state, ["GET"]),
         _route("/metadata", metadata, state, ["GET"]),
     ]
+    if state.mcp is not None:
+        routes.append(_route(mcp.PATH, mcp.endpoint, state, ["POST", "GET", "DELETE"]))
 
     async def no_route(request: Request, error: Exception) -> Response:
         status = getattr(error, "status_code", 404)
