@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -210,9 +211,17 @@ async def _session_files(request: Request, state: EmulatorState, versions: tuple
     contract.api_version(request.query_params, versions, route)
     session = await state.pool.session_for(contract.identifier(request.query_params))
     try:
-        return SessionFiles(session.data_dir)
+        folder = SessionFiles(session.data_dir)
     except OSError:
         raise BadRequest(404, "NotFound", "This session's /mnt/data is gone; the session has ended.") from None
+    path = request.query_params.get("path")
+    if path:
+        try:
+            folder.descend(path)
+        except FileRefused:
+            folder.close()
+            raise
+    return folder
 
 
 def _file_entry(info: FileInfo, legacy: bool) -> dict[str, Any]:
@@ -226,11 +235,11 @@ def _file_entry(info: FileInfo, legacy: bool) -> dict[str, Any]:
         }
     return {
         "name": info.name,
-        "type": "file",
+        "type": info.kind,
         "contentType": "application/octet-stream",
         "sizeInBytes": info.size,
         "lastModifiedAt": contract.timestamp(info.modified),
-        "directory": "/mnt/data",
+        "directory": info.folder,
     }
 
 
@@ -250,16 +259,24 @@ async def legacy_upload(request: Request, state: EmulatorState) -> Response:
     return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
 
 
-def _listing(folder: SessionFiles, legacy: bool) -> Response:
+def _listing(
+    folder: SessionFiles, legacy: bool, request: Request | None = None, state: EmulatorState | None = None
+) -> Response:
     """The folder's listing, streamed: a session can hold hundreds of thousands of files within its own
-    memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop."""
+    memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop.
+    Shell pools list folders too; `recursive=true` lists what is below, on any pool."""
+    recursive = request is not None and request.query_params.get("recursive", "").lower() == "true"
+    folders = state is not None and _is_shell_pool(state)
     # A synchronous iterator: Starlette reads it in a worker thread, off the event loop.
-    return StreamingResponse(_listing_chunks(folder, legacy), media_type="application/json")
+    return StreamingResponse(_listing_chunks(folder, legacy, folders, recursive), media_type="application/json")
 
 
-def _listing_chunks(folder: SessionFiles, legacy: bool) -> Iterator[bytes]:
+def _listing_chunks(
+    folder: SessionFiles, legacy: bool, folders: bool = False, recursive: bool = False
+) -> Iterator[bytes]:
     with folder:
-        entries = (json.dumps(_file_entry(info, legacy), ensure_ascii=False) for info in folder.entries())
+        listed = folder.entries(folders, recursive)
+        entries = (json.dumps(_file_entry(info, legacy), ensure_ascii=False) for info in listed)
         separator = ""
         yield b'{"value":['
         while batch := list(itertools.islice(entries, LISTED_PER_CHUNK)):
@@ -282,9 +299,10 @@ async def files(request: Request, state: EmulatorState) -> Response:
         return await legacy_list(request, state)
     folder = await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files")
     if request.method != "POST":
-        return _listing(folder, legacy=False)
+        return _listing(folder, False, request, state)
     with folder:
-        return JSONResponse(_file_entry(await receive_upload(request, folder), legacy=False))
+        stored = dataclasses.replace(await receive_upload(request, folder), folder=folder.where)
+        return JSONResponse(_file_entry(stored, legacy=False))
 
 
 async def file_item(request: Request, state: EmulatorState) -> Response:

@@ -15,7 +15,7 @@ from dynamic_sessions.emulator.sessions.session import Outcome, Session
 # The kernel's own timeout ends the command; the interpreter's (and the session's watchdog) come this much later.
 INTERPRETER_MARGIN_S = 2
 # Marks the line a code interpreter prints its answer on; command output inside it is JSON, so never a raw line.
-ANSWER_MARK = "\x1e@dynamic-sessions-shell-answer@"
+ANSWER_MARK = "@@dynamic-sessions-shell-answer@@"
 
 
 @dataclass(frozen=True)
