@@ -217,8 +217,12 @@ def _answer(started: float, exit_code: int, stdout: str, stderr: str, error_name
 
 def main(argv: list[str]) -> None:
     channel = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else 3)
-    # Commands must not inherit the channel: they could read the requests or answer in the kernel's place.
-    channel.set_inheritable(False)
+    # Commands inherit stdin, stdout and stderr only: not the channel (they could read the requests or answer
+    # in the kernel's place), nor whatever else reached the kernel through the sandbox's start.
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(int(name), False)
     become_subreaper()
     # The commands' environment: what the sandbox set, and a working folder /mnt/data knows as its own name.
     os.environ["PWD"] = os.getcwd()
