@@ -50,11 +50,13 @@ class _Cached:
 
 
 class EntraToken(_Cached):
-    """A token from an azure-identity credential (default: DefaultAzureCredential) for the pool's scope."""
+    """A token from an azure-identity credential (default: DefaultAzureCredential) for the pool's scope
+    (or another, such as Azure Resource Manager's for the MCP key)."""
 
-    def __init__(self, credential: Any = None):
+    def __init__(self, credential: Any = None, scope: str = SCOPE):
         super().__init__()
         self._credential = credential
+        self._scope = scope
 
     def _fetch(self) -> tuple[str, float]:
         if self._credential is None:
@@ -63,13 +65,13 @@ class EntraToken(_Cached):
             self._credential = DefaultAzureCredential()
         try:
             with _quiet_azure_identity():
-                access = self._credential.get_token(SCOPE)
+                access = self._credential.get_token(self._scope)
         except Exception as error:  # azure-identity raises several unrelated types
-            raise ConfigurationError(no_credential_message(error)) from None
+            raise ConfigurationError(no_credential_message(error, self._scope)) from None
         return access.token, float(access.expires_on)
 
 
-def no_credential_message(error: Exception) -> str:
+def no_credential_message(error: Exception, scope: str = SCOPE) -> str:
     """One line: which credentials were tried (or the first line of the error), and what to do."""
     text = str(error)
     tried = _TRIED.findall(text)
@@ -78,7 +80,7 @@ def no_credential_message(error: Exception) -> str:
     else:
         why = f"{type(error).__name__}: {(text.strip().splitlines() or ['no message'])[0]}"
     return (
-        f"no Azure credential could get a token for {SCOPE} ({why}); "
+        f"no Azure credential could get a token for {scope} ({why}); "
         "sign in with `az login`, or set a managed identity or service principal (AZURE_CLIENT_ID ...)"
     )
 
