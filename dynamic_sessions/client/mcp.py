@@ -114,8 +114,9 @@ class PoolMcpCredentials:
         headers = {"Authorization": f"Bearer {self._token.token()}"}
         try:
             response = self._http.request(method, url, params={"api-version": MCP_API_VERSION}, headers=headers)
-        except httpx.TransportError as error:
-            raise SessionsError(f"Azure Resource Manager unreachable ({type(error).__name__}) for {url}") from None
+        except httpx.TransportError as unreachable:
+            why = type(unreachable).__name__
+            raise SessionsError(f"Azure Resource Manager unreachable ({why}) for {url}") from None
         if response.status_code >= 400:
             error = _error_from(response)
             if response.status_code == 403:
