@@ -192,6 +192,8 @@ def test_files_take_a_path_below_mnt_data_and_list_recursively(shell_pool):
     assert run(shell_pool, ident, shellCommand="cat sub/deeper/up.txt")["result"]["stdout"] == "uploaded\n"
     content = shell_pool.http.get("/files/a.txt/content", params={**params, "path": "sub"})
     assert content.content == b"x\n"
+    metadata = shell_pool.http.get("/files/a.txt", params={**params, "path": "sub"}).json()
+    assert (metadata["name"], metadata["sizeInBytes"], metadata["directory"]) == ("a.txt", 2, "/mnt/data/sub")
     gone = shell_pool.http.delete("/files/up.txt", params=params)
     assert gone.status_code == 204
     assert run(shell_pool, ident, shellCommand="ls sub/deeper")["result"]["stdout"] == "b.txt\n"
@@ -245,3 +247,13 @@ def test_the_files_api_never_follows_a_link_the_shell_planted(shell_pool, tmp_pa
 def test_commands_do_not_inherit_the_kernels_channel(shell_pool):
     body = run(shell_pool, "shell-fds", execCommandAndArgs=["/bin/sh", "-c", "ls /proc/$$/fd"])
     assert body["result"]["stdout"].split() == ["0", "1", "2"]
+
+
+def test_a_recursive_listing_stops_entering_folders_32_levels_down(shell_pool):
+    ident = f"shell-deep-{uuid.uuid4()}"
+    run(shell_pool, ident, shellCommand="mkdir -p $(printf 'd/%.0s' $(seq 40)) && touch d/top.txt")
+    listed = _listing(shell_pool, ident, recursive="true")
+    # Folders entered: /mnt/data/d (1) ... 32 levels of d; the 33rd is listed in the 32nd, not entered.
+    depths = [e["directory"].removeprefix("/mnt/data").count("/d") for e in listed]
+    assert max(depths) == 32
+    assert any(e["name"] == "top.txt" for e in listed)
