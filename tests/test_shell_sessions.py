@@ -44,6 +44,10 @@ def test_a_shell_command_answers_status_exit_code_and_both_streams(shell_pool):
     assert "executionResult" not in body["result"]  # a shell has no last-expression value
     ok = run(shell_pool, "shell-forms", shellCommand="true")
     assert (ok["status"], ok["exitCode"]) == ("Succeeded", 0)
+    kept = shell_pool.http.get(
+        f"/executions/{body['id']}", params={"api-version": LATEST, "identifier": "shell-forms"}
+    ).json()
+    assert kept == body  # GET /executions/{id} answers the same resource
 
 
 def test_exec_command_and_args_runs_without_a_shell(shell_pool):

@@ -259,14 +259,10 @@ async def legacy_upload(request: Request, state: EmulatorState) -> Response:
     return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
 
 
-def _listing(
-    folder: SessionFiles, legacy: bool, request: Request | None = None, state: EmulatorState | None = None
-) -> Response:
+def _listing(folder: SessionFiles, legacy: bool, folders: bool = False, recursive: bool = False) -> Response:
     """The folder's listing, streamed: a session can hold hundreds of thousands of files within its own
     memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop.
-    Shell pools list folders too; `recursive=true` lists what is below, on any pool."""
-    recursive = request is not None and request.query_params.get("recursive", "").lower() == "true"
-    folders = state is not None and _is_shell_pool(state)
+    `folders`: folders listed too (Shell pools); `recursive`: what is below them too (`recursive=true`)."""
     # A synchronous iterator: Starlette reads it in a worker thread, off the event loop.
     return StreamingResponse(_listing_chunks(folder, legacy, folders, recursive), media_type="application/json")
 
@@ -299,7 +295,8 @@ async def files(request: Request, state: EmulatorState) -> Response:
         return await legacy_list(request, state)
     folder = await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files")
     if request.method != "POST":
-        return _listing(folder, False, request, state)
+        recursive = request.query_params.get("recursive", "").lower() == "true"
+        return _listing(folder, False, folders=_is_shell_pool(state), recursive=recursive)
     with folder:
         stored = dataclasses.replace(await receive_upload(request, folder), folder=folder.where)
         return JSONResponse(_file_entry(stored, legacy=False))

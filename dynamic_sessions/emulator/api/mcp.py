@@ -11,6 +11,7 @@ streamable-HTTP transport of MCP clients accepts; GET (a server-sent event strea
 transport allows a server that offers none.
 """
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -105,9 +106,11 @@ class McpServer:
     environments: dict[str, float] = field(default_factory=dict)
 
     def accepts(self, presented: str | None) -> bool:
+        """Compared as digests in constant time: neither the key's characters nor its length show in timing."""
         if presented is None:
             return False
-        return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self.key.encode())
+        given = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        return hmac.compare_digest(given, hashlib.sha256(self.key.encode()).digest())
 
 
 class RpcError(Exception):
