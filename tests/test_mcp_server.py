@@ -19,7 +19,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
-from tests.emulator_process import Emulator, descendants
+from tests.emulator_process import Emulator, running_below
 
 LATEST = "2025-10-02-preview"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -276,17 +276,6 @@ def test_node_pools_offer_only_the_documented_tools(node_mcp):
     assert (echoed["stdout"], echoed["exitCode"]) == ("hi\n", 3)
 
 
-def _sleepers(emulator_pid: int, marker: str) -> list[int]:
-    found = []
-    for pid in descendants(emulator_pid):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
 @needs_bwrap
 @pytest.mark.parametrize("pool_name", ["shell_mcp", "python_mcp", "node_mcp"])
 def test_a_tool_calls_timeout_kills_what_the_command_started_judged_from_the_host(pool_name, request):
@@ -301,9 +290,9 @@ def test_a_tool_calls_timeout_kills_what_the_command_started_judged_from_the_hos
     content = answer["result"]["structuredContent"]
     assert (content["exitCode"], content["errorName"]) == (-1, "ExecutionTimeout"), content
     deadline = time.monotonic() + 5
-    while _sleepers(pool.emulator.process.pid, "sleep 550") and time.monotonic() < deadline:
+    while running_below(pool.emulator.process.pid, "sleep 550") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _sleepers(pool.emulator.process.pid, "sleep 550") == []
+    assert running_below(pool.emulator.process.pid, "sleep 550") == []
 
 
 def test_json_rpc_errors_for_methods_tools_arguments_and_environments(shell_mcp):

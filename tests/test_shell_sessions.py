@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator_process import descendants, serving
+from tests.emulator_process import running_below, serving
 
 LATEST = "2025-10-02-preview"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -144,18 +144,6 @@ def test_output_is_cut_at_output_streams_max_length_default_4096(shell_pool):
     assert unicode["result"]["stdout"] == "ééééé"  # characters, not bytes
 
 
-def _sleepers(emulator_pid: int, marker: str) -> list[int]:
-    """Processes below the emulator whose command line holds `marker`, as the host sees them."""
-    found = []
-    for pid in descendants(emulator_pid):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
 @needs_bwrap
 def test_a_timeout_kills_everything_the_command_started_judged_from_the_host(shell_pool):
     ident = f"shell-timeout-{uuid.uuid4()}"
@@ -166,7 +154,7 @@ def test_a_timeout_kills_everything_the_command_started_judged_from_the_host(she
     assert time.monotonic() - started < 10
     assert (body["status"], body["exitCode"], body["errorName"]) == ("Failed", -1, "ExecutionTimeout")
     assert "1 seconds" in body["errorMessage"]
-    assert _sleepers(shell_pool.process.pid, "sleep 440") == []
+    assert running_below(shell_pool.process.pid, "sleep 440") == []
     # The session survives its command's timeout, with its files.
     assert run(shell_pool, ident, shellCommand="echo still here")["result"]["stdout"] == "still here\n"
 
@@ -261,3 +249,23 @@ def test_a_recursive_listing_stops_entering_folders_32_levels_down(shell_pool):
     depths = [e["directory"].removeprefix("/mnt/data").count("/d") for e in listed]
     assert max(depths) == 32
     assert any(e["name"] == "top.txt" for e in listed)
+
+
+@needs_bwrap
+def test_a_session_reaches_neither_the_files_nor_the_processes_of_another_judged_from_the_host(shell_pool):
+    owner, intruder = f"shell-owner-{uuid.uuid4()}", f"shell-intruder-{uuid.uuid4()}"
+    run(shell_pool, owner, shellCommand="echo owner-secret > secret-6601.txt; (sleep 6601 &)")
+    deadline = time.monotonic() + 10  # the detached child may not have become `sleep` yet
+    while not running_below(shell_pool.process.pid, "sleep 6601") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [sleeper] = running_below(shell_pool.process.pid, "sleep 6601")
+    attempts = run(
+        shell_pool,
+        intruder,
+        shellCommand="find / -name 'secret-6601*' 2>/dev/null; pkill -9 sleep; kill -9 -1",
+    )
+    assert "secret-6601" not in attempts["result"]["stdout"]
+    assert Path(f"/proc/{sleeper}").exists()  # the host still sees the owner's process
+    assert run(shell_pool, owner, shellCommand="cat secret-6601.txt")["result"]["stdout"] == "owner-secret\n"
+    # `kill -9 -1` ended the intruder's own session only; its next command gets a new one.
+    assert run(shell_pool, intruder, shellCommand="echo fresh")["result"]["stdout"] == "fresh\n"
