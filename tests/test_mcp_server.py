@@ -321,6 +321,14 @@ def test_json_rpc_errors_for_methods_tools_arguments_and_environments(shell_mcp)
     )
     assert batch.json() == [{"jsonrpc": "2.0", "id": 7, "result": {}}]
     assert shell_mcp.http.get(shell_mcp.endpoint).status_code == 405
+    rebound = shell_mcp.http.post(
+        shell_mcp.endpoint, json={"jsonrpc": "2.0", "id": 8, "method": "ping"}, headers={"Origin": "https://evil.test"}
+    )
+    assert rebound.status_code == 403
+    local = shell_mcp.http.post(
+        shell_mcp.endpoint, json={"jsonrpc": "2.0", "id": 9, "method": "ping"}, headers={"Origin": "http://localhost"}
+    )
+    assert local.json()["result"] == {}
 
 
 def test_the_endpoint_needs_the_key_and_never_logs_it(shell_mcp):

@@ -269,3 +269,12 @@ def test_a_session_reaches_neither_the_files_nor_the_processes_of_another_judged
     assert run(shell_pool, owner, shellCommand="cat secret-6601.txt")["result"]["stdout"] == "owner-secret\n"
     # `kill -9 -1` ended the intruder's own session only; its next command gets a new one.
     assert run(shell_pool, intruder, shellCommand="echo fresh")["result"]["stdout"] == "fresh\n"
+
+
+@needs_bwrap
+def test_a_shell_cannot_connect_to_the_host_or_out(shell_pool):
+    port = shell_pool.url.rsplit(":", 1)[1]
+    for target in (f"127.0.0.1/{port}", "1.1.1.1/80"):
+        body = run(shell_pool, "shell-network", shellCommand=f"exec 3<>/dev/tcp/{target} && echo connected")
+        assert body["exitCode"] != 0
+        assert "connected" not in body["result"]["stdout"]

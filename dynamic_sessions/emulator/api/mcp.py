@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -126,7 +127,20 @@ def _error(message_id: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": message_id, "error": body}
 
 
+def _foreign_origin(origin: str | None) -> bool:
+    """A browser page from elsewhere (MCP's streamable HTTP asks local servers to check Origin: DNS rebinding)."""
+    if origin is None:
+        return False
+    host = urlsplit(origin).hostname or ""
+    return host not in ("localhost", "127.0.0.1", "::1")
+
+
 async def endpoint(request: Request, state: "EmulatorState") -> Response:
+    if _foreign_origin(request.headers.get("origin")):
+        return JSONResponse(
+            _error(None, RpcError(INVALID_REQUEST, "Requests from web pages of other origins are refused.")),
+            status_code=403,
+        )
     if request.method != "POST":
         return Response(status_code=405, headers={"Allow": "POST"})
     try:
