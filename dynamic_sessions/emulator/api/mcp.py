@@ -8,7 +8,9 @@ its identifier. Auth is the `x-ms-apikey` header, compared in constant time and 
 
 The server keeps no MCP session (no `Mcp-Session-Id`): each POST is answered with one JSON body, which the
 streamable-HTTP transport of MCP clients accepts; GET (a server-sent event stream) answers 405, as the
-transport allows a server that offers none.
+transport allows a server that offers none. It is not the MCP SDK's server transport: that one answers 406
+to a POST whose Accept header does not name application/json (curl sends `*/*`) and refuses an `initialize`
+without params, so the tutorials' own requests would fail against it.
 """
 
 import hashlib
