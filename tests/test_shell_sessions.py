@@ -72,6 +72,12 @@ def test_a_killed_command_reports_the_shells_exit_code(shell_pool):
     assert (body["status"], body["exitCode"]) == ("Failed", 137)
 
 
+def test_commands_get_the_default_sigpipe_as_from_a_shell(shell_pool):
+    body = run(shell_pool, "shell-sigpipe", shellCommand="yes | head -c 4; echo \" ${PIPESTATUS[0]}\"")
+    assert body["result"]["stdout"] == "y\ny\n 141\n"  # yes ended by SIGPIPE (128 + 13)
+    assert body["result"]["stderr"] == ""
+
+
 def test_exactly_one_command_field_and_no_code_interpreter_body(shell_pool):
     assert "at least one of the 'shellCommand' or 'execCommandAndArgs'" in refused(shell_pool, {})
     assert "send exactly one" in refused(shell_pool, {"shellCommand": "ls", "execCommandAndArgs": ["ls"]})
@@ -124,12 +130,17 @@ def test_the_working_folder_is_mnt_data_and_files_stay_between_commands(shell_po
     assert run(shell_pool, f"shell-other-{uuid.uuid4()}", shellCommand="ls")["result"]["stdout"] == ""
 
 
-def test_a_process_left_in_the_background_keeps_running_between_commands(shell_pool):
+def test_a_process_left_in_the_background_keeps_running_and_writing_between_commands(shell_pool):
     ident = f"shell-bg-{uuid.uuid4()}"
-    started = run(shell_pool, ident, shellCommand="(sleep 30; echo) >/dev/null 2>&1 & echo $!")
-    pid = started["result"]["stdout"].strip()
-    assert started["exitCode"] == 0
-    assert run(shell_pool, ident, shellCommand=f"kill -0 {pid} && echo alive")["result"]["stdout"] == "alive\n"
+    # It keeps the command's stdout and writes to it after the command returned: it must not die of SIGPIPE.
+    writer = "while :; do echo tick; echo tick >&2; echo alive > beat; sleep 0.05; done"
+    started = run(shell_pool, ident, shellCommand=f"({writer}) & echo started")
+    assert (started["exitCode"], started["result"]["stdout"].splitlines()[0]) == (0, "started")
+    assert started["result"]["executionTimeInMilliseconds"] < 5000  # answered without waiting for it
+    time.sleep(0.5)
+    later = run(shell_pool, ident, shellCommand="rm -f beat; sleep 0.3; cat beat")
+    assert later["result"]["stdout"] == "alive\n"  # still writing 0.8 s later
+    assert "tick" not in later["result"]["stdout"]  # its output does not leak into later commands
 
 
 def test_output_is_cut_at_output_streams_max_length_default_4096(shell_pool):

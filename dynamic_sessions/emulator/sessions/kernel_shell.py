@@ -4,7 +4,8 @@ in Azure-Samples/container-apps-dynamic-sessions-samples): `bash -c` (or `sh -c`
 `outputStreamsMaxLength` characters, and a timeout that stops everything the command started.
 
 Each command is a new shell: what carries over from one command to the next is the files of /mnt/data (and of
-/tmp) and the processes a command left running in the background, not shell variables or `cd`.
+/tmp) and the processes a command left running in the background, not shell variables or `cd`. What those
+processes write to the command's output after it returned is read and dropped.
 
 The kernel is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process the command started that detached
 itself (`setsid`, a double fork) becomes the kernel's child, not init's, so on a timeout the kernel still finds
@@ -22,6 +23,7 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -95,6 +97,7 @@ class Stream:
         self.room = limit * 4
         self.limit = limit
         self.kept: list[bytes] = []
+        self.ended = False
 
     def read(self) -> bool:
         """Reads what is there; False at the end of the stream."""
@@ -105,6 +108,7 @@ class Stream:
         except OSError:
             return False
         if not chunk:
+            self.ended = True
             return False
         if self.room > 0:
             self.kept.append(chunk[: self.room])
@@ -135,6 +139,9 @@ def run(request: dict[str, Any], timeout_ms: int, limit: int) -> dict[str, Any]:
                 (os.POSIX_SPAWN_DUP2, err_w, 2),
             ],
             setsid=True,
+            # Python ignores SIGPIPE and an ignored signal stays ignored across exec: commands get the default
+            # back, as from a shell (`yes | head -1` ends quietly instead of reporting a broken pipe).
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
         )
     except OSError as error:
         for fd in (out_r, out_w, err_r, err_w):
@@ -145,11 +152,15 @@ def run(request: dict[str, Any], timeout_ms: int, limit: int) -> dict[str, Any]:
     os.close(err_w)
     streams = [Stream(out_r, limit), Stream(err_r, limit)]
     status = _collect(pid, streams, started + max(timeout_ms, 1) / 1000)
-    for stream in streams:
-        os.close(stream.fd)
-    stdout, stderr = streams[0].text(), streams[1].text()
     if status is None:
         kill_started(before)
+    for stream in streams:
+        if stream.ended or status is None:
+            os.close(stream.fd)
+        else:
+            _drain(stream.fd)
+    stdout, stderr = streams[0].text(), streams[1].text()
+    if status is None:
         seconds = f"{timeout_ms / 1000:g}"
         message = f"The command did not finish within {seconds} seconds; everything it started was stopped."
         return _answer(started, -1, stdout, stderr, "ExecutionTimeout", message)
@@ -193,6 +204,20 @@ def _collect(pid: int, streams: list[Stream], deadline: float) -> int | None:
         selector.close()
         if exited >= 0:
             os.close(exited)
+
+
+def _drain(fd: int) -> None:
+    """Reads and drops what a process left in the background still writes to its command's stream, until it
+    ends: closed, the stream would kill the process with SIGPIPE at its next write (a server's log line)."""
+
+    def read_to_the_end() -> None:
+        os.set_blocking(fd, True)
+        with contextlib.suppress(OSError):
+            while os.read(fd, READ_BYTES):
+                pass
+        os.close(fd)
+
+    threading.Thread(target=read_to_the_end, daemon=True).start()
 
 
 def _exit_notice(pid: int) -> int:
