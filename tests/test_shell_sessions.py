@@ -73,7 +73,7 @@ def test_a_killed_command_reports_the_shells_exit_code(shell_pool):
 
 
 def test_commands_get_the_default_sigpipe_as_from_a_shell(shell_pool):
-    body = run(shell_pool, "shell-sigpipe", shellCommand="yes | head -c 4; echo \" ${PIPESTATUS[0]}\"")
+    body = run(shell_pool, "shell-sigpipe", shellCommand='yes | head -c 4; echo " ${PIPESTATUS[0]}"')
     assert body["result"]["stdout"] == "y\ny\n 141\n"  # yes ended by SIGPIPE (128 + 13)
     assert body["result"]["stderr"] == ""
 
