@@ -260,6 +260,20 @@ def test_python_pools_keep_interpreter_state_between_tool_calls(python_mcp):
     assert "ZeroDivisionError" in failed["result"]["structuredContent"]["stderr"]
     shell = python_mcp.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="pwd; id -u")
     assert shell["result"]["structuredContent"]["stdout"].splitlines()[0] == "/mnt/data"
+    # A process left in the background does not hold the answer back, and the command's helpers stay out
+    # of the session's globals.
+    started = time.monotonic()
+    background = python_mcp.tool(
+        "runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="sleep 30 & echo left"
+    )
+    assert background["result"]["structuredContent"]["stdout"] == "left\n"
+    assert time.monotonic() - started < 10
+    names = python_mcp.tool(
+        "runPythonCodeInRemoteEnvironment",
+        environmentId=environment,
+        pythonCode="sorted(k for k in globals() if not k.startswith('__'))",
+    )
+    assert names["result"]["structuredContent"]["result"] == ["_", "total"]  # _: the last result, as in a notebook
 
 
 def test_node_pools_offer_only_the_documented_tools(node_mcp):

@@ -2,12 +2,15 @@
 
 Shell sessions run it in kernel_shell.py. Code-interpreter sessions (PythonLTS, NodeLTS) have no shell
 kernel: the MCP server's `runShellCommandInRemoteEnvironment` runs the command from their interpreter, as
-session code would (`subprocess` / `child_process`), in the same sandbox and /mnt/data, the command in a
-process group of its own that a timeout kills whole.
+session code would, in the same sandbox and /mnt/data. PythonLTS sessions run kernel_shell.py's own `run`
+(the same exit codes, output cap, background drain and timeout that kills what the command started);
+NodeLTS sessions run it under GNU timeout through `child_process`, whose output is read until the
+command's streams close, and whose timeout kills the command's process group.
 """
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dynamic_sessions.emulator.sessions.session import Outcome, Session
@@ -16,6 +19,7 @@ from dynamic_sessions.emulator.sessions.session import Outcome, Session
 INTERPRETER_MARGIN_S = 2
 # Marks the line a code interpreter prints its answer on; command output inside it is JSON, so never a raw line.
 ANSWER_MARK = "@@dynamic-sessions-shell-answer@@"
+_SHELL_KERNEL = (Path(__file__).resolve().parent / "kernel_shell.py").read_text()
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,26 @@ async def run_command(session: Session, container_type: str, command: ShellComma
     if container_type == "Shell":
         outcome = await session.execute(json.dumps(command.request()), command.timeout_s, limit)
         return _from_shell_kernel(outcome)
-    source = _PYTHON if container_type == "PythonLTS" else _NODE
-    arguments = json.dumps({"argv": command.argv(), "timeout": command.timeout_s, "limit": limit})
-    code = source.replace("ARGUMENTS", arguments).replace("MARK", json.dumps(ANSWER_MARK))
+    if container_type == "PythonLTS":
+        code = _python_code(command)
+    else:
+        arguments = json.dumps({"argv": command.argv(), "timeout": command.timeout_s, "limit": limit})
+        code = _NODE.replace("ARGUMENTS", arguments).replace("MARK", json.dumps(ANSWER_MARK))
     # The answer holds both streams as JSON: room for their escapes, whatever the pool's own output cap.
     outcome = await session.execute(code, command.timeout_s + INTERPRETER_MARGIN_S, 16 * limit + 4096)
     return _from_interpreter(outcome)
+
+
+def _python_code(command: ShellCommand) -> str:
+    """kernel_shell.py's own `run`, in a namespace of its own inside the PythonLTS session (its globals stay as
+    they were): the command behaves as in a Shell pool, minus the subreaper, which would change the session's
+    interpreter for good."""
+    call = (
+        f"\n_answer = run({command.request()!r}, {command.timeout_s * 1000}, {command.output_max_length}, False)"
+        f"\nsys.stdout.write({ANSWER_MARK!r} + json.dumps(_answer) + '\\n')\n"
+    )
+    namespace = "{'__builtins__': __builtins__, '__name__': '__shell_command__'}"
+    return f"exec(compile({_SHELL_KERNEL + call!r}, '<shell command>', 'exec'), {namespace})"
 
 
 def _from_shell_kernel(outcome: Outcome) -> CommandOutcome:
@@ -89,6 +107,9 @@ def _from_interpreter(outcome: Outcome) -> CommandOutcome:
         if line.startswith(ANSWER_MARK):
             try:
                 answer = json.loads(line[len(ANSWER_MARK) :])
+                if "result" in answer:  # kernel_shell.py's own answer (PythonLTS)
+                    kernel = Outcome(True, answer["stdout"], answer["stderr"], answer["result"], round(answer["ms"]))
+                    return _from_shell_kernel(kernel)
                 return CommandOutcome(
                     int(answer["exitCode"]),
                     str(answer["stdout"]),
@@ -102,34 +123,6 @@ def _from_interpreter(outcome: Outcome) -> CommandOutcome:
     why = outcome.stderr.strip() or "the session's interpreter gave no answer for the command"
     return CommandOutcome(-1, "", outcome.stderr, "CommandStartError", why, outcome.milliseconds)
 
-
-# Runs inside a PythonLTS session, in a namespace of its own (the session's globals stay as they were).
-_PYTHON = '''exec(compile(r"""
-import json, os, signal, subprocess, sys
-def _answer(request):
-    argv, limit = request["argv"], request["limit"]
-    try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as error:
-        message = "%s: %s" % (argv[0], error.strerror)
-        return {"exitCode": -1, "stdout": "", "stderr": message + "\\n", "errorName": "CommandStartError",
-                "errorMessage": message}
-    name = message = ""
-    try:
-        out, err = process.communicate(timeout=request["timeout"])
-        code = process.returncode if process.returncode >= 0 else 128 - process.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
-        code, name = -1, "ExecutionTimeout"
-        message = ("The command did not finish within %d seconds; everything it started was stopped."
-                   % request["timeout"])
-    text = lambda data: data.decode("utf-8", "replace")[:limit]
-    return {"exitCode": code, "stdout": text(out), "stderr": text(err), "errorName": name, "errorMessage": message}
-sys.stdout.write(MARK + json.dumps(_answer(ARGUMENTS)) + "\\n")
-""", "<shell command>", "exec"), {"__builtins__": __builtins__})
-'''
 
 # Runs inside a NodeLTS session, in a function scope (the session's globals stay as they were). GNU timeout
 # puts the command in a process group of its own and kills all of it; spawnSync's timeout is the backstop.
