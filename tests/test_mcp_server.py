@@ -298,7 +298,7 @@ def test_a_tool_calls_timeout_kills_what_the_command_started_judged_from_the_hos
     answer = pool.tool(
         "runShellCommandInRemoteEnvironment",
         environmentId=environment,
-        shellCommand="sleep 5501 & sleep 5502 & sleep 5500",
+        shellCommand="sleep 5501 & setsid sleep 5502 & (sleep 5503 &); sleep 5500",
         timeoutInSeconds=1,
     )
     content = answer["result"]["structuredContent"]

@@ -10,8 +10,8 @@ processes write to the command's output after it returned is read and dropped.
 The kernel is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process the command started that detached
 itself (`setsid`, a double fork) becomes the kernel's child, not init's, so on a timeout the kernel still finds
 and kills it. It speaks the same JSON lines as kernel.py over an inherited socket (its fd number is the first
-argument); `code` is the command as JSON. It imports nothing from the emulator and runs on Python 3.9. PythonLTS
-sessions run its `run` inside their own interpreter for the MCP server's shell tool (see commands.py).
+argument); `code` is the command as JSON. It imports nothing from the emulator and runs on Python 3.9.
+Code-interpreter sessions start it as a one-shot helper for the MCP server's shell tool (see commands.py).
 """
 
 from __future__ import annotations
@@ -65,14 +65,8 @@ def descendants() -> set[int]:
     return found
 
 
-def reap(pids: set[int] | None = None) -> None:
-    """Collects exit statuses, so no process stays a zombie: of every child (the shell kernel's, orphans handed to
-    it as subreaper included), or only of `pids` (in an interpreter whose own code may wait for its children)."""
-    if pids is not None:
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, os.WNOHANG)
-        return
+def reap() -> None:
+    """Collects the exit status of every child (orphans handed to this subreaper included): none stays a zombie."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -82,7 +76,7 @@ def reap(pids: set[int] | None = None) -> None:
             return
 
 
-def kill_started(before: set[int], reap_all: bool) -> None:
+def kill_started(before: set[int]) -> None:
     """SIGKILLs every process below the kernel that was not there before the command, until none is left."""
     for _ in range(100):
         started = descendants() - before
@@ -92,7 +86,7 @@ def kill_started(before: set[int], reap_all: bool) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.005)
-        reap(None if reap_all else started)
+        reap()
 
 
 class Stream:
@@ -126,8 +120,7 @@ class Stream:
         return b"".join(self.kept).decode("utf-8", "replace")[: self.limit]
 
 
-def run(request: dict[str, Any], timeout_ms: int, limit: int, reap_all: bool = True) -> dict[str, Any]:
-    """Runs one command; `reap_all` False where it runs inside another interpreter (see `reap`)."""
+def run(request: dict[str, Any], timeout_ms: int, limit: int) -> dict[str, Any]:
     if "execCommandAndArgs" in request:
         argv = [str(a) for a in request["execCommandAndArgs"]]
     else:
@@ -161,7 +154,7 @@ def run(request: dict[str, Any], timeout_ms: int, limit: int, reap_all: bool = T
     streams = [Stream(out_r, limit), Stream(err_r, limit)]
     status = _collect(pid, streams, started + max(timeout_ms, 1) / 1000)
     if status is None:
-        kill_started(before, reap_all)
+        kill_started(before)
     for stream in streams:
         if stream.ended or status is None:
             os.close(stream.fd)
@@ -172,8 +165,7 @@ def run(request: dict[str, Any], timeout_ms: int, limit: int, reap_all: bool = T
         seconds = f"{timeout_ms / 1000:g}"
         message = f"The command did not finish within {seconds} seconds; everything it started was stopped."
         return _answer(started, -1, stdout, stderr, "ExecutionTimeout", message)
-    if reap_all:
-        reap()
+    reap()
     return _answer(started, _exit_code(status), stdout, stderr, "", "")
 
 
