@@ -98,6 +98,8 @@ def run(quick: bool) -> None:
         python_direct, python_tool = direct_and_tool_call(
             python.url, body, python.mcp, "runPythonCodeInRemoteEnvironment", {"pythonCode": code}, count
         )
+    print("\nAgent pools (Shell sessions, the MCP server; direct and MCP calls taken in turns)")
+    print(row("figure", "measured", "baseline", "target", None))
     print(row("Shell: warm `echo` command, executions, p50", f"{shell_direct:.2f} ms", "", "< 5 ms", shell_direct < 5))
     print(
         row(

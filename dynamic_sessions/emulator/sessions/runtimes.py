@@ -7,6 +7,7 @@ emulator's own environment), plus an optional read-only package set; Shell sessi
 under that same isolated Python, which starts each command with the system's bash or sh.
 """
 
+import dataclasses
 import importlib.metadata
 import os
 import shutil
@@ -99,19 +100,21 @@ def installed_packages(folder: Path) -> tuple[Package, ...]:
     return tuple(found[name] for name in sorted(found, key=str.lower))
 
 
-def shell_runtime(interpreter: str | None = None) -> Runtime:
-    """Shell sessions: kernel_shell.py (standard library only, like kernel.py) starts each command with bash or sh."""
+def shell_runtime() -> Runtime:
+    """Shell sessions: kernel_shell.py (standard library only, like kernel.py) under the sessions' isolated Python
+    (its prefix bound read-only as for PythonLTS), starting each command with bash or sh."""
     bash = shutil.which("bash", path="/usr/bin:/bin")
     if bash is None or not os.access("/bin/sh", os.X_OK):
         raise RuntimeUnavailable("bash and /bin/sh are needed for Shell sessions; install bash")
     answer = subprocess.run([bash, "-c", "echo $BASH_VERSION"], capture_output=True, text=True, check=False)
-    return Runtime(
+    return dataclasses.replace(
+        python_runtime(),
         container_type="Shell",
         name="bash",
         version=answer.stdout.strip().split("(")[0],
-        interpreter=interpreter or default_python(),
-        flags=PYTHON_FLAGS,
         kernel=HERE / "kernel_shell.py",
+        kernel_args=(),
+        legacy_result_key="executionResult",
     )
 
 
