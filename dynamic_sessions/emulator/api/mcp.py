@@ -44,6 +44,8 @@ SERVER_NAME = "Microsoft Container Apps MCP Server"
 # Environment ids issued and not yet forgotten; past this many, those without a live session are dropped first.
 MAX_ENVIRONMENTS = 10_000
 PYTHON_OUTPUT_MAX_LENGTH = 4096
+# Characters of a caller's value an error message repeats.
+SHOWN_CHARS = 80
 # JSON-RPC 2.0 error codes.
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
 
@@ -117,16 +119,19 @@ class McpServer:
 
 
 class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None):
+    def __init__(self, code: int, message: str):
         super().__init__(message)
-        self.code, self.message, self.data = code, message, data
+        self.code, self.message = code, message
 
 
 def _error(message_id: Any, error: RpcError) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.data is not None:
-        body["data"] = error.data
-    return {"jsonrpc": "2.0", "id": message_id, "error": body}
+    return {"jsonrpc": "2.0", "id": message_id, "error": {"code": error.code, "message": error.message}}
+
+
+def _shown(value: Any) -> str:
+    """A caller's value in an error message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
 
 
 def _foreign_origin(origin: str | None) -> bool:
@@ -197,12 +202,12 @@ async def _dispatch(method: str, params: Any, state: "EmulatorState") -> dict[st
         name = params.get("name")
         if name not in TOOLS_OF[container_type]:
             offered = ", ".join(TOOLS_OF[container_type])
-            raise RpcError(INVALID_PARAMS, f"Unknown tool {name!r}; this {container_type} pool offers {offered}.")
+            raise RpcError(INVALID_PARAMS, f"Unknown tool {_shown(name)}; this {container_type} pool offers {offered}.")
         arguments = params.get("arguments", {})
         if not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "arguments must be an object.")
         return await _call(str(name), arguments, state)
-    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method!r}.")
+    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {_shown(method)}.")
 
 
 async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") -> dict[str, Any]:
@@ -214,7 +219,7 @@ async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") ->
     if not isinstance(environment, str) or environment not in server.environments:
         raise RpcError(
             INVALID_PARAMS,
-            f"Unknown environmentId {str(environment)[:80]!r}: call launchShell first, and use the id it returned.",
+            f"Unknown environmentId {_shown(environment)}: call launchShell first, and use the id it returned.",
         )
     if name == "runPythonCodeInRemoteEnvironment":
         code = arguments.get("pythonCode")
