@@ -35,6 +35,14 @@ def _http(headers: dict[str, str]) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS), headers=headers, timeout=60)
 
 
+def direct(url: str, body: dict[str, Any], count: int) -> list[float]:
+    target = f"{url}/executions?api-version={SESSION_API}&identifier=bench-direct"
+    with _http({"Authorization": f"Bearer {LocalToken().token()}"}) as data_plane:
+        for _ in range(WARM_UP):
+            data_plane.post(target, json=body).raise_for_status()
+        return timed(lambda: data_plane.post(target, json=body), count)
+
+
 def direct_and_tool_call(
     url: str, body: dict[str, Any], server: McpServer, tool: str, arguments: dict[str, Any], count: int
 ) -> tuple[float, float]:
@@ -92,6 +100,7 @@ def run(quick: bool) -> None:
             shell.url, echo, shell.mcp, "runShellCommandInRemoteEnvironment", echo, count
         )
         shell_sdk = statistics.median(sdk_tool_call(shell.mcp, "runShellCommandInRemoteEnvironment", echo, count // 4))
+        no_shell = statistics.median(direct(shell.url, {"execCommandAndArgs": ["/bin/true"]}, count // 2))
     code = 'print("hello-world")'
     body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": 60}
     with McpEmulator("--container-type", "PythonLTS") as python:
@@ -111,6 +120,7 @@ def run(quick: bool) -> None:
         )
     )
     print(row("  the same through the MCP SDK's client, p50", f"{shell_sdk:.2f} ms", "", "", None))
+    print(row("Shell: warm execCommandAndArgs /bin/true, p50", f"{no_shell:.2f} ms", "no bash started", "", None))
     print(
         row(
             "PythonLTS: MCP runPythonCode..., p50",
