@@ -390,6 +390,19 @@ def test_environments_are_sessions_of_the_pool_with_its_capacity_and_release(lau
     assert answer["result"]["structuredContent"]["stdout"] == "now\n"
 
 
+def test_an_environments_session_ends_after_the_cooldown_and_the_id_starts_a_new_one(launch_mcp):
+    pool = launch_mcp("--container-type", "Shell", "--cooldown", "1")
+    environment = pool.launch()
+    pool.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="touch kept")
+    deadline = time.monotonic() + 15
+    while pool.emulator.http.get("/listSessions", params={"api-version": LATEST}).json()["sessions"]:
+        assert time.monotonic() < deadline, "the idle session outlived its cooldown"
+        time.sleep(0.2)
+    again = pool.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="ls")
+    content = again["result"]["structuredContent"]
+    assert (content["stdout"], content["exitCode"]) == ("", 0)  # a new session: the file went with the old one
+
+
 def test_a_key_given_on_the_command_line_is_used_and_not_printed(launch_mcp):
     key = "k" * 40
     pool = launch_mcp("--container-type", "Shell", key=key)
