@@ -88,6 +88,29 @@ def test_exactly_one_command_field_and_no_code_interpreter_body(shell_pool):
     assert "properties" in refused(shell_pool, {"properties": {"code": "1"}})
 
 
+def test_the_shell_tutorials_body_gets_a_400_naming_its_code_interpreter_fields(shell_pool):
+    # The body of learn.microsoft.com/azure/container-apps/sessions-tutorial-shell (2025-10-30), verbatim; Shell
+    # pools refuse codeInputType and executionType (as LangChain's maintainers found on a live pool).
+    body = """
+    {
+      "codeInputType": "inline",
+      "executionType": "synchronous",
+      "shellCommand": "echo Hello world!",
+      "timeoutInSeconds": 600
+    }
+    """
+    response = shell_pool.http.post(
+        "/executions",
+        params={"api-version": "2025-02-02-preview", "identifier": str(uuid.uuid4())},
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "codeInputType, executionType" in message
+    assert "timeoutInSeconds must be an integer in 1..220, got 600" in message
+
+
 def test_every_problem_of_a_body_is_named_at_once(shell_pool):
     message = refused(
         shell_pool, {"shellCommand": 5, "shellType": "zsh", "timeoutInSeconds": 0, "outputStreamsMaxLength": "x"}
