@@ -2,7 +2,8 @@
 
 Figures: warm hello-world latency over HTTP; a new session's first execute with and without
 ready sessions; executions per second across 5 concurrent sessions with the project's async
-client; memory per idle session; and the baseline of one fresh `node -e` process per execution.
+client; memory per idle session; and the baseline of one fresh `node -e` process per execution. Agent pools:
+a Shell pool's warm command, and MCP tool calls beside direct executions.
 """
 
 import argparse
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import python_sessions, smoke_cli, verify_cost
+from bench import agents, python_sessions, smoke_cli, verify_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
@@ -161,6 +162,7 @@ def main() -> int:
     for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
+    agents.run(args.quick)
     if shutil.which("bwrap"):
         from bench.caps import caps_cost
 

@@ -9,8 +9,12 @@ Installed with the distribution (entry point `pytest11`), so an app's tests just
     @pytest.mark.dynamic_sessions(container_type="PythonLTS")
     def test_python(dynamic_sessions_pool): ...
 
-One emulator per container type is started on a free loopback port the first time a test asks for
-it, shared by the rest of the test run, and stopped with all its sessions when the run ends. Under
+    @pytest.mark.dynamic_sessions(container_type="Shell", mcp=True)
+    def test_agent(dynamic_sessions_pool):
+        server = dynamic_sessions_pool.mcp_server   # endpoint and x-ms-apikey of the pool's MCP server
+
+One emulator per container type (and per MCP server on or off) is started on a free loopback port the first
+time a test asks for it, shared by the rest of the test run, and stopped with all its sessions when the run ends. Under
 pytest-xdist every worker process starts its own, so workers never share sessions or ports.
 
 Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-sessions-container-type`
@@ -35,8 +39,9 @@ import pytest
 
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import SessionsClient
+    from dynamic_sessions.client.mcp import McpServer
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -46,10 +51,15 @@ class EmulatorFailed(RuntimeError):
 
 
 class EmulatedPool:
-    """One running emulator: its `endpoint`, a ready `client`, and tokens for other clients."""
+    """One running emulator: its `endpoint`, a ready `client`, and tokens for other clients; with `mcp`, its MCP
+    server's `mcp_endpoint` and `mcp_api_key`."""
 
-    def __init__(self, container_type: str, flags: list[str]):
+    def __init__(self, container_type: str, flags: list[str], mcp: bool = False):
         self.container_type = container_type
+        self.mcp_endpoint: str | None = None
+        self.mcp_api_key: str | None = None
+        if mcp:
+            flags = [*flags, "--mcp"]
         self._client: SessionsClient | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
@@ -61,17 +71,21 @@ class EmulatedPool:
             text=True,
             start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which then stops it in order
         )
-        self.endpoint = self._await_endpoint()
+        self.endpoint = self._await_endpoint(3 if mcp else 1)
 
-    def _await_endpoint(self) -> str:
+    def _await_endpoint(self, count: int) -> str:
+        """The endpoint from the first of the `count` lines the emulator prints when ready (the MCP ones follow)."""
         stdout = self.process.stdout
         assert stdout is not None
         lines: list[str] = []
         # A thread, so a hung start-up cannot hang the test run past START_TIMEOUT_S.
-        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
         reader.start()
         reader.join(START_TIMEOUT_S)
-        line = lines[0].strip() if lines else ""
+        announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
+        self.mcp_endpoint = announced.get("MCP_SERVER_ENDPOINT")
+        self.mcp_api_key = announced.get("MCP_SERVER_API_KEY")
+        line = lines[0].strip() if len(lines) == count else ""
         if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
             self.stop(keep_log=True)
             said = Path(self._log.name).read_text().strip()
@@ -102,9 +116,23 @@ class EmulatedPool:
         return LocalToken().token()
 
     @property
+    def mcp_server(self) -> "McpServer":
+        """The pool's MCP server (endpoint and key) for `dynamic_sessions.client.mcp`; the pool needs `mcp=True`."""
+        if self.mcp_endpoint is None or self.mcp_api_key is None:
+            raise RuntimeError(
+                "this emulated pool has no MCP server: mark the test @pytest.mark.dynamic_sessions(mcp=True)"
+            )
+        from dynamic_sessions.client.mcp import McpServer
+
+        return McpServer(self.mcp_endpoint, self.mcp_api_key)
+
+    @property
     def environ(self) -> dict[str, str]:
-        """What an app reads its pool from."""
-        return {"POOL_MANAGEMENT_ENDPOINT": self.endpoint}
+        """What an app reads its pool (and its MCP server, when on) from."""
+        found = {"POOL_MANAGEMENT_ENDPOINT": self.endpoint}
+        if self.mcp_endpoint is not None and self.mcp_api_key is not None:
+            found.update({"MCP_SERVER_ENDPOINT": self.mcp_endpoint, "MCP_SERVER_API_KEY": self.mcp_api_key})
+        return found
 
     def stop(self, keep_log: bool = False) -> None:
         """Stops the emulator, which ends every session process; again is harmless."""
@@ -145,11 +173,11 @@ def _ending_with(parent: int) -> list[str]:
 
 
 class EmulatedPools:
-    """The run's emulators, one per container type, each started when first asked for."""
+    """The run's emulators, one per container type and MCP setting, each started when first asked for."""
 
     def __init__(self, config: pytest.Config):
         self._config = config
-        self._pools: dict[str, EmulatedPool] = {}
+        self._pools: dict[tuple[str, bool], EmulatedPool] = {}
         self._lock = threading.Lock()
 
     def default_container_type(self) -> str:
@@ -158,12 +186,12 @@ class EmulatedPools:
         )
         return _checked(str(chosen), "dynamic_sessions_container_type")
 
-    def get(self, container_type: str | None = None) -> EmulatedPool:
+    def get(self, container_type: str | None = None, mcp: bool = False) -> EmulatedPool:
         kind = _checked(container_type, "container_type") if container_type else self.default_container_type()
         with self._lock:
-            if kind not in self._pools:
-                self._pools[kind] = EmulatedPool(kind, self._flags(kind))
-            return self._pools[kind]
+            if (kind, mcp) not in self._pools:
+                self._pools[kind, mcp] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
+            return self._pools[kind, mcp]
 
     def _flags(self, container_type: str) -> list[str]:
         flags = list(self._config.getini("dynamic_sessions_emulator_args"))
@@ -196,7 +224,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
     )
-    parser.addini("dynamic_sessions_container_type", "NodeLTS or PythonLTS (default NodeLTS)", default="NodeLTS")
+    parser.addini("dynamic_sessions_container_type", "NodeLTS, PythonLTS or Shell (default NodeLTS)", default="NodeLTS")
     parser.addini(
         "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
     )
@@ -206,7 +234,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dynamic_sessions(container_type): which emulated pool `dynamic_sessions_pool` gives this test",
+        "dynamic_sessions(container_type, mcp=False): which emulated pool `dynamic_sessions_pool` gives this test "
+        "(mcp=True: one serving its MCP server too)",
     )
 
 
@@ -224,10 +253,13 @@ def dynamic_sessions_pools(pytestconfig: pytest.Config) -> Iterator[EmulatedPool
 def dynamic_sessions_pool(request: pytest.FixtureRequest, dynamic_sessions_pools: EmulatedPools) -> EmulatedPool:
     """The emulated pool for this test: the marked container type, else the configured one (shared by the run)."""
     marker = request.node.get_closest_marker("dynamic_sessions")
-    container_type = None
+    container_type, mcp = None, False
     if marker is not None:
         container_type = marker.kwargs.get("container_type", marker.args[0] if marker.args else None)
-    return dynamic_sessions_pools.get(container_type)
+        mcp = marker.kwargs.get("mcp", False)
+        if not isinstance(mcp, bool):
+            raise pytest.UsageError(f"dynamic_sessions(mcp={mcp!r}): mcp must be True or False")
+    return dynamic_sessions_pools.get(container_type, mcp)
 
 
 @pytest.fixture

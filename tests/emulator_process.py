@@ -103,3 +103,16 @@ def serving(*flags: str) -> Iterator[Emulator]:
     running = Emulator(*flags)
     yield running
     running.stop()
+
+
+def running_below(pid: int, command_line: str) -> list[int]:
+    """Live processes below `pid` whose command line (arguments joined by spaces) contains `command_line`."""
+    found = []
+    for child in descendants(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ")
+        except OSError:
+            continue
+        if command_line in argv.decode(errors="replace"):
+            found.append(child)
+    return found

@@ -51,7 +51,8 @@ class _Cached:
 
 
 class EntraToken(_Cached):
-    """A token from an azure-identity credential (default: DefaultAzureCredential) for `scope` (the pool's)."""
+    """A token from an azure-identity credential (default: DefaultAzureCredential) for the pool's scope
+    (or another, such as Azure Resource Manager's for the MCP key)."""
 
     def __init__(self, credential: Any = None, scope: str = SCOPE):
         super().__init__()

@@ -24,7 +24,9 @@ served: code/execute (2024-02-02-preview, 2024-08-02-preview) and executions (20
 Auth: send 'Authorization: Bearer <JWT>' whose aud is https://dynamicsessions.io and whose exp
 lies ahead. The signature is NOT checked: this is a local stand-in, bound to loopback only.
 
-When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout."""
+When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout. With --mcp,
+the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
+MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key set the key, MCP_SERVER_API_KEY=<key generated now>."""
 
 
 def _positive(text: str) -> int:
@@ -109,6 +111,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     caps.add_argument("--data-size", type=_size, default=GIB, metavar="SIZE", help="size of /mnt/data (1G)")
     caps.add_argument("--no-caps", action="store_true", help="lift every cap above (to measure what they cost)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    mcp = parser.add_argument_group("the pool's MCP server (Azure's platform-managed MCP server, preview)")
+    mcp.add_argument("--mcp", action="store_true", help="serve the MCP endpoint at /mcp on the same port")
+    mcp.add_argument(
+        "--mcp-api-key",
+        metavar="KEY",
+        help="the key MCP clients send as x-ms-apikey (default: one generated per start, printed on stdout)",
+    )
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
     if args.ready_sessions > args.max_sessions:
@@ -119,6 +128,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
     if args.container_type != "PythonLTS" and (args.python_packages or args.python):
         parser.error(f"--python and --python-packages need --container-type PythonLTS, not {args.container_type}")
+    if args.mcp_api_key is not None and not args.mcp:
+        parser.error("--mcp-api-key sets the MCP server's key: pass --mcp with it")
+    if args.mcp_api_key is not None and not (16 <= len(args.mcp_api_key) <= 256 and args.mcp_api_key.isprintable()):
+        parser.error("--mcp-api-key must be 16..256 printable characters")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together: pass both PEM files, or neither for plain http")
     return args
@@ -129,7 +142,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         "--container-type",
         choices=CONTAINER_TYPES,
         default="NodeLTS",
-        help="the pool's interpreter: NodeLTS (JavaScript, default) or PythonLTS (Python)",
+        help="the pool's interpreter: NodeLTS (JavaScript, default), PythonLTS (Python) or Shell (bash/sh commands)",
     )
     parser.add_argument(
         "--python",
@@ -252,13 +265,23 @@ def main(argv: list[str] | None = None) -> int:
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
 
+    from dynamic_sessions.emulator.api import mcp
+
+    server = mcp.McpServer(args.mcp_api_key or mcp.new_key()) if args.mcp else None
+
     def ready() -> None:
-        print(f"POOL_MANAGEMENT_ENDPOINT={endpoint}", flush=True)
+        lines = [f"POOL_MANAGEMENT_ENDPOINT={endpoint}"]
+        if server is not None:
+            lines.append(f"MCP_SERVER_ENDPOINT={endpoint}{mcp.PATH}")
+            if args.mcp_api_key is None:
+                lines.append(f"MCP_SERVER_API_KEY={server.key}")  # stdout only: the log never holds it
+        print("\n".join(lines), flush=True)
 
     state = EmulatorState(
         pool=pool,
         allowed_principals=frozenset(p.lower() for p in args.allow_principal),
         output_limit=args.output_max_length,
+        mcp=server,
     )
     config = uvicorn.Config(
         create_app(state, on_ready=ready),

@@ -91,6 +91,14 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         help=f"data-plane API version, which picks the contract (default {DEFAULT_API_VERSION})",
     )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object instead of a summary")
+    parser.add_argument(
+        "--mcp",
+        action="store_true",
+        help="run the hello-world through the pool's MCP server instead: --endpoint is then the MCP endpoint "
+        "(default $MCP_SERVER_ENDPOINT, else the stack's mcpServerEndpoint); the key from --mcp-api-key, "
+        "$MCP_SERVER_API_KEY, else the ARM action fetchMCPServerCredentials on the stack's poolId",
+    )
+    parser.add_argument("--mcp-api-key", metavar="KEY", help="the MCP server's key (the emulator prints its own)")
     parser.add_argument("--keep-session", action="store_true", help="do not release the session (it bills hourly)")
     parser.add_argument(
         "--rbac-wait",
@@ -134,6 +142,10 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
 
 def main(argv: list[str] | None = None, prog: str = "python -m smoke") -> int:
     args = parse_args(argv, prog)
+    if args.mcp:
+        from dynamic_sessions.smoke import mcp_check
+
+        return mcp_check.run(args)
     from dynamic_sessions.smoke.check import run  # the HTTP stack loads only once there is something to do
 
     return run(args)

@@ -43,6 +43,19 @@ def find_endpoint(flag: str | None, stack: str | None) -> Found:
 def from_stack(stack: str | None) -> Found:
     """The named stack's outputs, or the selected stack's; never the environment (what --verify reads)."""
     looked = f"--stack {stack}" if stack else f"looked in --endpoint, --stack, ${ENV_VAR}, and `pulumi stack output`"
+    where = f"stack {stack}" if stack else "the selected stack"
+    outputs = stack_outputs(stack, looked)
+    endpoint = outputs.get(OUTPUT_NAME)
+    if not isinstance(endpoint, str) or not endpoint:
+        raise EndpointNotFound(
+            f"no pool endpoint: {looked}; {where} has no output {OUTPUT_NAME!r} (has `pulumi up` run?)"
+        )
+    container_type = outputs.get(CONTAINER_TYPE_OUTPUT)
+    return Found(endpoint, where, container_type if isinstance(container_type, str) else None, outputs)
+
+
+def stack_outputs(stack: str | None, looked: str) -> dict[str, object]:
+    """`pulumi stack output --json` of `stack` (None: the selected one); `looked` says where else was looked."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise EndpointNotFound(f"no pool endpoint: {looked} (the pulumi CLI is not on PATH)")
@@ -65,11 +78,4 @@ def from_stack(stack: str | None) -> Found:
         raise EndpointNotFound(
             "no pool endpoint: `pulumi stack output --json` printed something that is not JSON"
         ) from None
-    outputs = outputs if isinstance(outputs, dict) else {}
-    endpoint = outputs.get(OUTPUT_NAME)
-    if not isinstance(endpoint, str) or not endpoint:
-        raise EndpointNotFound(
-            f"no pool endpoint: {looked}; {where} has no output {OUTPUT_NAME!r} (has `pulumi up` run?)"
-        )
-    container_type = outputs.get(CONTAINER_TYPE_OUTPUT)
-    return Found(endpoint, where, container_type if isinstance(container_type, str) else None, outputs)
+    return outputs if isinstance(outputs, dict) else {}

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -18,10 +19,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dynamic_sessions.emulator.api import auth, contract
+from dynamic_sessions.emulator.api import auth, contract, mcp, shell
 from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, error_response
 from dynamic_sessions.emulator.api.history import Ledger
+from dynamic_sessions.emulator.api.mcp import McpServer
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
 from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, Session, SessionEnded
@@ -40,6 +42,8 @@ class EmulatorState:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
+    mcp: McpServer | None = None
+    """The MCP server's key and environments, when it is on (`--mcp`)."""
 
 
 def loggable(path: str) -> str:
@@ -73,9 +77,8 @@ class FrontDoor:
             await send(message)
 
         try:
-            header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
             try:
-                auth.check(header, self.state.allowed_principals)
+                self._check(scope)
             except auth.Denied as denied:
                 await error_response(denied.status, denied.code, denied.message)(scope, receive, send_and_note)
                 return
@@ -83,6 +86,17 @@ class FrontDoor:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("%s %s %d %.1fms", scope["method"], loggable(scope["path"]), status, elapsed)
+
+    def _check(self, scope: Scope) -> None:
+        """The MCP endpoint takes its API key (x-ms-apikey), every other route a bearer token."""
+        if self.state.mcp is not None and scope["path"] == mcp.PATH:
+            key = next((v.decode("latin-1") for k, v in scope["headers"] if k == mcp.KEY_HEADER.encode()), None)
+            if not self.state.mcp.accepts(key):
+                what = "No" if key is None else "A wrong"
+                raise auth.Denied(401, "Unauthorized", f"{what} {mcp.KEY_HEADER} header: send the pool's MCP API key.")
+            return
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        auth.check(header, self.state.allowed_principals)
 
 
 Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
@@ -128,6 +142,10 @@ async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) ->
 
 
 async def legacy_execute(request: Request, state: EmulatorState) -> Response:
+    if _is_shell_pool(state):
+        raise BadRequest(
+            404, "NotFound", f"Shell pools run commands at POST /executions ({', '.join(shell.SHELL_VERSIONS)})."
+        )
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await json_body(request))
@@ -138,7 +156,13 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
 
 
+def _is_shell_pool(state: EmulatorState) -> bool:
+    return state.pool.launcher.runtime.container_type == "Shell"
+
+
 async def create_execution(request: Request, state: EmulatorState) -> Response:
+    if _is_shell_pool(state):
+        return await shell.create_execution(request, state, _end)
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
     code, execution_type, timeout_s = contract.executions_request(await json_body(request))
@@ -187,9 +211,17 @@ async def _session_files(request: Request, state: EmulatorState, versions: tuple
     contract.api_version(request.query_params, versions, route)
     session = await state.pool.session_for(contract.identifier(request.query_params))
     try:
-        return SessionFiles(session.data_dir)
+        folder = SessionFiles(session.data_dir)
     except OSError:
         raise BadRequest(404, "NotFound", "This session's /mnt/data is gone; the session has ended.") from None
+    path = request.query_params.get("path")
+    if path:
+        try:
+            folder.descend(path)
+        except FileRefused:
+            folder.close()
+            raise
+    return folder
 
 
 def _file_entry(info: FileInfo, legacy: bool) -> dict[str, Any]:
@@ -203,11 +235,11 @@ def _file_entry(info: FileInfo, legacy: bool) -> dict[str, Any]:
         }
     return {
         "name": info.name,
-        "type": "file",
+        "type": info.kind,
         "contentType": "application/octet-stream",
         "sizeInBytes": info.size,
         "lastModifiedAt": contract.timestamp(info.modified),
-        "directory": "/mnt/data",
+        "directory": info.folder,
     }
 
 
@@ -227,16 +259,20 @@ async def legacy_upload(request: Request, state: EmulatorState) -> Response:
     return JSONResponse({"value": [_file_entry(stored, legacy=True)]})
 
 
-def _listing(folder: SessionFiles, legacy: bool) -> Response:
+def _listing(folder: SessionFiles, legacy: bool, folders: bool = False, recursive: bool = False) -> Response:
     """The folder's listing, streamed: a session can hold hundreds of thousands of files within its own
-    memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop."""
+    memory cap, and their listing must cost the emulator neither that much memory nor a stalled event loop.
+    `folders`: folders listed too (Shell pools); `recursive`: what is below them too (`recursive=true`)."""
     # A synchronous iterator: Starlette reads it in a worker thread, off the event loop.
-    return StreamingResponse(_listing_chunks(folder, legacy), media_type="application/json")
+    return StreamingResponse(_listing_chunks(folder, legacy, folders, recursive), media_type="application/json")
 
 
-def _listing_chunks(folder: SessionFiles, legacy: bool) -> Iterator[bytes]:
+def _listing_chunks(
+    folder: SessionFiles, legacy: bool, folders: bool = False, recursive: bool = False
+) -> Iterator[bytes]:
     with folder:
-        entries = (json.dumps(_file_entry(info, legacy), ensure_ascii=False) for info in folder.entries())
+        listed = folder.entries(folders, recursive)
+        entries = (json.dumps(_file_entry(info, legacy), ensure_ascii=False) for info in listed)
         separator = ""
         yield b'{"value":['
         while batch := list(itertools.islice(entries, LISTED_PER_CHUNK)):
@@ -259,9 +295,11 @@ async def files(request: Request, state: EmulatorState) -> Response:
         return await legacy_list(request, state)
     folder = await _session_files(request, state, contract.EXECUTIONS_VERSIONS, "files")
     if request.method != "POST":
-        return _listing(folder, legacy=False)
+        recursive = request.query_params.get("recursive", "").lower() == "true"
+        return _listing(folder, False, folders=_is_shell_pool(state), recursive=recursive)
     with folder:
-        return JSONResponse(_file_entry(await receive_upload(request, folder), legacy=False))
+        stored = dataclasses.replace(await receive_upload(request, folder), folder=folder.where)
+        return JSONResponse(_file_entry(stored, legacy=False))
 
 
 async def file_item(request: Request, state: EmulatorState) -> Response:
@@ -350,6 +388,8 @@ def create_app(state: EmulatorState, on_ready: Callable[[], None] | None = None)
         _route("/listSessions", list_sessions, state, ["GET"]),
         _route("/metadata", metadata, state, ["GET"]),
     ]
+    if state.mcp is not None:
+        routes.append(_route(mcp.PATH, mcp.endpoint, state, ["POST", "GET", "DELETE"]))
 
     async def no_route(request: Request, error: Exception) -> Response:
         status = getattr(error, "status_code", 404)

@@ -21,6 +21,10 @@ from typing import BinaryIO
 
 # Linux's limit for one path component; a longer name could never name a file in /mnt/data.
 MAX_NAME_BYTES = 255
+DATA_DIR = "/mnt/data"
+# Folders below /mnt/data a recursive listing goes into; deeper ones are listed as folders, not entered.
+MAX_LISTED_DEPTH = 32
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 READ_CHUNK = 1024 * 1024
 UPLOAD_PREFIX = ".upload-"
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -49,6 +53,10 @@ class FileInfo:
     name: str
     size: int
     modified: float
+    kind: str = "file"
+    """`file`, or `directory` in listings that show folders (Shell pools, recursive listings)."""
+    folder: str = DATA_DIR
+    """The folder holding it, as the session sees it."""
 
 
 class FileRefused(Exception):
@@ -103,6 +111,34 @@ class SessionFiles:
         self._dir = -1  # for __del__, should the open fail
         self._dir = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self._owner = os.fstat(self._dir)
+        self.where = DATA_DIR
+        """The folder operations apply to, as the session sees it: /mnt/data, or one below it (`descend`)."""
+
+    def descend(self, path: str) -> "SessionFiles":
+        """Moves to the folder `path` below /mnt/data (relative, or starting with /mnt/data), one component
+        at a time and never through a link: a session cannot point the files API out of its folder."""
+        relative = path.strip("/")
+        if relative == DATA_DIR.strip("/") or relative.startswith(DATA_DIR.strip("/") + "/"):
+            relative = relative[len(DATA_DIR.strip("/")) :]
+        parts = [p for p in relative.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise FileRefused(
+                400, "InvalidPath", f"path {path[:200]!r} may not contain '..'; name a folder below /mnt/data."
+            )
+        for part in parts:
+            checked_name(part)
+            where = f"{self.where}/{part}"
+            try:
+                below = os.open(part, _DIRECTORY, dir_fd=self._dir)
+            except FileNotFoundError:
+                raise FileRefused(404, "NotFound", f"No folder {where[:200]!r} in this session.") from None
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise FileRefused(400, "NotADirectory", f"{where[:200]!r} is not a folder.") from None
+                raise _os_error(part, error) from None
+            os.close(self._dir)
+            self._dir, self.where = below, where
+        return self
 
     def close(self) -> None:
         if self._dir >= 0:
@@ -154,7 +190,7 @@ class SessionFiles:
         status = self._lstat(name)
         if not self._servable(name, status):
             raise self._refusal(name, status)
-        return FileInfo(name, status.st_size, status.st_mtime)
+        return FileInfo(name, status.st_size, status.st_mtime, folder=self.where)
 
     def open_for_reading(self, name: str) -> tuple[int, FileInfo]:
         """A descriptor of the regular file `name` (the caller closes it) and what it is."""
@@ -183,21 +219,52 @@ class SessionFiles:
             raise self._refusal(name, status)
         return fd, FileInfo(name, status.st_size, status.st_mtime)
 
-    def entries(self) -> Iterator[FileInfo]:
+    def entries(self, folders: bool = False, recursive: bool = False) -> Iterator[FileInfo]:
         """The regular files the API can serve, in the folder's own order (a sort would hold them all in
-        memory); links and the like are left out."""
-        with os.scandir(self._dir) as entries:
-            for entry in entries:
-                name = entry.name
-                if _is_temporary(name):
+        memory); links and the like are left out. `folders`: folders too; `recursive`: what is in them too,
+        down to MAX_LISTED_DEPTH levels (one open folder per level, whatever the tree's width)."""
+        # Per level: a descriptor of the folder (to open the next one by), its listing, its name, its depth.
+        levels = [(os.dup(self._dir), self.where, 0)]
+        listings = [os.scandir(levels[0][0])]
+        try:
+            while levels:
+                fd, where, depth = levels[-1]
+                entry = next(listings[-1], None)
+                if entry is None:
+                    listings.pop().close()
+                    os.close(levels.pop()[0])
                     continue
-                try:
-                    checked_name(name)
-                    status = entry.stat(follow_symlinks=False)
-                except (FileRefused, OSError):
+                info = self._entry(entry, where, folders or recursive)
+                if info is None:
                     continue
-                if self._servable(name, status):
-                    yield FileInfo(name, status.st_size, status.st_mtime)
+                yield info
+                if info.kind == "directory" and recursive and depth < MAX_LISTED_DEPTH:
+                    try:
+                        below = os.open(entry.name, _DIRECTORY, dir_fd=fd)
+                    except OSError:
+                        continue
+                    levels.append((below, f"{where}/{entry.name}", depth + 1))
+                    listings.append(os.scandir(below))
+        finally:
+            for listing in listings:
+                listing.close()
+            for fd, _, _ in levels:
+                os.close(fd)
+
+    def _entry(self, entry: "os.DirEntry[str]", where: str, folders: bool) -> FileInfo | None:
+        name = entry.name
+        if _is_temporary(name):
+            return None
+        try:
+            checked_name(name)
+            status = entry.stat(follow_symlinks=False)
+        except (FileRefused, OSError):
+            return None
+        if folders and stat.S_ISDIR(status.st_mode):
+            return FileInfo(name, 0, status.st_mtime, "directory", where)
+        if self._servable(name, status):
+            return FileInfo(name, status.st_size, status.st_mtime, "file", where)
+        return None
 
     def delete(self, name: str) -> None:
         """Removes the name; unlinkat never follows a link, so only the entry itself goes."""

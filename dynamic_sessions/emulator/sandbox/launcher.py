@@ -22,8 +22,9 @@ SANDBOX_KERNEL_DIR = "/opt/emulator"
 SANDBOX_DATA_DIR = "/mnt/data"
 TMP = "/tmp"  # noqa: S108 (a fresh tmpfs inside the sandbox)
 SHM = "/dev/shm"  # noqa: S108 (likewise)
-# Only what Node and TLS need; the host's home, the project and other sessions stay out of reach.
-READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/hosts", "/etc/nsswitch.conf")
+# Only what Node and TLS need, and the name of the distribution (agents look at /etc/os-release first); the
+# host's home, the project and other sessions stay out of reach.
+READ_ONLY_ETC = ("/etc/ssl", "/etc/ca-certificates", "/etc/hosts", "/etc/nsswitch.conf", "/etc/os-release")
 # Far from the ranges other tools hand out (subuid ranges from 100000, systemd's up to 0x6FFFFFFF).
 SESSION_UID_BASE = 1_900_000_000
 # All bubblewrap and its helpers see: the emulator's own environment (tokens, secrets) stays out.

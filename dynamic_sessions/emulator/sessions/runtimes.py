@@ -3,9 +3,11 @@ folders the sandbox must show it read-only.
 
 NodeLTS sessions run kernel.js under Node.js; PythonLTS sessions run kernel.py under a Python
 interpreter started with `-I -S` (isolated, no site-packages: the standard library only, never the
-emulator's own environment), plus an optional read-only package set.
+emulator's own environment), plus an optional read-only package set; Shell sessions run kernel_shell.py
+under that same isolated Python, which starts each command with the system's bash or sh.
 """
 
+import dataclasses
 import importlib.metadata
 import os
 import shutil
@@ -16,7 +18,7 @@ from pathlib import Path
 from dynamic_sessions.emulator.sandbox.program import Package, Runtime, RuntimeUnavailable
 
 HERE = Path(__file__).resolve().parent
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 # Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
 NODE_FLAGS = ("--max-old-space-size=512",)
 # -I: no PYTHON* variables, no user site; -S: no site-packages; -B: /mnt/data holds only what code writes.
@@ -98,6 +100,24 @@ def installed_packages(folder: Path) -> tuple[Package, ...]:
     return tuple(found[name] for name in sorted(found, key=str.lower))
 
 
+def shell_runtime() -> Runtime:
+    """Shell sessions: kernel_shell.py (standard library only, like kernel.py) under the sessions' isolated Python
+    (its prefix bound read-only as for PythonLTS), starting each command with bash or sh."""
+    bash = shutil.which("bash", path="/usr/bin:/bin")
+    if bash is None or not os.access("/bin/sh", os.X_OK):
+        raise RuntimeUnavailable("bash and /bin/sh are needed for Shell sessions; install bash")
+    answer = subprocess.run([bash, "-c", "echo $BASH_VERSION"], capture_output=True, text=True, check=False)
+    return dataclasses.replace(
+        python_runtime(),
+        container_type="Shell",
+        name="bash",
+        version=answer.stdout.strip().split("(")[0],
+        kernel=HERE / "kernel_shell.py",
+        kernel_args=(),
+        legacy_result_key="executionResult",
+    )
+
+
 def make_runtime(container_type: str, python: str | None = None, packages_dir: Path | None = None) -> Runtime:
     if container_type == "NodeLTS":
         if packages_dir is not None:
@@ -105,4 +125,6 @@ def make_runtime(container_type: str, python: str | None = None, packages_dir: P
         return node_runtime()
     if container_type == "PythonLTS":
         return python_runtime(python, packages_dir)
+    if container_type == "Shell":
+        return shell_runtime()
     raise RuntimeUnavailable(f"--container-type {container_type} is not supported; use one of {CONTAINER_TYPES}")

@@ -1,0 +1,57 @@
+"""docs/agents.md sentences held to the program: its tables, its mcp.json and the flags it names."""
+
+import json
+import re
+import subprocess
+import sys
+
+from dynamic_sessions.client.mcp import McpServer
+from dynamic_sessions.emulator.api import mcp, shell
+from tests.emulator_process import ROOT
+
+PAGE = (ROOT / "docs" / "agents.md").read_text()
+
+
+def _table_after(heading: str) -> list[list[str]]:
+    section = PAGE.split(heading, 1)[1]
+    rows: list[list[str]] = []
+    for line in section.splitlines()[1:]:
+        if rows and not line.startswith("|"):
+            break
+        if line.startswith("|") and not line.startswith("|---"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_tools_table_is_what_each_pool_lists():
+    rows = _table_after("| pool | tools |")
+    documented = {row[0].strip("`"): tuple(re.findall(r"`(\w+)`", row[1])) for row in rows}
+    assert documented == mcp.TOOLS_OF
+
+
+def test_the_shell_fields_table_gives_the_contracts_defaults():
+    rows = {row[0].strip("`"): row[1].strip("`") for row in _table_after("| request field | default | meaning |")}
+    assert rows["shellType"] == "bash" == shell.SHELL_TYPES[0]
+    assert int(rows["timeoutInSeconds"]) == shell.DEFAULT_TIMEOUT_S
+    assert int(rows["outputStreamsMaxLength"]) == shell.DEFAULT_OUTPUT_MAX_LENGTH
+
+
+def test_the_json_rpc_error_codes_are_the_servers():
+    codes = {int(row[0].split()[0]) for row in _table_after("| JSON-RPC error | when |")}
+    assert codes == {mcp.PARSE_ERROR, mcp.INVALID_REQUEST, mcp.METHOD_NOT_FOUND, mcp.INVALID_PARAMS, mcp.SERVER_ERROR}
+
+
+def test_the_vscode_file_holds_the_entry_the_client_builds():
+    block = PAGE.split("`.vscode/mcp.json`", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    entry = json.loads(block)["servers"]["aca-shell-sessions"]
+    assert entry == McpServer(entry["url"], entry["headers"]["x-ms-apikey"]).vscode_server()
+
+
+def test_the_flags_the_page_names_exist():
+    emulator = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True, text=True)
+    smoke = subprocess.run([sys.executable, "-m", "smoke", "--help"], cwd=ROOT, capture_output=True, text=True)
+    for flag in ("--container-type", "--mcp", "--mcp-api-key", "--port"):
+        assert flag in emulator.stdout
+    for flag in ("--mcp", "--mcp-api-key", "--stack"):
+        assert flag in smoke.stdout
+    assert "Shell" in emulator.stdout
