@@ -57,11 +57,11 @@ class Arm:
                     return self._answer(403, {"error": {"code": "AuthorizationFailed", "message": message}})
                 path = self.path.split("?")[0]
                 if self.command == "GET" and path == POOL_ID:
-                    settings = {"isMCPServerEnabled": True, "mcpServerEndpoint": ENDPOINT}
+                    settings = {"isMcpServerEnabled": True, "mcpServerEndpoint": ENDPOINT}
                     return self._answer(200, {"properties": {"mcpServerSettings": settings}})
-                if self.command == "POST" and path == f"{POOL_ID}/fetchMCPServerCredentials":
+                if self.command == "POST" and path == f"{POOL_ID}/fetchMcpServerCredentials":
                     return self._answer(200, {"apiKey": arm.key})
-                if self.command == "POST" and path == f"{POOL_ID}/rotateMCPServerCredentials":
+                if self.command == "POST" and path == f"{POOL_ID}/rotateMcpServerCredentials":
                     arm.key = "second-key-9876543210"
                     return self._answer(200, {})
                 return self._answer(404, {"error": {"code": "NotFound", "message": "no such route"}})
@@ -94,8 +94,8 @@ def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
     assert (server.endpoint, server.api_key) == (ENDPOINT, "first-key-0123456789")
     assert credential.scopes == [ARM_SCOPE]  # the token is fetched once and reused
     assert arm.requests == [
-        ("GET", f"{POOL_ID}?api-version=2025-02-02-preview", "Bearer arm-token-value"),
-        ("POST", f"{POOL_ID}/fetchMCPServerCredentials?api-version=2025-02-02-preview", "Bearer arm-token-value"),
+        ("GET", f"{POOL_ID}?api-version=2025-10-02-preview", "Bearer arm-token-value"),
+        ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2025-10-02-preview", "Bearer arm-token-value"),
     ]
     assert server.headers == {"x-ms-apikey": "first-key-0123456789"}
     assert server.vscode_server() == {"type": "http", "url": ENDPOINT, "headers": server.headers}
@@ -107,7 +107,7 @@ def test_rotation_issues_a_new_key(arm):
         before = pool.api_key()
         after = pool.rotate()
     assert (before, after) == ("first-key-0123456789", "second-key-9876543210")
-    assert ("POST", f"{POOL_ID}/rotateMCPServerCredentials?api-version=2025-02-02-preview") in [
+    assert ("POST", f"{POOL_ID}/rotateMcpServerCredentials?api-version=2025-10-02-preview") in [
         (m, p) for m, p, _ in arm.requests
     ]
 
@@ -124,7 +124,7 @@ def test_missing_rights_name_the_action_and_never_the_token():
         forbidding.close()
     text = str(denied.value)
     assert "HTTP 403 AuthorizationFailed" in text
-    assert "fetchMCPServerCredentials/action" in text
+    assert "fetchMcpServerCredentials/action" in text
     assert "req-42" in text
     assert "arm-token-value" not in text
 

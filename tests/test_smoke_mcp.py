@@ -98,4 +98,4 @@ def test_help_names_the_mcp_flags():
         [sys.executable, "-m", "smoke", "--help"], capture_output=True, text=True, timeout=60, cwd=Path(ROOT)
     )
     assert "--mcp" in done.stdout
-    assert "fetchMCPServerCredentials" in done.stdout
+    assert "fetchMcpServerCredentials" in done.stdout

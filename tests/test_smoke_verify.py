@@ -386,7 +386,7 @@ def test_nothing_listening_at_a_loopback_arm_endpoint_fails_at_once(capsys, monk
     "argv,expected",
     [
         (["--endpoint", "http://127.0.0.1:9", "--verify"], "--endpoint http://127.0.0.1:9 names no stack"),
-        (["--stack", "dev", "--arm-endpoint", "http://127.0.0.1:9"], "--arm-endpoint is read by --verify only"),
+        (["--stack", "dev", "--arm-endpoint", "http://127.0.0.1:9"], "--arm-endpoint is read by --verify and --mcp"),
         (
             ["--stack", "dev", "--egress-probe-url", "https://example.com"],
             "--egress-probe-url is read by --verify only",

@@ -1,4 +1,5 @@
-"""Reads from Azure Resource Manager: a session pool as Azure holds it, and the role assignments at its scope.
+"""Azure Resource Manager: a session pool as Azure holds it, the role assignments at its scope, and the pool's
+actions (its MCP server's key).
 
 Plain GETs over httpx rather than the azure-mgmt SDKs: each SDK is pinned to the API versions it was
 generated for, while the pool must be read at the version the stack sent it with (the stack's
@@ -60,6 +61,13 @@ def normalize_arm_endpoint(endpoint: str) -> str:
     if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise ConfigurationError(f"--arm-endpoint {endpoint!r} must be an origin only, with no path or query")
     return url
+
+
+def token_audience(endpoint: str) -> str:
+    """The audience of a token for this Resource Manager: the cloud's endpoint itself, as azure-identity's scope
+    (`<audience>/.default`); a plain-http stand-in on loopback stands for the public cloud's."""
+    endpoint = endpoint.rstrip("/")
+    return DEFAULT_ENDPOINT if urlsplit(endpoint).scheme == "http" else endpoint
 
 
 def check_resource_id(resource_id: str) -> str:
@@ -213,8 +221,7 @@ class ArmReader:
         self.remote = not is_loopback_url(self.endpoint)
         plain_http = urlsplit(self.endpoint).scheme == "http"
         if token_provider is None:
-            # The token's audience is the cloud's Resource Manager: its endpoint, as azure-identity's scope.
-            audience = DEFAULT_ENDPOINT if plain_http else self.endpoint
+            audience = token_audience(self.endpoint)
             token_provider = (
                 LocalToken(audience=audience) if plain_http else EntraToken(credential, f"{audience}/.default")
             )
@@ -256,8 +263,15 @@ class ArmReader:
             url = self._same_origin(url, str(next_link))
         raise UnexpectedResponse(f"the role-assignment listing still had a next page after {MAX_PAGES} pages")
 
+    def post_action(self, resource_id: str, action: str, api_version: str = POOL_API_VERSION) -> dict[str, Any]:
+        """POSTs the ARM action `action` (such as `fetchMcpServerCredentials`) on a resource; its JSON answer."""
+        url = httpx.URL(
+            f"{self.endpoint}{check_resource_id(resource_id)}/{action}", params={"api-version": api_version}
+        )
+        return self._call(lambda: _body(self._send("POST", url)))
+
     def _reader(self, url: httpx.URL) -> Callable[[], dict[str, Any]]:
-        return lambda: _body(self._get(url))
+        return lambda: _body(self._send("GET", url))
 
     def _same_origin(self, previous: httpx.URL, link: str) -> httpx.URL:
         url = previous.join(link)
@@ -271,13 +285,13 @@ class ArmReader:
         retrying = self.retry.controller(self.remote, lambda: self.deadline, asynchronous=False)
         return retrying(attempt)  # type: ignore[no-any-return]
 
-    def _get(self, url: httpx.URL) -> httpx.Response:
+    def _send(self, method: str, url: httpx.URL) -> httpx.Response:
         headers = {
             "Authorization": f"Bearer {self.tokens.token()}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
-        request = httpx.Request("GET", url, headers=headers)
+        request = httpx.Request(method, url, headers=headers)
         if self.deadline is not None:
             left = max(0.1, self.deadline - time.monotonic())
             request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=min(30.0, left)).as_dict()

@@ -6,10 +6,11 @@ the key fetched through Azure Resource Manager, and a connected session of the o
     async with server.connect() as session:             # mcp.ClientSession, initialized
         await session.call_tool("launchShell", {})
 
-The key is an ARM action's answer (`fetchMCPServerCredentials`, api-version 2025-02-02-preview): the caller needs
-control-plane rights on the pool (the action `Microsoft.App/sessionPools/fetchMCPServerCredentials/action`, which
-Contributor holds), not the data plane's Session Executor role. `rotate()` asks ARM for a new key
-(`rotateMCPServerCredentials`) and returns it. The key is a secret: it is never in a repr, a log or an error.
+The key is an ARM action's answer (`fetchMcpServerCredentials`, at the pool's API version, 2025-10-02-preview by
+default): the caller needs control-plane rights on the pool (the action
+`Microsoft.App/sessionPools/fetchMcpServerCredentials/action`, which Contributor holds), not the data plane's
+Session Executor role. `rotate()` asks ARM for a new key (`rotateMcpServerCredentials`) and returns it.
+The key is a secret: it is never in a repr, a log or an error.
 """
 
 import contextlib
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from dynamic_sessions.client.errors import ConfigurationError, SessionsError, UnexpectedResponse
+from dynamic_sessions.client.arm import POOL_API_VERSION, ArmReader, token_audience
+from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, UnexpectedResponse
 from dynamic_sessions.client.tokens import EntraToken
 
 if TYPE_CHECKING:
@@ -28,12 +30,13 @@ if TYPE_CHECKING:
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
-MCP_API_VERSION = "2025-02-02-preview"
+# The actions as the 2025-10-02-preview spec spells them (ARM matches action names without regard to case;
+# Microsoft's MCP tutorials write fetchMCPServerCredentials).
+FETCH_KEY, ROTATE_KEY = "fetchMcpServerCredentials", "rotateMcpServerCredentials"
 KEY_HEADER = "x-ms-apikey"
 ENDPOINT_VARIABLE, KEY_VARIABLE = "MCP_SERVER_ENDPOINT", "MCP_SERVER_API_KEY"
 # Above the data plane's longest execution (220 s): a tool call may take that long.
 READ_TIMEOUT_S = 300.0
-ARM_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,9 @@ class McpServer:
 
 class PoolMcpCredentials:
     """The MCP endpoint and key of the pool `pool_id` (`/subscriptions/.../sessionPools/<name>`), read through ARM
-    with an azure-identity credential (default: DefaultAzureCredential) for `https://management.azure.com/.default`."""
+    at `api_version` (the stack's `poolApiVersion`) with an azure-identity credential (default:
+    DefaultAzureCredential) for `https://management.azure.com/.default`; a loopback `http` `arm_endpoint` (a local
+    stand-in) gets a locally minted token unless a credential is given."""
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class PoolMcpCredentials:
         credential: Any = None,
         *,
         arm_endpoint: str = ARM_ENDPOINT,
+        api_version: str = POOL_API_VERSION,
         http: httpx.Client | None = None,
     ):
         if not pool_id.startswith("/subscriptions/") or "/providers/Microsoft.App/sessionPools/" not in pool_id:
@@ -94,12 +100,13 @@ class PoolMcpCredentials:
                 "(the stack output poolId)"
             )
         self.pool_id = pool_id.rstrip("/")
-        self._arm = arm_endpoint.rstrip("/")
-        self._token = EntraToken(credential, scope=ARM_SCOPE)
-        self._http = http or httpx.Client(timeout=ARM_TIMEOUT_S)
+        self.api_version = api_version
+        scope = f"{token_audience(arm_endpoint)}/.default"
+        tokens = EntraToken(credential, scope=scope) if credential is not None else None
+        self._arm = ArmReader(arm_endpoint, token_provider=tokens, http=http)
 
     def close(self) -> None:
-        self._http.close()
+        self._arm.close()
 
     def __enter__(self) -> "PoolMcpCredentials":
         return self
@@ -107,36 +114,20 @@ class PoolMcpCredentials:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _call(self, method: str, suffix: str) -> Any:
-        from dynamic_sessions.client.client import _error_from
-
-        url = f"{self._arm}{self.pool_id}{suffix}"
-        headers = {"Authorization": f"Bearer {self._token.token()}"}
+    def _action(self, action: str) -> dict[str, Any]:
         try:
-            response = self._http.request(method, url, params={"api-version": MCP_API_VERSION}, headers=headers)
-        except httpx.TransportError as unreachable:
-            why = type(unreachable).__name__
-            raise SessionsError(f"Azure Resource Manager unreachable ({why}) for {url}") from None
-        if response.status_code >= 400:
-            error = _error_from(response)
-            if response.status_code == 403:
-                error.args = (
-                    f"{error}; reading the MCP key needs control-plane rights on the pool (the action "
-                    "Microsoft.App/sessionPools/fetchMCPServerCredentials/action, e.g. Contributor), "
-                    "not the Session Executor role",
+            return self._arm.post_action(self.pool_id, action, self.api_version)
+        except AccessDenied as denied:
+            if denied.status == 403:
+                denied.args = (
+                    f"{denied}; reading the MCP key needs control-plane rights on the pool (the action "
+                    f"Microsoft.App/sessionPools/{FETCH_KEY}/action, e.g. Contributor), not the Session Executor role",
                 )
-            raise error
-        try:
-            return response.json() if response.content else {}
-        except ValueError:
-            what = f"{method} {suffix or 'the pool'}"
-            raise UnexpectedResponse(f"ARM answered {what} with a body that is not JSON") from None
+            raise
 
     def endpoint(self) -> str:
         """`properties.mcpServerSettings.mcpServerEndpoint` of the pool."""
-        pool = self._call("GET", "")
-        settings = (pool.get("properties") or {}).get("mcpServerSettings") or {} if isinstance(pool, dict) else {}
-        endpoint = settings.get("mcpServerEndpoint")
+        endpoint = self._arm.get_pool(self.pool_id, self.api_version).mcp_endpoint
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(
                 f"the pool {self.pool_id.rsplit('/', 1)[-1]} has no MCP endpoint: enable its MCP server "
@@ -145,17 +136,20 @@ class PoolMcpCredentials:
         return endpoint
 
     def api_key(self) -> str:
-        """The current key, from the ARM action fetchMCPServerCredentials."""
-        answer = self._call("POST", "/fetchMCPServerCredentials")
-        key = answer.get("apiKey") if isinstance(answer, dict) else None
-        if not isinstance(key, str) or not key:
-            raise UnexpectedResponse("fetchMCPServerCredentials answered without an apiKey")
-        return key
+        """The current key, from the ARM action fetchMcpServerCredentials."""
+        return self._key(self._action(FETCH_KEY), FETCH_KEY)
 
     def rotate(self) -> str:
-        """Issues a new key (rotateMCPServerCredentials); the old one stops working. Returns the new key."""
-        self._call("POST", "/rotateMCPServerCredentials")
-        return self.api_key()
+        """Issues a new key (rotateMcpServerCredentials); the old one stops working. Returns the new key."""
+        answer = self._action(ROTATE_KEY)
+        return self._key(answer, ROTATE_KEY) if answer.get("apiKey") else self.api_key()
+
+    @staticmethod
+    def _key(answer: dict[str, Any], action: str) -> str:
+        key = answer.get("apiKey")
+        if not isinstance(key, str) or not key:
+            raise UnexpectedResponse(f"{action} answered without an apiKey")
+        return key
 
     def server(self) -> McpServer:
         return McpServer(self.endpoint(), self.api_key())

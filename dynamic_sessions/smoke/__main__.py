@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         action="store_true",
         help="run the hello-world through the pool's MCP server instead: --endpoint is then the MCP endpoint "
         "(default $MCP_SERVER_ENDPOINT, else the stack's mcpServerEndpoint); the key from --mcp-api-key, "
-        "$MCP_SERVER_API_KEY, else the ARM action fetchMCPServerCredentials on the stack's poolId",
+        "$MCP_SERVER_API_KEY, else the ARM action fetchMcpServerCredentials on the stack's poolId",
     )
     parser.add_argument("--mcp-api-key", metavar="KEY", help="the MCP server's key (the emulator prints its own)")
     parser.add_argument("--keep-session", action="store_true", help="do not release the session (it bills hourly)")
@@ -125,7 +125,7 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
     parser.add_argument(
         "--arm-endpoint",
         metavar="URL",
-        help="Azure Resource Manager for --verify (default https://management.azure.com; "
+        help="Azure Resource Manager for --verify and --mcp's key (default https://management.azure.com; "
         "sovereign clouds: their own, such as https://management.usgovcloudapi.net)",
     )
     parser.add_argument(

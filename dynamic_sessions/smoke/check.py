@@ -167,14 +167,14 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _check_verify_flags(args: argparse.Namespace) -> None:
-    given = [
-        flag
-        for flag, value in (("--arm-endpoint", args.arm_endpoint), ("--egress-probe-url", args.egress_probe_url))
-        if value is not None
-    ]
     problems = []
     if not args.verify:
-        problems += [f"{flag} is read by --verify only; add --verify or drop {flag}" for flag in given]
+        if args.egress_probe_url is not None:
+            problems.append("--egress-probe-url is read by --verify only; add --verify or drop --egress-probe-url")
+        if args.arm_endpoint is not None and not args.mcp:
+            problems.append(
+                "--arm-endpoint is read by --verify and --mcp (its key) only; add one of them or drop --arm-endpoint"
+            )
     elif args.endpoint:
         problems.append(
             f"--verify compares the pool with a stack's declaration, and --endpoint {args.endpoint} names no stack; "

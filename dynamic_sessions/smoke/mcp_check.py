@@ -1,7 +1,7 @@
 """`python -m smoke --mcp`: the hello-world through the pool's MCP server, with the official MCP client.
 
 The endpoint: --endpoint, else $MCP_SERVER_ENDPOINT, else the stack's `mcpServerEndpoint` output. The key:
---mcp-api-key, else $MCP_SERVER_API_KEY (the emulator prints both), else the ARM action fetchMCPServerCredentials
+--mcp-api-key, else $MCP_SERVER_API_KEY (the emulator prints both), else the ARM action fetchMcpServerCredentials
 on the stack's `poolId`, with DefaultAzureCredential. Python pools run `print("hello-world")` with
 runPythonCodeInRemoteEnvironment, the others `echo hello-world` with runShellCommandInRemoteEnvironment.
 """
@@ -15,8 +15,9 @@ from typing import Any, TextIO
 
 import httpx
 
+from dynamic_sessions.client.arm import POOL_API_VERSION
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, SessionsError
-from dynamic_sessions.client.mcp import ENDPOINT_VARIABLE, KEY_VARIABLE, McpServer, PoolMcpCredentials
+from dynamic_sessions.client.mcp import ARM_ENDPOINT, ENDPOINT_VARIABLE, KEY_VARIABLE, McpServer, PoolMcpCredentials
 from dynamic_sessions.smoke.check import (
     ACCESS_DENIED,
     EXPECTED_STDOUT,
@@ -30,7 +31,7 @@ from dynamic_sessions.smoke.check import (
 )
 from dynamic_sessions.smoke.endpoint import EndpointNotFound, stack_outputs
 
-ENDPOINT_OUTPUT, POOL_ID_OUTPUT = "mcpServerEndpoint", "poolId"
+ENDPOINT_OUTPUT, POOL_ID_OUTPUT, API_VERSION_OUTPUT = "mcpServerEndpoint", "poolId", "poolApiVersion"
 PYTHON_TOOL, SHELL_TOOL = "runPythonCodeInRemoteEnvironment", "runShellCommandInRemoteEnvironment"
 
 
@@ -62,7 +63,12 @@ def _server(args: argparse.Namespace, report: Report) -> McpServer:
     pool_id = output(POOL_ID_OUTPUT)
     if not isinstance(pool_id, str) or not pool_id:
         raise Verdict(USAGE, f"no MCP key: pass --mcp-api-key or ${KEY_VARIABLE}, or a stack with a {POOL_ID_OUTPUT!r}")
-    with PoolMcpCredentials(pool_id) as pool:
+    api_version = output(API_VERSION_OUTPUT)
+    with PoolMcpCredentials(
+        pool_id,
+        arm_endpoint=args.arm_endpoint or ARM_ENDPOINT,
+        api_version=api_version if isinstance(api_version, str) and api_version else POOL_API_VERSION,
+    ) as pool:
         return McpServer(endpoint, pool.api_key())
 
 
