@@ -92,9 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output-max-length",
         type=_positive,
-        default=1024 * 1024,
-        help="characters kept per output stream (and of the result) of one execution; more is cut with a marker "
-        "(default 1048576)",
+        default=4096,
+        help="characters kept per output stream of one execution where a request sends no outputStreamsMaxLength; "
+        "more is cut with a marker (default 4096, as Azure's)",
     )
     caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
     caps.add_argument(
