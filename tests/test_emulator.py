@@ -92,8 +92,8 @@ def test_streams_result_and_thrown_errors(emulator):
     assert failed["error"]["error"]["message"] == "TypeError: bad input"
 
 
-def test_a_returned_promise_is_awaited(emulator):
-    body = emulator.execute("new Promise((resolve) => setTimeout(() => { console.log('later'); resolve(7); }, 50))")
+def test_a_cell_made_asynchronous_ends_at_done(emulator):
+    body = emulator.execute("$$.async(); setTimeout(() => { console.log('later'); $$.done(7); }, 50)")
     assert body["status"] == "Succeeded"
     assert body["result"]["stdout"] == "later\n" and body["result"]["executionResult"] == 7
 
@@ -164,7 +164,7 @@ def test_asynchronous_execution_is_polled(emulator):
     body = {
         "codeInputType": "Inline",
         "executionType": "Asynchronous",
-        "code": "new Promise(r => setTimeout(() => r(5), 300))",
+        "code": "$$.async(); setTimeout(() => $$.done(5), 300)",
         "timeoutInSeconds": 5,
     }
     started = emulator.http.post("/executions", params=params, json=body)
