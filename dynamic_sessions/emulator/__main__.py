@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import socket
 import sys
-from pathlib import Path
 
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
@@ -138,9 +137,10 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--python-packages",
-        type=Path,
         metavar="DIR",
-        help="PythonLTS: a folder of packages (pip install --target DIR ...) sessions may import, read-only",
+        help="PythonLTS: the package set sessions may import, read-only: a folder (pip install --target DIR ...), "
+        "or 'none' for the standard library alone (default: the preloaded set, installed once into "
+        "~/.cache/dynamic-sessions)",
     )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (for https-only clients)")
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")

@@ -128,9 +128,7 @@ def _output_limit(state: EmulatorState, options: ExecutionOptions) -> int:
 async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float, options: ExecutionOptions) -> Outcome:
     session = await state.pool.session_for(ident)
     try:
-        return await session.execute(
-            code, timeout_s, _output_limit(state, options), empty_kernel=options.empty_kernel
-        )
+        return await session.execute(code, timeout_s, _output_limit(state, options), empty_kernel=options.empty_kernel)
     except SessionEnded as ended:
         await _end(state, ident)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)

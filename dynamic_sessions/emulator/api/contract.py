@@ -152,9 +152,7 @@ def legacy_request(body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH) -> tupl
     return code, timeout, execution_options(properties, "properties.", most)
 
 
-def executions_request(
-    body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH
-) -> tuple[str, str, int, ExecutionOptions]:
+def executions_request(body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH) -> tuple[str, str, int, ExecutionOptions]:
     """(code, execution type, timeout, options) from an `executions` body; the four fields the spec names
     are required."""
     if not isinstance(body, dict) or "properties" in body:

@@ -40,9 +40,13 @@ MATPLOTLIB_CACHE = ".matplotlib"
 
 
 def cache_root() -> Path:
-    """Where the emulator keeps what it installs: $XDG_CACHE_HOME (else ~/.cache) / dynamic-sessions."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dynamic-sessions"
+    """Where the emulator keeps what it installs: $XDG_CACHE_HOME/dynamic-sessions, else ~/.cache/... for
+    an ordinary user, and /var/cache/... for root, whose sessions run as other uids that cannot pass /root."""
+    if base := os.environ.get("XDG_CACHE_HOME"):
+        return Path(base) / "dynamic-sessions"
+    if os.geteuid() == 0:
+        return Path("/var/cache/dynamic-sessions")
+    return Path.home() / ".cache" / "dynamic-sessions"
 
 
 def cache_folder(python_version: str, root: Path | None = None) -> Path:
@@ -90,7 +94,7 @@ def _install(folder: Path, python_version: str, interpreter: str) -> None:
             "check the network to PyPI, or pass --python-packages DIR (a set of your own) or --python-packages none"
         )
     _build_font_cache(partial, interpreter)
-    os.chmod(partial, 0o755)
+    os.chmod(partial, 0o755)  # noqa: S103 (read by every session's uid; written by none)
     partial.rename(folder)
     log.info("PythonLTS: preloaded package set ready in %.0f s", time.monotonic() - started)
 
@@ -100,4 +104,7 @@ def _build_font_cache(folder: Path, interpreter: str) -> None:
     fonts.mkdir()
     probe = f"import sys; sys.path.insert(0, {str(folder)!r}); import matplotlib.font_manager"
     env = {"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": str(fonts), "MPLBACKEND": "Agg"}
-    subprocess.run([interpreter, "-I", "-S", "-c", probe], env=env, capture_output=True, check=False, timeout=300)
+    built = subprocess.run([interpreter, "-I", "-S", "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    if built.returncode != 0 or not any(fonts.glob("fontlist-*.json")):
+        # Not fatal: each session's first figure then builds the list itself, in seconds.
+        log.warning("PythonLTS: matplotlib's font list was not prebuilt: %s", built.stderr.strip()[-500:])

@@ -2,8 +2,8 @@
 folders the sandbox must show it read-only.
 
 NodeLTS sessions run kernel.js under Node.js; PythonLTS sessions run kernel.py under a Python
-interpreter started with `-I -S` (isolated, no site-packages: the standard library only, never the
-emulator's own environment), plus an optional read-only package set.
+interpreter started with `-I -S` (isolated, no site-packages: never the emulator's own environment), plus
+a read-only package set: the preloaded one (`sessions.packages`), a folder of the user's, or none.
 """
 
 import importlib.metadata
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from dynamic_sessions.emulator.sandbox.program import Package, Runtime, RuntimeUnavailable
+from dynamic_sessions.emulator.sessions import packages as preloaded
 
 HERE = Path(__file__).resolve().parent
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
@@ -24,6 +25,8 @@ PYTHON_FLAGS = ("-I", "-S", "-B")
 # The Python kernel's counterpart of Node's heap cap: a runaway allocation is a MemoryError in that session.
 PYTHON_KERNEL_ARGS = ("--data-limit-mb", "512")
 SYSTEM_PYTHON = "/usr/bin/python3"
+# `--python-packages none`: the standard library only.
+NO_PACKAGES = "none"
 
 
 def node_runtime() -> Runtime:
@@ -50,7 +53,8 @@ def default_python() -> str:
     return str(Path(sys.executable).resolve())
 
 
-def python_runtime(interpreter: str | None = None, packages_dir: Path | None = None) -> Runtime:
+def python_runtime(interpreter: str | None = None, packages: Path | str | None = None) -> Runtime:
+    """`packages`: None for the preloaded set, `none` for the standard library alone, or a folder."""
     python = interpreter or default_python()
     probe = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
     try:
@@ -66,13 +70,19 @@ def python_runtime(interpreter: str | None = None, packages_dir: Path | None = N
     if tuple(int(p) for p in version.split(".")[:2]) < (3, 9):
         raise RuntimeUnavailable(f"--python {python} is Python {version}; PythonLTS sessions need 3.9 or later")
     read_only = [] if prefix.startswith("/usr") else [prefix]
-    packages: tuple[Package, ...] = ()
-    if packages_dir is not None:
-        packages_dir = packages_dir.resolve()
+    listed: tuple[Package, ...] = ()
+    packages_dir = None
+    if packages is None:
+        packages_dir = preloaded.provisioned(version, python)
+    elif str(packages) != NO_PACKAGES:
+        packages_dir = Path(packages).resolve()
         if not packages_dir.is_dir():
-            raise RuntimeUnavailable(f"--python-packages {packages_dir} is not a folder; name a folder of packages")
+            raise RuntimeUnavailable(
+                f"--python-packages {packages_dir} is not a folder; name a folder of packages, or {NO_PACKAGES}"
+            )
+    if packages_dir is not None:
         read_only.append(str(packages_dir))
-        packages = installed_packages(packages_dir)
+        listed = installed_packages(packages_dir)
     return Runtime(
         container_type="PythonLTS",
         name="python",
@@ -83,7 +93,7 @@ def python_runtime(interpreter: str | None = None, packages_dir: Path | None = N
         kernel_args=PYTHON_KERNEL_ARGS,
         read_only=tuple(read_only),
         packages_dir=packages_dir,
-        packages=packages,
+        packages=listed,
         legacy_result_key="result",
     )
 
@@ -98,11 +108,12 @@ def installed_packages(folder: Path) -> tuple[Package, ...]:
     return tuple(found[name] for name in sorted(found, key=str.lower))
 
 
-def make_runtime(container_type: str, python: str | None = None, packages_dir: Path | None = None) -> Runtime:
+def make_runtime(container_type: str, python: str | None = None, packages: Path | str | None = None) -> Runtime:
+    """The runtime of a pool; only a PythonLTS pool installs (once) or reads the preloaded package set."""
     if container_type == "NodeLTS":
-        if packages_dir is not None:
+        if packages is not None:
             raise RuntimeUnavailable("--python-packages applies to --container-type PythonLTS only")
         return node_runtime()
     if container_type == "PythonLTS":
-        return python_runtime(python, packages_dir)
+        return python_runtime(python, packages)
     raise RuntimeUnavailable(f"--container-type {container_type} is not supported; use one of {CONTAINER_TYPES}")
