@@ -332,6 +332,8 @@ class EmptyKernel:
 def _matplotlib_home(package_dirs: list[str]) -> None:
     """matplotlib in a session: no display (Agg), its config in a writable folder of this session's /tmp,
     seeded with the font list the package set was provisioned with."""
+    if not package_dirs:
+        return
     os.environ.setdefault("MPLBACKEND", "Agg")
     fonts = [f for d in package_dirs for f in glob.glob(os.path.join(d, MATPLOTLIB_CACHE, "fontlist-*.json"))]
     if not fonts:
