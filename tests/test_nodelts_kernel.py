@@ -2,6 +2,7 @@
 sessions, and what Azure's data plane makes of the kernel's results."""
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,35 @@ def test_state_redeclared_const_and_process_exit_keep_their_behaviour(emulator: 
     gone = emulator.execute("process.exit(3)", ident)
     assert gone["status"] == "Failed"
     assert value(emulator.execute("typeof counter", ident)) == "undefined"  # a new session
+
+
+NPM = "var npm = (...args) => require('child_process').spawnSync('npm', args, { encoding: 'utf-8' });"
+
+
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="egress needs slirp4netns")
+def test_npm_installs_a_package_where_egress_is_on_and_cells_require_it(launch) -> None:
+    online = launch("--egress", "enabled")
+    ident = "npm-user"
+    online.execute(NPM, ident)
+    # Microsoft's samples: `npm list` for what is preinstalled (nothing, here), `npm install <pkg>` for more.
+    assert value(online.execute("npm('list').stdout", ident)) == "/mnt/data\n`-- (empty)\n\n"
+    installed = online.execute(
+        "var done = npm('install', 'is-number@7.0.0'); [done.status, done.stderr]", ident, timeoutInSeconds=120
+    )
+    assert value(installed)[0] == 0, installed
+    assert value(online.execute("require('is-number')('42')", ident)) is True
+    assert "is-number@7.0.0" in value(online.execute("npm('list').stdout", ident))
+
+
+def test_npm_runs_offline_but_cannot_install(emulator: Emulator) -> None:
+    ident = "npm-offline"
+    emulator.execute(NPM, ident)
+    assert value(emulator.execute("npm('--version').status", ident)) == 0
+    failed = value(
+        emulator.execute(
+            "var r = npm('install', 'is-number', '--fetch-retries=0'); [r.status, r.stderr]",
+            ident,
+            timeoutInSeconds=120,
+        )
+    )
+    assert failed[0] != 0 and ("ENOTFOUND" in failed[1] or "EAI_AGAIN" in failed[1]), failed
