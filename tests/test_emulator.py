@@ -507,9 +507,11 @@ def test_bad_optional_fields_are_named_all_at_once(emulator):
 
 
 def test_the_flag_raises_the_default_for_local_debugging(launch):
-    verbose = launch("--output-max-length", "100000")
-    body = verbose.execute("console.log('z'.repeat(50000))", "debugging")
-    assert body["result"]["stdout"] == "z" * 50000 + "\n" and body["result"]["outputStreamsMaxLength"] == 100000
+    verbose = launch("--output-max-length", "2000000")
+    body = verbose.execute("console.log('z'.repeat(1500000))", "debugging")
+    assert body["result"]["stdout"] == "z" * 1500000 + "\n" and body["result"]["outputStreamsMaxLength"] == 2000000
+    asked = verbose.execute("console.log('z'.repeat(10))", "debugging", outputStreamsMaxLength=1999999)
+    assert asked["status"] == "Succeeded"  # the flag raised the most a request may ask for, too
 
 
 def test_the_jupyter_format_is_the_kernels_outputs_in_both_contracts(emulator):

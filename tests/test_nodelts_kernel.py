@@ -107,9 +107,13 @@ def test_asynchronous_cells_end_when_they_say_so(emulator: Emulator) -> None:
     emulator.execute("$$.config.awaitExecution = true", ident)
     assert value(emulator.execute("Promise.resolve('awaited')", ident)) == "awaited"
     emulator.execute("$$.config.awaitExecution = false", ident)
-    never = emulator.execute("$$.async()", ident, timeoutInSeconds=1)
+    never = emulator.execute("var kept = 'state'; $$.async()", ident, timeoutInSeconds=1)
     assert never["status"] == "Failed" and "timed out after 1 s" in never["result"]["stderr"], never
-    assert value(emulator.execute("'still serving'", ident)) == "still serving"
+    assert value(emulator.execute("kept", ident)) == "state"
+    # No output area to clear; no way for the data plane to answer a kernel's input request.
+    assert value(emulator.execute("$$.clear(); 'cleared'", ident)) == "cleared"
+    asked = emulator.execute("$$.input({prompt: 'name?'})", ident)
+    assert asked["status"] == "Failed" and "$$.input: this session cannot read input" in asked["result"]["stderr"]
 
 
 def test_top_level_await_is_a_syntax_error_as_in_a_script(emulator: Emulator) -> None:

@@ -2,14 +2,16 @@
 code and public clients import, figures as images, useEmptyKernel, and the cache it is installed into."""
 
 import base64
+import concurrent.futures
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dynamic_sessions.emulator.sessions import packages
+from dynamic_sessions.emulator.sessions import packages, runtimes
 from tests.emulator_process import Emulator, serving
 
 LATEST = "2025-10-02-preview"
@@ -70,6 +72,7 @@ def test_a_public_clients_first_call_lists_packages_with_pkg_resources(preloaded
         "import pkg_resources\n[(d.project_name, d.version) for d in pkg_resources.working_set]", "listing"
     )
     assert listed["status"] == "Succeeded", listed
+    assert "pkg_resources is deprecated" in listed["result"]["stderr"]
     names = {name.lower() for name, _ in value(listed)}
     assert {"numpy", "pandas", "matplotlib", "scipy", "scikit-learn", "requests", "openpyxl", "setuptools"} <= names
     metadata = preloaded_pool.http.get("/metadata", params={"api-version": LATEST}).json()
@@ -96,6 +99,8 @@ def test_the_set_is_read_only_in_sessions(preloaded_pool: Emulator, preloaded_pa
     assert attempt["status"] == "Failed"
     assert "Read-only file system" in attempt["result"]["stderr"] or "Permission" in attempt["result"]["stderr"]
     assert not target.exists()
+    path = value(preloaded_pool.execute("import sys; sys.path[:2]", "writer"))
+    assert path == ["/mnt/data", str(preloaded_packages)]
 
 
 def test_a_cached_set_is_used_offline_and_a_new_set_gets_a_folder_of_its_own(
@@ -120,3 +125,35 @@ def test_the_cache_lives_under_the_users_cache_or_var_cache_for_root(monkeypatch
     monkeypatch.delenv("XDG_CACHE_HOME")
     expected = Path("/var/cache/dynamic-sessions") if os.geteuid() == 0 else Path.home() / ".cache/dynamic-sessions"
     assert packages.cache_root() == expected
+
+
+def test_installing_shows_pips_progress_into_a_folder_named_for_the_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(packages, "PRELOADED", ("six>=1.16,<2",))
+    folder = packages.provisioned("3.11.2", "/usr/bin/python3", tmp_path)
+    assert folder == packages.cache_folder("3.11.2", tmp_path) and (folder / "six.py").is_file()
+    assert "Successfully installed six" in capfd.readouterr().err  # pip's own report, on stderr
+    assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name] == []
+
+
+def test_emulators_starting_together_install_the_set_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    installs = []
+
+    def slow_install(folder: Path, *_: Any) -> None:
+        installs.append(folder)
+        time.sleep(0.3)
+        folder.mkdir()
+
+    monkeypatch.setattr(packages, "_install", slow_install)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        found = set(pool.map(lambda _: packages.provisioned("3.11.2", "/usr/bin/python3", tmp_path), range(4)))
+    assert len(installs) == 1 and found == {installs[0]}
+
+
+def test_a_node_pool_never_installs_the_python_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any) -> Path:
+        raise AssertionError("NodeLTS must not provision Python packages")
+
+    monkeypatch.setattr(packages, "provisioned", refuse)
+    assert runtimes.make_runtime("NodeLTS").container_type == "NodeLTS"
