@@ -214,3 +214,16 @@ def test_npm_runs_offline_but_cannot_install(emulator: Emulator) -> None:
         )
     )
     assert failed[0] != 0 and ("ENOTFOUND" in failed[1] or "EAI_AGAIN" in failed[1]), failed
+
+
+def test_outputs_past_their_budget_are_replaced_by_a_marker_and_the_answer_stays_whole(emulator: Emulator) -> None:
+    code = "for (let i = 0; i < 20; i++) $$.text('p'.repeat(1024 * 1024), true); $$.done('end')"
+    body = jupyter(emulator, code, "many-outputs", timeoutInSeconds=60)
+    texts = [o["data"]["text/plain"] for o in value(body)]
+    assert body["status"] == "Succeeded" and len(texts) == 21
+    # 16 MiB of JSON in all: 15 outputs of 1 MiB fit, the rest are markers.
+    assert texts[:15] == ["p" * 1024 * 1024] * 15
+    assert all(
+        t.startswith("[output dropped: ") and t.endswith("the limit is 16777216 per execution]") for t in texts[15:]
+    )
+    assert emulator.execute("$$.text('x', true); $$.done('end')", "many-outputs")["result"]["executionResult"] == "end"

@@ -36,7 +36,8 @@ def test_llm_style_analysis_imports_the_set_and_a_figure_comes_back_as_an_image(
         "print(frame['y'].sum(), round(scipy.stats.pearsonr(frame.x, frame.y)[0], 3), sympy.sqrt(8))\n"
         "fig, ax = plt.subplots()\n"
         "ax.plot(frame.x, frame.y)\n"
-        "ax.set_title('squares')"
+        "ax.set_title('squares')\n"
+        "plt.show()"
     )
     # The tutorial's contract, where public clients save `result` images to disk.
     response = preloaded_pool.http.post(
@@ -47,7 +48,7 @@ def test_llm_style_analysis_imports_the_set_and_a_figure_comes_back_as_an_image(
     )
     properties = response.json()["properties"]
     assert properties["status"] == "Success", properties
-    assert properties["stdout"] == "285 0.963 2*sqrt(2)\n"
+    assert (properties["stdout"], properties["stderr"]) == ("285 0.963 2*sqrt(2)\n", "")
     image = properties["result"]
     assert (image["type"], image["format"]) == ("image", "png")
     png = base64.b64decode(image["base64_data"])

@@ -22,6 +22,8 @@ const vm = require('vm');
 const channel = new net.Socket({ fd: Number(process.argv[2] || 3), readable: true, writable: true });
 // What a cell keeps of its results' JSON (executionResult); the streams' limit comes with each request.
 const RESULT_LIMIT = 1024 * 1024;
+// What one cell's Jupyter outputs may hold in all; past it, an output's data is replaced by a marker.
+const OUTPUTS_LIMIT = 16 * 1024 * 1024;
 
 // The cell that is running, or null between cells: output written then belongs to no answer.
 let running = null;
@@ -151,6 +153,7 @@ class Cell {
     this.stderr = '';
     this.dropped = { stdout: 0, stderr: 0 };
     this.outputs = []; // Jupyter (nbformat 4) outputs: execute_result, display_data, error
+    this.outputsSize = 0;
     this.value = undefined; // the value behind the last execute_result, when it came from one
     this.fromValue = false;
     this.async = false;
@@ -160,9 +163,24 @@ class Cell {
     this.$$ = this.api();
   }
 
+  keep(output) {
+    let size = 0;
+    try {
+      size = (JSON.stringify(output) || '').length;
+    } catch {} // a cycle or BigInt: sent as text at the end
+    this.outputsSize += size;
+    if (this.outputsSize > OUTPUTS_LIMIT) {
+      const dropped = `[output dropped: ${size} characters of JSON; the limit is ${OUTPUTS_LIMIT} per execution]`;
+      output = output.output_type === 'error'
+        ? { output_type: 'error', ename: String(output.ename).slice(0, 200), evalue: dropped, traceback: [] }
+        : { output_type: output.output_type, data: { 'text/plain': dropped }, metadata: {} };
+    }
+    this.outputs.push(output);
+  }
+
   send(output, keepAlive, value, fromValue) {
     if (this.done) return; // nel drops what a finished cell sends
-    this.outputs.push(output);
+    this.keep(output);
     if (output.output_type === 'execute_result') {
       this.value = value;
       this.fromValue = fromValue;
@@ -187,7 +205,7 @@ class Cell {
     if (this.done) return;
     const output = { output_type: 'display_data', data, metadata: {} };
     if (displayId !== undefined) output.transient = { display_id: displayId };
-    this.outputs.push(output);
+    this.keep(output);
   }
 
   finish() {

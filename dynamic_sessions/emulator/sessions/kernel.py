@@ -34,12 +34,15 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from types import CodeType, TracebackType
 from typing import Any
 
 SCALARS = (str, int, float, bool)
 # What a cell keeps of its result's JSON; `outputStreamsMaxLength` is the streams' limit alone.
 RESULT_LIMIT = 1024 * 1024
+# What one execution's Jupyter outputs (figures included) may hold in all.
+OUTPUTS_LIMIT = 16 * 1024 * 1024
 # The package set's prebuilt matplotlib font list (sessions.packages.MATPLOTLIB_CACHE).
 MATPLOTLIB_CACHE = ".matplotlib"
 # The argument that makes a kernel the empty one: it runs every request itself.
@@ -168,8 +171,8 @@ class Kernel:
             images = _figures()
             outputs += [{"output_type": "display_data", "data": image, "metadata": {}} for image in images]
             # The legacy contract's image result (what public clients save to disk) stands for the cell's figure.
-            shown = _image(images[0]["image/png"]) if images else _shown(value)
-            result = _capped(shown, RESULT_LIMIT)
+            # An image is kept whole (a cut one would not decode); its size is the figure's.
+            result = _image(images[0]["image/png"]) if images else _capped(_shown(value), RESULT_LIMIT)
         except ExecutionTimedOut as stopped:
             ok = False
             err.write(_where(stopped.__traceback__))
@@ -186,7 +189,26 @@ class Kernel:
             sys.stdout, sys.stderr = saved
         elapsed = (time.perf_counter() - started) * 1000
         answer = {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": result, "ms": elapsed}
-        return {**answer, "outputs": outputs}
+        return {**answer, "outputs": _bounded(outputs)}
+
+
+def _bounded(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outputs, each past a budget of OUTPUTS_LIMIT characters of JSON in all replaced by a marker."""
+    kept, used = [], 0
+    for output in outputs:
+        try:
+            size = len(json.dumps(output))
+        except (TypeError, ValueError):
+            size = 0
+        used += size
+        if used > OUTPUTS_LIMIT:
+            dropped = f"[output dropped: {size} characters of JSON; the limit is {OUTPUTS_LIMIT} per execution]"
+            if output["output_type"] == "error":
+                output = {"output_type": "error", "ename": output["ename"][:200], "evalue": dropped, "traceback": []}
+            else:
+                output = {"output_type": output["output_type"], "data": {"text/plain": dropped}, "metadata": {}}
+        kept.append(output)
+    return kept
 
 
 def _error_output(error: BaseException, name: str, value: str, described: str | None = None) -> dict[str, Any]:
@@ -335,6 +357,8 @@ def _matplotlib_home(package_dirs: list[str]) -> None:
     if not package_dirs:
         return
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # plt.show() under Agg only warns; the cell's open figures are shown at its end, as inline does.
+    warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
     fonts = [f for d in package_dirs for f in glob.glob(os.path.join(d, MATPLOTLIB_CACHE, "fontlist-*.json"))]
     if not fonts:
         return
