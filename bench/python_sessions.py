@@ -103,7 +103,7 @@ def run(quick: bool) -> None:
     )
     print(
         row(
-            "new session, first `import numpy, pandas, pyplot`",
+            "new session, first import numpy+pandas+pyplot",
             f"{statistics.median(first_science):.0f} ms",
             "",
             "",

@@ -264,24 +264,11 @@ class Cell {
     return $$;
   }
 
-  // The globals nel sets for the running cell, the older API among them.
+  // The globals nel sets for the running cell; the older setters and `$$async$$` are defined once, below.
   capture() {
-    const $$ = this.$$;
-    const cell = this;
-    globalThis.$$ = $$;
+    globalThis.$$ = this.$$;
+    globalThis.$$done$$ = this.$$.done;
     if (typeof globalThis.$$mimer$$ !== 'function') globalThis.$$mimer$$ = defaultMimer;
-    for (const [name, setter] of [['$$mime$$', $$.mime], ['$$html$$', $$.html], ['$$svg$$', $$.svg], ['$$png$$', $$.png], ['$$jpeg$$', $$.jpeg]]) {
-      delete globalThis[name];
-      Object.defineProperty(globalThis, name, { set: setter, configurable: true, enumerable: false });
-    }
-    delete globalThis.$$async$$;
-    Object.defineProperty(globalThis, '$$async$$', {
-      get: () => cell.async,
-      set: (value) => { cell.async = !!value; },
-      configurable: true,
-      enumerable: false,
-    });
-    globalThis.$$done$$ = $$.done;
   }
 
   answer(ok) {
@@ -305,6 +292,22 @@ class Cell {
     };
   }
 }
+
+// nel redefines these for each cell; defined once, they act on the cell running when they are used (none:
+// dropped, as a finished cell's are), and the global object keeps its fast shape.
+for (const [name, method] of [['$$mime$$', 'mime'], ['$$html$$', 'html'], ['$$svg$$', 'svg'], ['$$png$$', 'png'], ['$$jpeg$$', 'jpeg']]) {
+  Object.defineProperty(globalThis, name, {
+    set(value) { if (running !== null) running.$$[method](value); },
+    configurable: true,
+    enumerable: false,
+  });
+}
+Object.defineProperty(globalThis, '$$async$$', {
+  get: () => running !== null && running.async,
+  set(value) { if (running !== null) running.async = !!value; },
+  configurable: true,
+  enumerable: false,
+});
 
 function timedOut(error) {
   return error && error.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
