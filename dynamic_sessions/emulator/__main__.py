@@ -11,7 +11,12 @@ import sys
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
 from dynamic_sessions.emulator.sandbox.scratch import ScratchUnusable
-from dynamic_sessions.emulator.sessions.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
+from dynamic_sessions.emulator.sessions.runtimes import (
+    CONTAINER_TYPES,
+    PRELOADED_PACKAGES,
+    RuntimeUnavailable,
+    make_runtime,
+)
 
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
@@ -116,7 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
-    if args.container_type != "PythonLTS" and (args.python_packages or args.python):
+    if args.container_type != "PythonLTS" and (args.python_packages != PRELOADED_PACKAGES or args.python):
         parser.error(f"--python and --python-packages need --container-type PythonLTS, not {args.container_type}")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together: pass both PEM files, or neither for plain http")
@@ -138,9 +143,10 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--python-packages",
         metavar="DIR",
-        help="PythonLTS: the package set sessions may import, read-only: a folder (pip install --target DIR ...), "
-        "or 'none' for the standard library alone (default: the preloaded set, installed once into "
-        "~/.cache/dynamic-sessions)",
+        default=PRELOADED_PACKAGES,
+        help="PythonLTS: the package set sessions may import, read-only: 'preloaded' (default: numpy, pandas, "
+        "matplotlib and more, installed once into ~/.cache/dynamic-sessions), a folder (pip install --target DIR "
+        "...), or 'none' for the standard library alone",
     )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (for https-only clients)")
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")

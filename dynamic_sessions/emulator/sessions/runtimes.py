@@ -25,7 +25,8 @@ PYTHON_FLAGS = ("-I", "-S", "-B")
 # The Python kernel's counterpart of Node's heap cap: a runaway allocation is a MemoryError in that session.
 PYTHON_KERNEL_ARGS = ("--data-limit-mb", "512")
 SYSTEM_PYTHON = "/usr/bin/python3"
-# `--python-packages none`: the standard library only.
+# `--python-packages`: the preloaded set (the default), or the standard library only.
+PRELOADED_PACKAGES = "preloaded"
 NO_PACKAGES = "none"
 
 
@@ -54,7 +55,7 @@ def default_python() -> str:
 
 
 def python_runtime(interpreter: str | None = None, packages: Path | str | None = None) -> Runtime:
-    """`packages`: None for the preloaded set, `none` for the standard library alone, or a folder."""
+    """`packages`: None or `preloaded` for the preloaded set, `none` for the standard library alone, or a folder."""
     python = interpreter or default_python()
     probe = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
     try:
@@ -72,7 +73,7 @@ def python_runtime(interpreter: str | None = None, packages: Path | str | None =
     read_only = [] if prefix.startswith("/usr") else [prefix]
     listed: tuple[Package, ...] = ()
     packages_dir = None
-    if packages is None:
+    if packages is None or str(packages) == PRELOADED_PACKAGES:
         packages_dir = preloaded.provisioned(version, python)
     elif str(packages) != NO_PACKAGES:
         packages_dir = Path(packages).resolve()
@@ -111,7 +112,7 @@ def installed_packages(folder: Path) -> tuple[Package, ...]:
 def make_runtime(container_type: str, python: str | None = None, packages: Path | str | None = None) -> Runtime:
     """The runtime of a pool; only a PythonLTS pool installs (once) or reads the preloaded package set."""
     if container_type == "NodeLTS":
-        if packages is not None:
+        if packages is not None and str(packages) != PRELOADED_PACKAGES:
             raise RuntimeUnavailable("--python-packages applies to --container-type PythonLTS only")
         return node_runtime()
     if container_type == "PythonLTS":
