@@ -14,11 +14,6 @@ NEL_CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "vendor" /
 SESSION_VERSION = "2025-10-02-preview"
 
 
-@pytest.fixture(scope="module")
-def emulator_flags() -> tuple[str, ...]:
-    return ("--max-sessions", "10")
-
-
 def jupyter(emulator: Emulator, code: str, identifier: str, **extra: Any) -> dict[str, Any]:
     return emulator.execute(code, identifier, returnJupyterFormatExecutionResult=True, **extra)
 
@@ -120,6 +115,7 @@ def test_top_level_await_is_a_syntax_error_as_in_a_script(emulator: Emulator) ->
     body = emulator.execute("const r = await Promise.resolve(5); r", "awaiting")
     assert body["status"] == "Failed"
     assert "SyntaxError: await is only valid in async functions" in body["result"]["stderr"], body
+    assert body["error"]["error"]["message"].startswith("SyntaxError: await is only valid"), body
     # The cell did not run, so its `const` was not declared: the name is still free.
     assert value(emulator.execute("var r = 6; r", "awaiting")) == 6
 

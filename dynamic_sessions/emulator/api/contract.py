@@ -224,11 +224,21 @@ def execution_resource(
         "executionTimeInMilliseconds": outcome.milliseconds,
     }
     if not outcome.succeeded:
-        lines = outcome.stderr.strip().splitlines() or ["The code failed."]
-        # A Python traceback names the error on its last line; a JavaScript stack on its first.
-        message = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
-        resource["error"] = {"error": {"code": "ExecutionFailed", "message": message}}
+        resource["error"] = {"error": {"code": "ExecutionFailed", "message": _error_message(outcome.stderr)}}
     return resource
+
+
+# `Name: message`, as a JavaScript error's stack and nel's `ename: evalue` begin.
+ERROR_LINE = re.compile(r"[A-Za-z_$][\w$]*: ")
+
+
+def _error_message(stderr: str) -> str:
+    """The line of stderr that names the error: a Python traceback's last, a JavaScript error's first
+    `Name: message` line (after the source excerpt Node puts above a SyntaxError)."""
+    lines = stderr.strip().splitlines() or ["The code failed."]
+    if lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1]
+    return next((line for line in lines if ERROR_LINE.match(line)), lines[0])
 
 
 def timestamp(epoch: float) -> str:
