@@ -3,6 +3,7 @@ sessions, and what Azure's data plane makes of the kernel's results."""
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +126,27 @@ def test_output_belongs_to_the_cell_running_when_it_is_written(emulator: Emulato
     ended = emulator.execute("$$.async(); setTimeout(() => { $$.done(1); console.log('after done'); }, 10)", ident)
     assert ended["result"]["stdout"] == "" and value(ended) == 1
     # A timer of an earlier cell writes into the cell that is running then, as nel hands it to the last task.
-    emulator.execute("setTimeout(() => console.log('from the earlier cell'), 200); 'returned'", ident)
-    later = emulator.execute("$$.async(); setTimeout(() => $$.done('later'), 600)", ident)
-    assert later["result"]["stdout"] == "from the earlier cell\n", later
-    # Written while no cell runs: part of no answer.
-    emulator.execute("setTimeout(() => console.log('between cells'), 10); 1", ident)
-    emulator.execute("$$.async(); setTimeout(() => $$.done(), 300)", ident)
-    assert emulator.execute("'quiet'", ident)["result"]["stdout"] == ""
+    earlier = (
+        "var waiting = setInterval(() => { if (globalThis.go) {"
+        " clearInterval(waiting); console.log('from before'); globalThis.fired = true; } }, 5); 'returned'"
+    )
+    assert value(emulator.execute(earlier, ident)) == "returned"
+    later = (
+        "globalThis.go = true; $$.async();"
+        " var poll = setInterval(() => { if (globalThis.fired) { clearInterval(poll); $$.done('later'); } }, 5)"
+    )
+    answer = emulator.execute(later, ident)
+    assert (answer["result"]["stdout"], value(answer)) == ("from before\n", "later"), answer
+    # Written while no cell runs: part of no answer, neither that cell's nor the next one's.
+    assert (
+        emulator.execute(
+            "setTimeout(() => { console.log('between cells'); globalThis.printed = true; }, 10); 1", ident
+        )["result"]["stdout"]
+        == ""
+    )
+    time.sleep(0.5)
+    after = emulator.execute("printed", ident)
+    assert (after["result"]["stdout"], value(after)) == ("", True), after
 
 
 def test_an_error_thrown_by_a_timer_goes_to_the_running_cell_without_ending_it(emulator: Emulator) -> None:
