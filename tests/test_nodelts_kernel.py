@@ -89,6 +89,11 @@ def test_execution_result_is_the_value_as_json_or_its_inspect_text(emulator: Emu
 def test_the_mime_bundle_text_plain_is_util_inspect(emulator: Emulator) -> None:
     bundles = [value(jupyter(emulator, code, "inspect"))[0]["data"] for code in ("'Hello'", "[1, 2, 3]", "({a: 1})")]
     assert bundles == [{"text/plain": "'Hello'"}, {"text/plain": "[ 1, 2, 3 ]"}, {"text/plain": "{ a: 1 }"}]
+    # A session's own mimer, as nel's `$$mimer$$`, shapes every later result's bundle; deleting it restores nel's.
+    jupyter(emulator, "$$mimer$$ = (r) => ({'text/plain': `custom ${r}`, 'text/html': `<b>${r}</b>`})", "inspect")
+    assert value(jupyter(emulator, "5", "inspect"))[0]["data"] == {"text/plain": "custom 5", "text/html": "<b>5</b>"}
+    jupyter(emulator, "delete globalThis.$$mimer$$", "inspect")
+    assert value(jupyter(emulator, "5", "inspect"))[0]["data"] == {"text/plain": "5"}
 
 
 def test_asynchronous_cells_end_when_they_say_so(emulator: Emulator) -> None:
