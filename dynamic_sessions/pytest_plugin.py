@@ -33,11 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dynamic_sessions.emulator.sessions import packages
+
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import SessionsClient
 
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS")
 START_TIMEOUT_S = 60.0
+# A PythonLTS emulator's first start on a machine installs the preloaded package set (about a minute).
+PROVISIONING_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 15.0
 
 
@@ -71,6 +75,8 @@ class EmulatedPool:
         reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(START_TIMEOUT_S)
+        if reader.is_alive() and packages.INSTALLING in Path(self._log.name).read_text():
+            reader.join(PROVISIONING_TIMEOUT_S)
         line = lines[0].strip() if lines else ""
         if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
             self.stop(keep_log=True)

@@ -37,6 +37,8 @@ PRELOADED = (
 # Inside the package folder, not a package: matplotlib's font list, built at provisioning so a session's
 # first figure does not spend seconds scanning fonts.
 MATPLOTLIB_CACHE = ".matplotlib"
+# The log line a first start writes before installing: what waits on start-up can tell it from a hang.
+INSTALLING = "PythonLTS: installing the preloaded package set"
 
 
 def cache_root() -> Path:
@@ -73,8 +75,10 @@ def _install(folder: Path, python_version: str, interpreter: str) -> None:
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     major_minor = ".".join(python_version.split(".")[:2])
-    log.info(
-        "PythonLTS: installing the preloaded package set into %s (first run only; later runs are offline): %s",
+    # A warning, so it shows at every log level: the start-up waits for it.
+    log.warning(
+        "%s into %s (first run only; later runs are offline): %s",
+        INSTALLING,
         folder,
         ", ".join(PRELOADED),
     )
