@@ -55,6 +55,10 @@ def test_llm_style_analysis_imports_the_set_and_a_figure_comes_back_as_an_image(
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000  # a drawn figure, not an empty canvas
     # The figure was shown, so the next cell starts without it, as a notebook's inline backend does.
     assert value(preloaded_pool.execute("import matplotlib.pyplot as plt; plt.get_fignums()", "analysis")) == []
+    # A cell that fails halfway through a figure leaves nothing for the next one.
+    failed = preloaded_pool.execute("plt.plot([1, 2]); 1 / 0", "analysis")
+    assert failed["status"] == "Failed" and "ZeroDivisionError" in failed["result"]["stderr"]
+    assert value(preloaded_pool.execute("plt.get_fignums()", "analysis")) == []
 
 
 def test_the_jupyter_format_carries_the_figure_and_the_value(preloaded_pool: Emulator) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import glob
 import io
 import json
@@ -187,6 +188,8 @@ class Kernel:
             self.running = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
+            if not ok:
+                _close_figures()  # a failed cell's half-drawn figures must not show up in the next one
         elapsed = (time.perf_counter() - started) * 1000
         answer = {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": result, "ms": elapsed}
         return {**answer, "outputs": _bounded(outputs)}
@@ -246,6 +249,14 @@ def _figures() -> list[dict[str, str]]:
         images.append({"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": f"<Figure {number}>"})
     pyplot.close("all")
     return images
+
+
+def _close_figures() -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    # Session code may have broken pyplot itself; its next cell will say so.
+    if pyplot is not None:
+        with contextlib.suppress(Exception):
+            pyplot.close("all")
 
 
 def _image(base64_png: str) -> dict[str, str]:
