@@ -1,6 +1,7 @@
 """Execute latencies through the project's client, for Node and Python pools alike."""
 
 import time
+from typing import Any
 
 import httpx
 
@@ -41,9 +42,12 @@ def first_execute(
     return samples
 
 
-def bare_post_latency(url: str, count: int, code: str, identifier: str, headers: dict[str, str]) -> list[float]:
-    """The same execution as a bare httpx POST, warmed by 200 first: the HTTP floor under the client."""
-    body = executions.execute_body(code, 60)
+def bare_post_latency(
+    url: str, count: int, code: str, identifier: str, headers: dict[str, str], fields: dict[str, Any] | None = None
+) -> list[float]:
+    """The same execution as a bare httpx POST, warmed by 200 first: the HTTP floor under the client;
+    `fields` adds optional request fields (useEmptyKernel, say)."""
+    body = {**executions.execute_body(code, 60), **(fields or {})}
     target = f"{url}/executions?api-version={SESSION_API}&identifier={identifier}"
     with httpx.Client(transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS), headers=headers) as http:
         for _ in range(200):
@@ -59,3 +63,24 @@ def idle_session_mib(pool: EmulatorProcess, sessions: int, prefix: str) -> float
             client.execute("1", f"{prefix}-idle-{s}")
     time.sleep(1.0)
     return (tree_rss_kib(pool.process.pid) - before) / sessions / 1024
+
+
+def first_posts(
+    url: str, count: int, code: str, prefix: str, headers: dict[str, str], fields: dict[str, Any]
+) -> list[float]:
+    """A new session's first execution as a bare POST with `fields`, `count` times, each session released after."""
+    samples = []
+    params = {"api-version": SESSION_API}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
+        for i in range(count):
+            identifier = f"{prefix}-{i}"
+            started = time.perf_counter()
+            answer = http.post(
+                "/executions",
+                params={**params, "identifier": identifier},
+                json={**executions.execute_body(code, 120), **fields},
+            )
+            samples.append((time.perf_counter() - started) * 1000)
+            assert answer.json()["status"] == "Succeeded", answer.text
+            http.delete("/session", params={**params, "identifier": identifier})
+    return samples

@@ -1,20 +1,27 @@
 """PythonLTS sessions' figures, each beside its baseline in the same run: warm execute over HTTP, a new
-session's first execute with and without ready sessions, memory per idle session, and one fresh
-`python -c` process per call (the interpreter sessions run, with and without their `-I -S`)."""
+session's first execute with and without ready sessions, memory per idle session, one fresh
+`python -c` process per call (the interpreter sessions run, with and without their `-I -S`), the
+preloaded set against useEmptyKernel, and installing the set into an empty cache."""
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 from bench import executions
 from bench.emulators import EmulatorProcess, idle_process_mib
-from bench.executions import bare_post_latency, idle_session_mib, warm_latency
+from bench.executions import bare_post_latency, first_posts, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
 from bench.table import row
 from dynamic_sessions.client.tokens import LocalToken
 from dynamic_sessions.emulator.sessions.runtimes import PYTHON_FLAGS, default_python
 
 HELLO = 'print("hello-world")'
+# What LLM-written analysis starts with.
+SCIENCE = "import numpy, pandas, matplotlib.pyplot"
+EMPTY = {"useEmptyKernel": True}
 
 
 def python_pool(*flags: str) -> EmulatorProcess:
@@ -40,8 +47,13 @@ def run(quick: bool) -> None:
         plain_ms = bare_post_latency(cold_pool.url, n_warm, HELLO, "bench-py-plain", auth)
         cold_ms = first_execute(cold_pool.url, n_new)
         memory = idle_session_mib(cold_pool, 10, "bench-py")
+        empty_warm_ms = bare_post_latency(cold_pool.url, n_warm, HELLO, "bench-py-empty", auth, EMPTY)
+        first_preloaded = first_posts(cold_pool.url, n_new, HELLO, "bench-py-first", auth, {})
+        first_empty = first_posts(cold_pool.url, n_new, HELLO, "bench-py-first-empty", auth, EMPTY)
+        first_science = first_posts(cold_pool.url, n_new, SCIENCE, "bench-py-science", auth, {})
     with python_pool("--max-sessions", "20", "--ready-sessions", "3") as ready_pool:
         ready_ms = first_execute(ready_pool.url, n_new)
+    provisioning_s = provisioning_time()
 
     version = subprocess.run([default_python(), "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\nPythonLTS sessions ({default_python()}, {version})")
@@ -70,9 +82,68 @@ def run(quick: bool) -> None:
             ready_p50 <= 10,
         )
     )
+    empty_p50 = statistics.median(empty_warm_ms)
+    print(
+        row(
+            "warm print, preloaded kernel, bare POST, p50",
+            f"{plain_p50:.3f} ms",
+            f"useEmptyKernel {empty_p50:.3f} ms",
+            "",
+            None,
+        )
+    )
+    print(
+        row(
+            "new session, first print, p50",
+            f"{statistics.median(first_preloaded):.1f} ms",
+            f"useEmptyKernel {statistics.median(first_empty):.1f} ms",
+            "",
+            None,
+        )
+    )
+    print(
+        row(
+            "new session, first import numpy+pandas+pyplot",
+            f"{statistics.median(first_science):.0f} ms",
+            "",
+            "",
+            None,
+        )
+    )
+    print(
+        row(
+            "preloaded set into an empty cache (pip)",
+            f"{provisioning_s:.0f} s",
+            "later starts: found offline",
+            "",
+            None,
+        )
+    )
     # An idle interpreter as sessions start it, outside the sandbox: what a session costs at least.
     bare = idle_process_mib([default_python(), *PYTHON_FLAGS, "-c", "import time; time.sleep(5)"])
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare python -I -S {bare:.1f} MiB", "", None))
+
+
+def provisioning_time() -> float:
+    """Seconds to install the preloaded set into an empty cache, in a process of its own (pip's own
+    download cache stays as it is)."""
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", PROVISION, default_python()],
+            env={**os.environ, "XDG_CACHE_HOME": cache},
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - started
+
+
+PROVISION = """import subprocess, sys
+from dynamic_sessions.emulator.sessions import packages
+version = subprocess.run([sys.argv[1], '-c', 'import platform; print(platform.python_version())'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+packages.provisioned(version, sys.argv[1])
+"""
 
 
 if __name__ == "__main__":

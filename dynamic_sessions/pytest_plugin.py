@@ -37,12 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dynamic_sessions.emulator.sessions import packages
+
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import SessionsClient
     from dynamic_sessions.client.mcp import McpServer
 
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 START_TIMEOUT_S = 60.0
+# A PythonLTS emulator's first start on a machine installs the preloaded package set (about a minute).
+PROVISIONING_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 15.0
 
 
@@ -82,6 +86,8 @@ class EmulatedPool:
         reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
         reader.start()
         reader.join(START_TIMEOUT_S)
+        if reader.is_alive() and packages.INSTALLING in Path(self._log.name).read_text():
+            reader.join(PROVISIONING_TIMEOUT_S)
         announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
         self.mcp_endpoint = announced.get("MCP_SERVER_ENDPOINT")
         self.mcp_api_key = announced.get("MCP_SERVER_API_KEY")

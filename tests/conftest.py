@@ -1,11 +1,17 @@
 """Emulator fixtures the test modules share; a module sets its own flags by overriding `emulator_flags`
 or `launch_flags`."""
 
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dynamic_sessions.emulator.sessions import packages, runtimes
 from tests.emulator_process import Emulator, serving
+
+QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +43,13 @@ def launch(launch_flags: tuple[str, ...]) -> Iterator[Callable[..., Emulator]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def preloaded_packages() -> Path:
+    """PythonLTS's preloaded set in the emulator's user cache: installed by the first run on a machine (a lock
+    keeps parallel workers to one install), found there by every later one. Request it before starting a
+    PythonLTS emulator that uses the set, so the emulator starts at once."""
+    python = runtimes.default_python()
+    version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"], **QUIET)
+    return packages.provisioned(version.stdout.strip(), python)

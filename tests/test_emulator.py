@@ -92,8 +92,8 @@ def test_streams_result_and_thrown_errors(emulator):
     assert failed["error"]["error"]["message"] == "TypeError: bad input"
 
 
-def test_a_returned_promise_is_awaited(emulator):
-    body = emulator.execute("new Promise((resolve) => setTimeout(() => { console.log('later'); resolve(7); }, 50))")
+def test_a_cell_made_asynchronous_ends_at_done(emulator):
+    body = emulator.execute("$$.async(); setTimeout(() => { console.log('later'); $$.done(7); }, 50)")
     assert body["status"] == "Succeeded"
     assert body["result"]["stdout"] == "later\n" and body["result"]["executionResult"] == 7
 
@@ -164,7 +164,7 @@ def test_asynchronous_execution_is_polled(emulator):
     body = {
         "codeInputType": "Inline",
         "executionType": "Asynchronous",
-        "code": "new Promise(r => setTimeout(() => r(5), 300))",
+        "code": "$$.async(); setTimeout(() => $$.done(5), 300)",
         "timeoutInSeconds": 5,
     }
     started = emulator.http.post("/executions", params=params, json=body)
@@ -453,3 +453,96 @@ def test_non_loopback_hosts_are_refused():
         [sys.executable, "-m", "emulator", "--host", everywhere], cwd=ROOT, capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 2 and "not a loopback address" in done.stderr
+
+
+# --- request fields of 2025-10-02-preview -------------------------------------------------------
+
+
+def test_streams_keep_4096_characters_by_default_then_a_marker(emulator):
+    body = emulator.execute("console.log('x'.repeat(5000)); console.error('e'.repeat(4096)); 'r'.repeat(5000)")
+    stdout = body["result"]["stdout"]
+    assert stdout == "x" * 4096 + "\n[output truncated: 905 more characters; the limit is 4096 per stream]\n"
+    assert (
+        body["result"]["stderr"]
+        == "e" * 4096 + "\n[output truncated: 1 more characters; the limit is 4096 per stream]\n"
+    )
+    assert body["result"]["executionResult"] == "r" * 5000  # the limit is the streams', not the result's
+    assert body["result"]["outputStreamsMaxLength"] == 4096
+
+
+def test_output_streams_max_length_is_honoured_per_request(emulator):
+    small = emulator.execute("console.log('abcdefghij')", "per-request", outputStreamsMaxLength=4)
+    assert small["result"]["stdout"].startswith("abcd\n[output truncated: 7 more characters; the limit is 4 ")
+    assert small["result"]["outputStreamsMaxLength"] == 4
+    large = emulator.execute("console.log('y'.repeat(10000))", "per-request", outputStreamsMaxLength=20000)
+    assert large["result"]["stdout"] == "y" * 10000 + "\n"
+    legacy = emulator.http.post(
+        "/code/execute",
+        params={"api-version": "2024-02-02-preview", "identifier": "per-request"},
+        json={
+            "properties": {
+                "codeInputType": "inline",
+                "executionType": "synchronous",
+                "code": "console.log('abc')",
+                "outputStreamsMaxLength": 2,
+            }
+        },
+    )
+    assert legacy.json()["properties"]["stdout"].startswith("ab\n[output truncated: 2 more characters")
+
+
+def test_bad_optional_fields_are_named_all_at_once(emulator):
+    body = {
+        "codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5,
+        "outputStreamsMaxLength": 0, "useEmptyKernel": "yes", "returnJupyterFormatExecutionResult": 1,
+    }  # fmt: skip
+    response = emulator.http.post(
+        "/executions", params={"api-version": "2025-10-02-preview", "identifier": "bad-fields"}, json=body
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "outputStreamsMaxLength is 0; it must be an integer in 1..1048576" in message
+    assert 'useEmptyKernel is "yes"; it must be true or false' in message
+    assert "returnJupyterFormatExecutionResult is 1; it must be true or false" in message
+
+
+def test_the_flag_raises_the_default_for_local_debugging(launch):
+    verbose = launch("--output-max-length", "2000000")
+    body = verbose.execute("console.log('z'.repeat(1500000))", "debugging")
+    assert body["result"]["stdout"] == "z" * 1500000 + "\n" and body["result"]["outputStreamsMaxLength"] == 2000000
+    asked = verbose.execute("console.log('z'.repeat(10))", "debugging", outputStreamsMaxLength=1999999)
+    assert asked["status"] == "Succeeded"  # the flag raised the most a request may ask for, too
+
+
+def test_the_jupyter_format_is_the_kernels_outputs_in_both_contracts(emulator):
+    body = emulator.execute(
+        "$$.html('<i>x</i>', true); setTimeout(() => $$.done([1]), 10)",
+        "jupyter",
+        returnJupyterFormatExecutionResult=True,
+    )
+    assert body["result"]["executionResult"] == [
+        {"output_type": "execute_result", "data": {"text/html": "<i>x</i>"}, "metadata": {}},
+        {"output_type": "execute_result", "data": {"text/plain": "[ 1 ]"}, "metadata": {}},
+    ]
+    assert emulator.execute("[1]", "jupyter")["result"]["executionResult"] == [1]
+    legacy = emulator.http.post(
+        "/code/execute",
+        params={"api-version": "2024-08-02-preview", "identifier": "jupyter"},
+        json={
+            "properties": {
+                "codeInputType": "inline",
+                "executionType": "synchronous",
+                "code": "'s'",
+                "returnJupyterFormatExecutionResult": True,
+            }
+        },
+    )
+    assert legacy.json()["properties"]["executionResult"] == [
+        {"output_type": "execute_result", "data": {"text/plain": "'s'"}, "metadata": {}}
+    ]
+
+
+def test_use_empty_kernel_is_accepted_by_node_sessions_and_changes_nothing(emulator):
+    emulator.execute("var shared = 'same kernel'", "node-empty")
+    body = emulator.execute("shared", "node-empty", useEmptyKernel=True)
+    assert body["status"] == "Succeeded" and body["result"]["executionResult"] == "same kernel"

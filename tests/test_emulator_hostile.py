@@ -364,7 +364,9 @@ def test_bad_json_of_any_shape_gets_400(emulator, raw, route, version):
 
 def test_a_70_mb_output_is_truncated_with_a_marker_and_answers_stay_in_order(emulator):
     ident = "flood"
-    flooded = emulator.execute("console.log('x'.repeat(70 * 1024 * 1024)); 'flooded'", ident)
+    flooded = emulator.execute(
+        "console.log('x'.repeat(70 * 1024 * 1024)); 'flooded'", ident, outputStreamsMaxLength=1024 * 1024
+    )
     stdout = flooded["result"]["stdout"]
     assert flooded["status"] == "Succeeded" and flooded["result"]["executionResult"] == "flooded"
     assert stdout.startswith("x" * 1000) and "[output truncated:" in stdout
@@ -387,7 +389,7 @@ def test_the_output_cap_is_a_flag(launch):
     body = small.execute("console.log('abcdefghijklmnop'); console.error('e'); 'r'.repeat(50)", "cap-check")
     assert body["result"]["stdout"].startswith("abcdefghij\n[output truncated: 7 more characters")
     assert body["result"]["stderr"] == "e\n"
-    assert "[result truncated:" in body["result"]["executionResult"]
+    assert body["result"]["executionResult"] == "r" * 50  # the cap is the streams', as outputStreamsMaxLength
 
 
 @pytest.mark.parametrize(
@@ -419,38 +421,6 @@ def test_a_large_program_arrives_whole(emulator):
     # About 3 MB on one request line, to the kernel in many chunks.
     code = "let total = 0;\n" + "total += 1;\n" * 250_000 + "total"
     assert emulator.execute(code, "big-code")["result"]["executionResult"] == 250_000
-
-
-# --- top-level await ----------------------------------------------------------------------------
-
-
-def test_top_level_await_works_and_its_declarations_persist(emulator):
-    ident = "top-level-await"
-    assert emulator.execute("const r = await Promise.resolve(5); r", ident)["result"]["executionResult"] == 5
-    assert emulator.execute("r + 1", ident)["result"]["executionResult"] == 6
-    later = (
-        "const waited = await new Promise((done) => setTimeout(() => done(7), 20)); function twice(x) { return 2 * x }"
-    )
-    assert emulator.execute(later, ident)["status"] == "Succeeded"
-    assert emulator.execute("twice(waited)", ident)["result"]["executionResult"] == 14
-    printed = emulator.execute("console.log(await Promise.resolve('printed')); ({a: await 1})", ident)
-    assert printed["result"]["stdout"] == "printed\n" and printed["result"]["executionResult"] == {"a": 1}
-    redeclared = emulator.execute("const r = 9", ident)
-    assert redeclared["status"] == "Failed" and "already been declared" in redeclared["result"]["stderr"]
-
-
-def test_top_level_await_failures_are_failed_executions(emulator):
-    ident = "tla-fail"
-    rejected = emulator.execute("await Promise.reject(new TypeError('nope'))", ident)
-    assert rejected["status"] == "Failed" and rejected["result"]["stderr"].startswith("TypeError: nope")
-    assert "inspector" not in rejected["result"]["stderr"] and "kernel.js" not in rejected["result"]["stderr"]
-    syntax = emulator.execute("await 1; const = 2", ident)
-    assert syntax["status"] == "Failed" and "SyntaxError" in syntax["result"]["stderr"]
-    hung = emulator.execute("await new Promise(() => {})", ident, timeoutInSeconds=1)
-    assert hung["status"] == "Failed" and "timed out after 1 s" in hung["result"]["stderr"]
-    looped = emulator.execute("while (true) {} await 1", ident, timeoutInSeconds=1)
-    assert looped["status"] == "Failed" and "timed out after 1 s" in looped["result"]["stderr"]
-    assert emulator.execute("await Promise.resolve('fine')", ident)["result"]["executionResult"] == "fine"
 
 
 # --- the server ---------------------------------------------------------------------------------

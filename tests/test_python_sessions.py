@@ -22,14 +22,19 @@ LATEST = "2025-10-02-preview"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
+# The interpreter's own behaviour is tested on the standard library alone; the preloaded set has its own
+# module (test_python_preloaded.py), so these tests never wait for it to be installed.
+BARE = ("--container-type", "PythonLTS", "--python-packages", "none")
+
+
 @pytest.fixture(scope="module")
 def python_pool():
-    yield from serving("--container-type", "PythonLTS", "--max-sessions", "20")
+    yield from serving(*BARE, "--max-sessions", "20")
 
 
 @pytest.fixture
 def launch_flags():
-    return ("--container-type", "PythonLTS")
+    return BARE
 
 
 def value(body: dict) -> Any:
@@ -322,7 +327,7 @@ def test_as_root_an_interpreter_in_a_folder_closed_to_other_users_is_refused_by_
     closed = next((p for p in reversed(Path(own).parents) if not os.stat(p).st_mode & 0o001), None)
     assert closed is not None, f"{own} is reachable by other users; this check needs a closed folder"
     started = subprocess.run(
-        [sys.executable, "-m", "emulator", "--port", "0", "--container-type", "PythonLTS", "--python", own],
+        [sys.executable, "-m", "emulator", "--port", "0", *BARE, "--python", own],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -417,15 +417,16 @@ class Listener:
             conn.close()
 
 
-CONNECT = """new Promise((resolve) => {{
+CONNECT = """$$.async(); new Promise((resolve) => {{
   const s = require('net').connect({port}, {host!r});
   s.on('connect', () => {{ s.destroy(); resolve('connected'); }});
   s.on('error', (e) => resolve(e.code));
   setTimeout(() => resolve('timeout'), 3000);
-}})"""
+}}).then($$.done)"""
 
-STEAL = """fetch({url!r} + '/listSessions?api-version=2025-02-02-preview', {{ headers: {{ Authorization: {auth!r} }} }})
-  .then((r) => r.status, (e) => String(e.cause && e.cause.code))"""
+STEAL = """$$.async();
+fetch({url!r} + '/listSessions?api-version=2025-02-02-preview', {{ headers: {{ Authorization: {auth!r} }} }})
+  .then((r) => r.status, (e) => String(e.cause && e.cause.code)).then($$.done)"""
 
 
 @pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")

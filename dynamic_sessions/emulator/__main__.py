@@ -7,12 +7,16 @@ import ipaddress
 import logging
 import socket
 import sys
-from pathlib import Path
 
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
 from dynamic_sessions.emulator.sandbox.scratch import ScratchUnusable
-from dynamic_sessions.emulator.sessions.runtimes import CONTAINER_TYPES, RuntimeUnavailable, make_runtime
+from dynamic_sessions.emulator.sessions.runtimes import (
+    CONTAINER_TYPES,
+    PRELOADED_PACKAGES,
+    RuntimeUnavailable,
+    make_runtime,
+)
 
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
@@ -94,9 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output-max-length",
         type=_positive,
-        default=1024 * 1024,
-        help="characters kept per output stream (and of the result) of one execution; more is cut with a marker "
-        "(default 1048576)",
+        default=4096,
+        help="characters kept per output stream of one execution where a request sends no outputStreamsMaxLength; "
+        "more is cut with a marker (default 4096, as Azure's)",
     )
     caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
     caps.add_argument(
@@ -126,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
-    if args.container_type != "PythonLTS" and (args.python_packages or args.python):
+    if args.container_type != "PythonLTS" and (args.python_packages != PRELOADED_PACKAGES or args.python):
         parser.error(f"--python and --python-packages need --container-type PythonLTS, not {args.container_type}")
     if args.mcp_api_key is not None and not args.mcp:
         parser.error("--mcp-api-key sets the MCP server's key: pass --mcp with it")
@@ -151,9 +155,11 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--python-packages",
-        type=Path,
         metavar="DIR",
-        help="PythonLTS: a folder of packages (pip install --target DIR ...) sessions may import, read-only",
+        default=PRELOADED_PACKAGES,
+        help="PythonLTS: the package set sessions may import, read-only: 'preloaded' (default: numpy, pandas, "
+        "matplotlib and more, installed once into ~/.cache/dynamic-sessions), a folder (pip install --target DIR "
+        "...), or 'none' for the standard library alone",
     )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (for https-only clients)")
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")

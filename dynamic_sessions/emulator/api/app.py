@@ -21,12 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dynamic_sessions.emulator.api import auth, contract, mcp, shell
 from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
-from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, error_response
+from dynamic_sessions.emulator.api.contract import BadRequest, ExecutionOptions, JSONResponse, error_response
 from dynamic_sessions.emulator.api.history import Ledger
 from dynamic_sessions.emulator.api.mcp import McpServer
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
-from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, Session, SessionEnded
+from dynamic_sessions.emulator.sessions.session import Outcome, Session, SessionEnded
 
 log = logging.getLogger("emulator")
 # The log shows this much of a path; the rest is counted.
@@ -39,7 +39,8 @@ LISTED_PER_CHUNK = 1000
 class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
-    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    output_limit: int = contract.DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
+    """`outputStreamsMaxLength` where a request does not say (--output-max-length)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
     mcp: McpServer | None = None
@@ -129,10 +130,19 @@ def _retry_after(pool: Pool) -> int:
     return max(1, math.ceil(oldest + pool.settings.cooldown_s - time.time()))
 
 
-async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
+def _most_output(state: EmulatorState) -> int:
+    """The largest `outputStreamsMaxLength` a request may ask for."""
+    return max(contract.MAX_OUTPUT_STREAMS_MAX_LENGTH, state.output_limit)
+
+
+def _output_limit(state: EmulatorState, options: ExecutionOptions) -> int:
+    return options.output_limit if options.output_limit is not None else state.output_limit
+
+
+async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float, options: ExecutionOptions) -> Outcome:
     session = await state.pool.session_for(ident)
     try:
-        return await session.execute(code, timeout_s, state.output_limit)
+        return await session.execute(code, timeout_s, _output_limit(state, options), empty_kernel=options.empty_kernel)
     except SessionEnded as ended:
         await _end(state, ident)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
@@ -148,9 +158,9 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
         )
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
-    code, timeout_s = contract.legacy_request(await json_body(request))
-    outcome = await _run(state, ident, code, timeout_s)
-    return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key))
+    code, timeout_s, options = contract.legacy_request(await json_body(request), _most_output(state))
+    outcome = await _run(state, ident, code, timeout_s, options)
+    return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key, options))
 
 
 # --- executions: 2024-10-02-preview and later ---------------------------------------------------
@@ -165,26 +175,28 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
         return await shell.create_execution(request, state, _end)
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
-    code, execution_type, timeout_s = contract.executions_request(await json_body(request))
+    code, execution_type, timeout_s, options = contract.executions_request(
+        await json_body(request), _most_output(state)
+    )
     execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
     status_code = 202 if version == "2024-10-02-preview" else 200
     # Also answers 429 for a full pool before an asynchronous execution is accepted.
     history = (await state.pool.session_for(ident)).executions
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
-        resource = contract.execution_resource(execution_id, ident, execution_type, outcome)
+        resource = contract.execution_resource(execution_id, ident, execution_type, outcome, options)
         if outcome is not None and version == "2025-10-02-preview":
-            resource["result"]["outputStreamsMaxLength"] = state.output_limit
+            resource["result"]["outputStreamsMaxLength"] = _output_limit(state, options)
         state.history.keep(history, execution_id, resource)
         return resource
 
     if execution_type == "Synchronous":
-        return JSONResponse(remember(await _run(state, ident, code, timeout_s)), status_code=status_code)
+        return JSONResponse(remember(await _run(state, ident, code, timeout_s, options)), status_code=status_code)
 
     running = remember(None)
 
     async def finish() -> None:
-        remember(await _run(state, ident, code, timeout_s))
+        remember(await _run(state, ident, code, timeout_s, options))
 
     task = asyncio.create_task(finish())
     state.background.add(task)

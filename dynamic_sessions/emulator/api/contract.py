@@ -10,6 +10,7 @@ Two shapes exist (see the specs under shared/reference/specs/data-plane):
 import base64
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,25 @@ DEFAULT_LEGACY_TIMEOUT_S = 220
 # The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters (fullmatch:
 # `$` alone would let a trailing newline through).
 IDENTIFIER = re.compile(r"""[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}""")
+# Azure's documented default for `outputStreamsMaxLength`: characters kept of stdout and of stderr.
+DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
+# The most a request may ask for (or the emulator's --output-max-length, when that is higher).
+MAX_OUTPUT_STREAMS_MAX_LENGTH = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """The optional request fields of Azure's interpreters (2025-10-02-preview spec, Python image spec)."""
+
+    output_limit: int | None = None
+    """`outputStreamsMaxLength`; None: the emulator's default."""
+    empty_kernel: bool = False
+    """`useEmptyKernel`: the interpreter without its preloaded packages."""
+    jupyter_format: bool = False
+    """`returnJupyterFormatExecutionResult`: the result as the kernel's Jupyter outputs."""
+
+
+NO_OPTIONS = ExecutionOptions()
 
 
 class JSONResponse(responses.JSONResponse):
@@ -94,8 +114,25 @@ def _timeout(value: Any, default: int | None) -> int:
     return value
 
 
-def legacy_request(body: Any) -> tuple[str, int]:
-    """(code, timeout) from a `code/execute` body."""
+def execution_options(fields: dict[str, Any], where: str, most: int) -> ExecutionOptions:
+    """The optional fields, every problem with them named at once; `most` caps `outputStreamsMaxLength`."""
+    problems = []
+    limit = fields.get("outputStreamsMaxLength")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most):
+        problems.append(f"{where}outputStreamsMaxLength is {json.dumps(limit)}; it must be an integer in 1..{most}")
+    flags = {}
+    for name in ("useEmptyKernel", "returnJupyterFormatExecutionResult"):
+        value = fields.get(name, False)
+        if not isinstance(value, bool):
+            problems.append(f"{where}{name} is {json.dumps(value)}; it must be true or false")
+        flags[name] = value is True
+    if problems:
+        raise BadRequest(400, "InvalidRequest", "; ".join(problems) + ".")
+    return ExecutionOptions(limit, flags["useEmptyKernel"], flags["returnJupyterFormatExecutionResult"])
+
+
+def legacy_request(body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH) -> tuple[str, int, ExecutionOptions]:
+    """(code, timeout, options) from a `code/execute` body."""
     properties = body.get("properties") if isinstance(body, dict) else None
     if not isinstance(properties, dict):
         raise BadRequest(
@@ -111,11 +148,13 @@ def legacy_request(body: Any) -> tuple[str, int]:
     code = properties.get("code")
     if not isinstance(code, str):
         raise BadRequest(400, "InvalidRequest", "properties.code must be a string.")
-    return code, _timeout(properties.get("timeoutInSeconds"), DEFAULT_LEGACY_TIMEOUT_S)
+    timeout = _timeout(properties.get("timeoutInSeconds"), DEFAULT_LEGACY_TIMEOUT_S)
+    return code, timeout, execution_options(properties, "properties.", most)
 
 
-def executions_request(body: Any) -> tuple[str, str, int]:
-    """(code, execution type, timeout) from an `executions` body; all four fields are required."""
+def executions_request(body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH) -> tuple[str, str, int, ExecutionOptions]:
+    """(code, execution type, timeout, options) from an `executions` body; the four fields the spec names
+    are required."""
     if not isinstance(body, dict) or "properties" in body:
         raise BadRequest(
             400,
@@ -138,24 +177,36 @@ def executions_request(body: Any) -> tuple[str, str, int]:
             code = base64.b64decode(code, validate=True).decode()
         except ValueError:
             raise BadRequest(400, "InvalidRequest", "code is not valid base64-encoded UTF-8.") from None
-    return code, body["executionType"], _timeout(body["timeoutInSeconds"], None)
+    timeout = _timeout(body["timeoutInSeconds"], None)
+    return code, body["executionType"], timeout, execution_options(body, "", most)
 
 
-def legacy_result(outcome: Outcome, result_key: str = "executionResult") -> dict[str, Any]:
+def shown_result(outcome: Outcome, options: ExecutionOptions) -> Any:
+    """executionResult: the value as JSON, or with `returnJupyterFormatExecutionResult` the kernel's outputs."""
+    return outcome.outputs if options.jupyter_format else outcome.result
+
+
+def legacy_result(
+    outcome: Outcome, result_key: str = "executionResult", options: ExecutionOptions = NO_OPTIONS
+) -> dict[str, Any]:
     """`result_key`: NodeLTS answers `executionResult` (the tutorial), Azure's Python interpreter `result`."""
     return {
         "properties": {
             "status": "Success" if outcome.succeeded else "Failure",
             "stdout": outcome.stdout,
             "stderr": outcome.stderr,
-            result_key: outcome.result,
+            result_key: shown_result(outcome, options),
             "executionTimeInMilliseconds": outcome.milliseconds,
         }
     }
 
 
 def execution_resource(
-    execution_id: str, identifier_: str, execution_type: str, outcome: Outcome | None
+    execution_id: str,
+    identifier_: str,
+    execution_type: str,
+    outcome: Outcome | None,
+    options: ExecutionOptions = NO_OPTIONS,
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "id": execution_id,
@@ -169,15 +220,25 @@ def execution_resource(
     resource["result"] = {
         "stdout": outcome.stdout,
         "stderr": outcome.stderr,
-        "executionResult": outcome.result,
+        "executionResult": shown_result(outcome, options),
         "executionTimeInMilliseconds": outcome.milliseconds,
     }
     if not outcome.succeeded:
-        lines = outcome.stderr.strip().splitlines() or ["The code failed."]
-        # A Python traceback names the error on its last line; a JavaScript stack on its first.
-        message = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
-        resource["error"] = {"error": {"code": "ExecutionFailed", "message": message}}
+        resource["error"] = {"error": {"code": "ExecutionFailed", "message": _error_message(outcome.stderr)}}
     return resource
+
+
+# `Name: message`, as a JavaScript error's stack and nel's `ename: evalue` begin.
+ERROR_LINE = re.compile(r"[A-Za-z_$][\w$]*: ")
+
+
+def _error_message(stderr: str) -> str:
+    """The line of stderr that names the error: a Python traceback's last, a JavaScript error's first
+    `Name: message` line (after the source excerpt Node puts above a SyntaxError)."""
+    lines = stderr.strip().splitlines() or ["The code failed."]
+    if lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1]
+    return next((line for line in lines if ERROR_LINE.match(line)), lines[0])
 
 
 def timestamp(epoch: float) -> str:

@@ -7,7 +7,10 @@ execution with its traceback on stderr, and `timeoutInSeconds` interrupts the co
 
 It speaks the same JSON lines as kernel.js over an inherited socket (its fd number is the first
 argument), so nothing session code prints can corrupt them. It runs under `python -I -S`: standard
-library only, plus the folders named by `--path` (a read-only package set).
+library only, plus the folders named by `--path` (a read-only package set). A request with `emptyKernel`
+runs in a second kernel without them (Azure's `useEmptyKernel`), started on the first such request.
+Figures matplotlib holds at the end of a cell come back as PNG images, as a notebook's inline backend
+shows them.
 
 This file is started on its own, inside the sandbox; it imports nothing from the emulator.
 """
@@ -17,20 +20,34 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
+import glob
 import io
 import json
 import linecache
 import os
 import resource
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
+import warnings
 from types import CodeType, TracebackType
 from typing import Any
 
 SCALARS = (str, int, float, bool)
+# What a cell keeps of its result's JSON; `outputStreamsMaxLength` is the streams' limit alone.
+RESULT_LIMIT = 1024 * 1024
+# What one execution's Jupyter outputs (figures included) may hold in all.
+OUTPUTS_LIMIT = 16 * 1024 * 1024
+# The package set's prebuilt matplotlib font list (sessions.packages.MATPLOTLIB_CACHE).
+MATPLOTLIB_CACHE = ".matplotlib"
+# The argument that makes a kernel the empty one: it runs every request itself.
+EMPTY = "--empty"
 
 
 class ExecutionTimedOut(BaseException):
@@ -141,29 +158,109 @@ class Kernel:
         sys.stdout, sys.stderr = out, err
         started = time.perf_counter()
         ok, result = True, _shown(None)
+        outputs: list[dict[str, Any]] = []
         try:
             statements, last = self._compile(code)
             self.running = True
             signal.setitimer(signal.ITIMER_REAL, max(timeout_ms, 1) / 1000)
             self._run(statements)
-            if last is not None:
-                value = self._run(last)
-                if value is not None:
-                    self.namespace["_"] = value  # as in a notebook
-                result = _capped(_shown(value), output_limit)  # under the timer too: a __repr__ may loop
+            value = self._run(last) if last is not None else None
+            if value is not None:
+                self.namespace["_"] = value  # as in a notebook
+                outputs.append({"output_type": "execute_result", "data": _bundle(value), "metadata": {}})
+            # Under the timer too: a __repr__ may loop, a figure may take long to draw.
+            images = _figures()
+            outputs += [{"output_type": "display_data", "data": image, "metadata": {}} for image in images]
+            # The legacy contract's image result (what public clients save to disk) stands for the cell's figure.
+            # An image is kept whole (a cut one would not decode); its size is the figure's.
+            result = _image(images[0]["image/png"]) if images else _capped(_shown(value), RESULT_LIMIT)
         except ExecutionTimedOut as stopped:
             ok = False
             err.write(_where(stopped.__traceback__))
             err.write(f"TimeoutError: Execution timed out after {timeout_ms / 1000:g} s\n")
+            outputs.append(_error_output(stopped, "TimeoutError", "Execution timed out"))
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: a notebook kernel survives them
             ok = False
-            err.write(_describe(error))
+            described = _describe(error)
+            err.write(described)
+            outputs.append(_error_output(error, type(error).__name__, str(error), described))
         finally:
             self.running = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
+            if not ok:
+                _close_figures()  # a failed cell's half-drawn figures must not show up in the next one
         elapsed = (time.perf_counter() - started) * 1000
-        return {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": result, "ms": elapsed}
+        answer = {"ok": ok, "stdout": out.text(), "stderr": err.text(), "result": result, "ms": elapsed}
+        return {**answer, "outputs": _bounded(outputs)}
+
+
+def _bounded(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outputs, each past a budget of OUTPUTS_LIMIT characters of JSON in all replaced by a marker."""
+    kept, used = [], 0
+    for output in outputs:
+        try:
+            size = len(json.dumps(output))
+        except (TypeError, ValueError):
+            size = 0
+        used += size
+        if used > OUTPUTS_LIMIT:
+            dropped = f"[output dropped: {size} characters of JSON; the limit is {OUTPUTS_LIMIT} per execution]"
+            if output["output_type"] == "error":
+                output = {"output_type": "error", "ename": output["ename"][:200], "evalue": dropped, "traceback": []}
+            else:
+                output = {"output_type": output["output_type"], "data": {"text/plain": dropped}, "metadata": {}}
+        kept.append(output)
+    return kept
+
+
+def _error_output(error: BaseException, name: str, value: str, described: str | None = None) -> dict[str, Any]:
+    lines = (described or _where(error.__traceback__)).rstrip("\n").split("\n")
+    return {"output_type": "error", "ename": name, "evalue": value, "traceback": lines}
+
+
+def _bundle(value: Any) -> dict[str, Any]:
+    """The value's Jupyter mime bundle: text/plain is its repr, and the _repr_*_ methods it has add theirs."""
+    data: dict[str, Any] = {"text/plain": _repr_or_why(value)}
+    for method, kind in (("_repr_html_", "text/html"), ("_repr_png_", "image/png"), ("_repr_svg_", "image/svg+xml")):
+        shown = getattr(value, method, None)
+        if not callable(shown):
+            continue
+        try:
+            rendered = shown()
+        except Exception:  # noqa: S112 (a representation that fails is left out, as IPython leaves it)
+            continue
+        if isinstance(rendered, bytes):
+            data[kind] = base64.b64encode(rendered).decode()
+        elif isinstance(rendered, str):
+            data[kind] = rendered
+    return data
+
+
+def _figures() -> list[dict[str, str]]:
+    """The figures matplotlib holds, as PNG bundles, then closed: the next cell starts with none."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    images = []
+    for number in pyplot.get_fignums():
+        buffer = io.BytesIO()
+        pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
+        images.append({"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": f"<Figure {number}>"})
+    pyplot.close("all")
+    return images
+
+
+def _close_figures() -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    # Session code may have broken pyplot itself; its next cell will say so.
+    if pyplot is not None:
+        with contextlib.suppress(Exception):
+            pyplot.close("all")
+
+
+def _image(base64_png: str) -> dict[str, str]:
+    return {"type": "image", "format": "png", "base64_data": base64_png}
 
 
 def _capped(result: Any, limit: int) -> Any:
@@ -216,7 +313,7 @@ def _shown(value: Any) -> Any:
         except Exception:
             data = None
         if isinstance(data, bytes):
-            return {"type": "image", "format": "png", "base64_data": base64.b64encode(data).decode()}
+            return _image(base64.b64encode(data).decode())
     try:
         return repr(value)
     except Exception as error:
@@ -232,6 +329,56 @@ def _repr_or_why(value: Any) -> str:
         return f"<repr failed: {type(error).__name__}>"
 
 
+class EmptyKernel:
+    """The session's kernel without the package set, in a process of its own (its own state, as Azure's
+    empty kernel), started on its first request."""
+
+    def __init__(self, argv: list[str]) -> None:
+        ours, theirs = socket.socketpair()
+        # Every argument but the package folders; the same interpreter, isolated as this one is.
+        args: list[str] = []
+        skip = False
+        for arg in argv[2:]:
+            if skip:
+                skip = False
+            elif arg == "--path":
+                skip = True
+            else:
+                args.append(arg)
+        command = [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), str(theirs.fileno()), *args, EMPTY]
+        self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.channel = ours
+        self.reader = ours.makefile("rb")
+        self.ready = self.reader.readline()
+
+    def run(self, line: bytes) -> bytes | None:
+        """Its answer to one request line, or None when it is gone (it then starts anew on the next one)."""
+        try:
+            self.channel.sendall(line)
+            answer = self.reader.readline()
+        except OSError:
+            answer = b""
+        return answer or None
+
+
+def _matplotlib_home(package_dirs: list[str]) -> None:
+    """matplotlib in a session: no display (Agg), its config in a writable folder of this session's /tmp,
+    seeded with the font list the package set was provisioned with."""
+    if not package_dirs:
+        return
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # plt.show() under Agg only warns; the cell's open figures are shown at its end, as inline does.
+    warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
+    fonts = [f for d in package_dirs for f in glob.glob(os.path.join(d, MATPLOTLIB_CACHE, "fontlist-*.json"))]
+    if not fonts:
+        return
+    home = tempfile.mkdtemp(prefix="matplotlib-")
+    for font_list in fonts:
+        shutil.copy(font_list, home)
+    os.environ["MPLCONFIGDIR"] = home
+
+
 def main(argv: list[str]) -> None:
     channel = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else 3)
     extra = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--path"]
@@ -243,6 +390,7 @@ def main(argv: list[str]) -> None:
     # Like a notebook: the working folder (/mnt/data) first, so uploaded modules import; then the package set.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [os.getcwd(), *extra, *(p for p in sys.path if p and p != here)]
+    _matplotlib_home(extra)
     # What `site` would add (-S skips it) and notebook code uses: help(), exit(), quit().
     import _sitebuiltins
     import builtins
@@ -251,17 +399,29 @@ def main(argv: list[str]) -> None:
     builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
     builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
     kernel = Kernel()
+    empty: EmptyKernel | None = None
     reader = channel.makefile("rb")
     channel.sendall(b'{"ready":true}\n')
     for line in reader:
         request = json.loads(line)
-        answer = kernel.execute(request["code"], int(request["timeoutMs"]), int(request["outputLimit"]))
+        if request.get("emptyKernel") and EMPTY not in argv:
+            if empty is None:
+                empty = EmptyKernel(argv)
+            relayed = empty.run(line)
+            if relayed is not None:
+                channel.sendall(relayed)
+                continue
+            empty = None
+            gone = "Error: the empty kernel's process exited; the next request starts a new one\n"
+            answer: dict[str, Any] = {"ok": False, "stdout": "", "stderr": gone, "result": "", "ms": 0, "outputs": []}
+        else:
+            answer = kernel.execute(request["code"], int(request["timeoutMs"]), int(request["outputLimit"]))
         answer["seq"] = request["seq"]
         try:
             encoded = json.dumps(answer)
         except (TypeError, ValueError):  # a str subclass or the like that json refuses: send its repr
             answer["result"] = _repr_or_why(answer["result"])
-            encoded = json.dumps(answer)
+            encoded = json.dumps(answer, default=_repr_or_why)
         channel.sendall(encoded.encode() + b"\n")
     # The emulator closed the channel: the session is over.
 

@@ -2,9 +2,10 @@
 folders the sandbox must show it read-only.
 
 NodeLTS sessions run kernel.js under Node.js; PythonLTS sessions run kernel.py under a Python
-interpreter started with `-I -S` (isolated, no site-packages: the standard library only, never the
-emulator's own environment), plus an optional read-only package set; Shell sessions run kernel_shell.py
-under that same isolated Python, which starts each command with the system's bash or sh.
+interpreter started with `-I -S` (isolated, no site-packages: never the emulator's own environment), plus
+a read-only package set: the preloaded one (`sessions.packages`), a folder of the user's, or none; Shell
+sessions run kernel_shell.py under that same isolated Python (with no package set), which starts each
+command with the system's bash or sh.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from dynamic_sessions.emulator.sandbox.program import Package, Runtime, RuntimeUnavailable
+from dynamic_sessions.emulator.sessions import packages as preloaded
 
 HERE = Path(__file__).resolve().parent
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
@@ -26,6 +28,9 @@ PYTHON_FLAGS = ("-I", "-S", "-B")
 # The Python kernel's counterpart of Node's heap cap: a runaway allocation is a MemoryError in that session.
 PYTHON_KERNEL_ARGS = ("--data-limit-mb", "512")
 SYSTEM_PYTHON = "/usr/bin/python3"
+# `--python-packages`: the preloaded set (the default), or the standard library only.
+PRELOADED_PACKAGES = "preloaded"
+NO_PACKAGES = "none"
 
 
 def node_runtime() -> Runtime:
@@ -52,7 +57,8 @@ def default_python() -> str:
     return str(Path(sys.executable).resolve())
 
 
-def python_runtime(interpreter: str | None = None, packages_dir: Path | None = None) -> Runtime:
+def python_runtime(interpreter: str | None = None, packages: Path | str | None = None) -> Runtime:
+    """`packages`: None or `preloaded` for the preloaded set, `none` for the standard library alone, or a folder."""
     python = interpreter or default_python()
     probe = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
     try:
@@ -68,13 +74,19 @@ def python_runtime(interpreter: str | None = None, packages_dir: Path | None = N
     if tuple(int(p) for p in version.split(".")[:2]) < (3, 9):
         raise RuntimeUnavailable(f"--python {python} is Python {version}; PythonLTS sessions need 3.9 or later")
     read_only = [] if prefix.startswith("/usr") else [prefix]
-    packages: tuple[Package, ...] = ()
-    if packages_dir is not None:
-        packages_dir = packages_dir.resolve()
+    listed: tuple[Package, ...] = ()
+    packages_dir = None
+    if packages is None or str(packages) == PRELOADED_PACKAGES:
+        packages_dir = preloaded.provisioned(version, python)
+    elif str(packages) != NO_PACKAGES:
+        packages_dir = Path(packages).resolve()
         if not packages_dir.is_dir():
-            raise RuntimeUnavailable(f"--python-packages {packages_dir} is not a folder; name a folder of packages")
+            raise RuntimeUnavailable(
+                f"--python-packages {packages_dir} is not a folder; name a folder of packages, or {NO_PACKAGES}"
+            )
+    if packages_dir is not None:
         read_only.append(str(packages_dir))
-        packages = installed_packages(packages_dir)
+        listed = installed_packages(packages_dir)
     return Runtime(
         container_type="PythonLTS",
         name="python",
@@ -85,7 +97,7 @@ def python_runtime(interpreter: str | None = None, packages_dir: Path | None = N
         kernel_args=PYTHON_KERNEL_ARGS,
         read_only=tuple(read_only),
         packages_dir=packages_dir,
-        packages=packages,
+        packages=listed,
         legacy_result_key="result",
     )
 
@@ -108,7 +120,7 @@ def shell_runtime() -> Runtime:
         raise RuntimeUnavailable("bash and /bin/sh are needed for Shell sessions; install bash")
     answer = subprocess.run([bash, "-c", "echo $BASH_VERSION"], capture_output=True, text=True, check=False)
     return dataclasses.replace(
-        python_runtime(),
+        python_runtime(packages=NO_PACKAGES),
         container_type="Shell",
         name="bash",
         version=answer.stdout.strip().split("(")[0],
@@ -118,13 +130,14 @@ def shell_runtime() -> Runtime:
     )
 
 
-def make_runtime(container_type: str, python: str | None = None, packages_dir: Path | None = None) -> Runtime:
+def make_runtime(container_type: str, python: str | None = None, packages: Path | str | None = None) -> Runtime:
+    """The runtime of a pool; only a PythonLTS pool installs (once) or reads the preloaded package set."""
+    if container_type != "PythonLTS" and packages is not None and str(packages) != PRELOADED_PACKAGES:
+        raise RuntimeUnavailable("--python-packages applies to --container-type PythonLTS only")
     if container_type == "NodeLTS":
-        if packages_dir is not None:
-            raise RuntimeUnavailable("--python-packages applies to --container-type PythonLTS only")
         return node_runtime()
     if container_type == "PythonLTS":
-        return python_runtime(python, packages_dir)
+        return python_runtime(python, packages)
     if container_type == "Shell":
         return shell_runtime()
     raise RuntimeUnavailable(f"--container-type {container_type} is not supported; use one of {CONTAINER_TYPES}")

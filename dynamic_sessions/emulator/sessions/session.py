@@ -11,7 +11,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,6 +37,8 @@ class Outcome:
     stderr: str
     result: Any
     milliseconds: int
+    outputs: list[Any] = field(default_factory=list)
+    """The kernel's results as Jupyter (nbformat 4) outputs: execute_result, display_data, error."""
 
 
 class SessionEnded(RuntimeError):
@@ -59,7 +61,8 @@ def _outcome(line: bytes, seq: int) -> Outcome | None:
         stdout, stderr, ok, ms = answer["stdout"], answer["stderr"], answer["ok"], answer["ms"]
         if not (isinstance(stdout, str) and isinstance(stderr, str) and isinstance(ok, bool)):
             return None
-        return Outcome(ok, stdout, stderr, answer["result"], round(ms))
+        outputs = answer.get("outputs", [])
+        return Outcome(ok, stdout, stderr, answer["result"], round(ms), outputs if isinstance(outputs, list) else [])
     except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
@@ -201,8 +204,11 @@ class Session:
         finally:
             os.close(exit_r)
 
-    async def execute(self, code: str, timeout_s: float, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> Outcome:
-        """Runs `code`; `output_limit` caps each output stream and the result, in characters.
+    async def execute(
+        self, code: str, timeout_s: float, output_limit: int = DEFAULT_OUTPUT_LIMIT, *, empty_kernel: bool = False
+    ) -> Outcome:
+        """Runs `code`; `output_limit` caps each output stream, in characters; `empty_kernel` runs it in the
+        session's kernel without the preloaded packages (PythonLTS).
 
         An answer that cannot be read, or that answers another request, ends the session: reading on
         would hand one call's answer to the next.
@@ -213,6 +219,8 @@ class Session:
             self.last_used = time.time()
             seq = next(_REQUEST_NUMBERS)
             request = {"seq": seq, "code": code, "timeoutMs": int(timeout_s * 1000), "outputLimit": output_limit}
+            if empty_kernel:
+                request["emptyKernel"] = True
             cast(asyncio.Transport, self._writer.transport).resume_reading()
             self._writer.write(json.dumps(request).encode() + b"\n")
             started = time.perf_counter()
