@@ -14,16 +14,18 @@ MARKER = "egress-probe:"
 CONNECT_TIMEOUT_S = 5
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
-# Each prints one marker line whatever happens. The Node.js one is a promise as the last expression: the
-# kernel (ijavascript's nel, lib/server/main.js onRunRequest) sends the result once the promise settles.
-_NODE = """new Promise((resolve) => {{
+# Each prints one marker line whatever happens. The Node.js one ends its cell as ijavascript documents for
+# asynchronous code, `$$.async()` then `$$.done(value)`: the kernel (nel 1.3.0, lib/server/main.js
+# onRunRequest, with ijavascript's awaitExecution off) would answer a returned promise at once, unsettled.
+_NODE = """$$.async();
+{{
   let told = false;
-  const tell = (outcome) => {{ if (!told) {{ told = true; console.log({marker} + outcome); resolve(outcome); }} }};
+  const tell = (outcome) => {{ if (!told) {{ told = true; console.log({marker} + outcome); $$.done(outcome); }} }};
   const socket = require("net").connect({port}, {host});
   const timer = setTimeout(() => {{ socket.destroy(); tell("timeout"); }}, {timeout_ms});
   socket.on("connect", () => {{ clearTimeout(timer); socket.destroy(); tell("connected"); }});
   socket.on("error", (error) => {{ clearTimeout(timer); tell(error.code || error.message); }});
-}})"""
+}}"""
 _PYTHON = """import errno as _errno, socket as _socket
 try:
     _socket.create_connection(({host}, {port}), timeout={timeout_s}).close()
