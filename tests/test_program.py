@@ -379,18 +379,18 @@ def test_least_privilege_is_the_default():
     return pulumi.Output.all(*ids).apply(check)
 
 
-def _readme_table_keys(heading: str) -> set[str]:
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
+def _deploy_page_table_keys(heading: str) -> set[str]:
+    section = (ROOT / "docs" / "deploy.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`([\w:-]+)`", row.split("|")[1])}
 
 
-def test_readme_outputs_table_lists_exactly_the_exports():
-    assert _readme_table_keys("### Outputs, and how another app uses them") == DOCUMENTED_OUTPUTS
+def test_the_outputs_table_lists_exactly_the_exports():
+    assert _deploy_page_table_keys("## Outputs, and how another app uses them") == DOCUMENTED_OUTPUTS
 
 
-def test_readme_settings_table_lists_exactly_the_settings():
-    assert _readme_table_keys("### Settings") == {*PROJECT_KEYS, "azure-native:location"}
+def test_the_settings_table_lists_exactly_the_settings():
+    assert _deploy_page_table_keys("## Settings") == {*PROJECT_KEYS, "azure-native:location"}
 
 
 def test_unknown_keys_are_recognised_in_either_form_the_cli_uses():
