@@ -6,6 +6,7 @@ client only; nothing here prints, logs or puts them in an exception.
 
 import base64
 import contextlib
+import importlib.util
 import json
 import logging
 import re
@@ -14,7 +15,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from dynamic_sessions.client.errors import ConfigurationError
+from dynamic_sessions.client.errors import ConfigurationError, MissingExtra
+from dynamic_sessions.extras import missing_extra_message
 
 AUDIENCE = "https://dynamicsessions.io"
 SCOPE = f"{AUDIENCE}/.default"
@@ -54,6 +56,10 @@ class EntraToken(_Cached):
 
     def __init__(self, credential: Any = None):
         super().__init__()
+        if credential is None and not _installed("azure.identity"):
+            # Said now, when the client is made, rather than as a bare ModuleNotFoundError at its first call.
+            needs = "a token for an https endpoint (DefaultAzureCredential)"
+            raise MissingExtra(missing_extra_message(needs, "azure-identity", "client"), name="azure.identity")
         self._credential = credential
 
     def _fetch(self) -> tuple[str, float]:
@@ -67,6 +73,14 @@ class EntraToken(_Cached):
         except Exception as error:  # azure-identity raises several unrelated types
             raise ConfigurationError(no_credential_message(error)) from None
         return access.token, float(access.expires_on)
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (azure.identity takes ~200 ms)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or a module set to None in sys.modules
+        return False
 
 
 def no_credential_message(error: Exception) -> str:
