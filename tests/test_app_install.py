@@ -21,8 +21,6 @@ HOSTED = "git+https://github.com/<org>/<repo>@<commit>"
 # An empty authority (file:///) is refused by the packaging library of older pips: name the host.
 LOCAL_URL = "git+file://localhost{root}@{commit}"
 
-pytestmark = pytest.mark.xdist_group("app-install")
-
 
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", SECTION, re.DOTALL)

@@ -12,6 +12,13 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def _app_runs_without_langsmith(monkeypatch):
+    """The app's runs load every installed pytest plugin; langsmith's costs ~0.7 s each and plays no part here."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin")
+
+
 APP_TESTS = '''
 import json
 import os

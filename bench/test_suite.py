@@ -1,0 +1,67 @@
+"""`make bench-tests`: how long `make test` takes from a fresh clone, and again once it is installed.
+
+A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
+`make test` timed twice: first from nothing (the virtual environment from pip's cache, `npm ci`, mypy's
+first run, the docs site, every test), then again with all of that in place. Each row carries the
+machine's load average before it ran: on a shared machine the figures move with it.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script by the system's Python, before any virtual environment exists
+
+from bench.table import row  # noqa: E402
+
+TARGETS_S = {"`make test`, fresh clone": 180.0, "`make test`, installed": 90.0}
+# pytest's last line: "==== 630 passed in 61.20s (0:01:01) ====".
+SUMMARY = re.compile(r"^=+ (.+) in ([0-9.]+)s(?: \([0-9:]+\))? =+$", re.MULTILINE)
+
+
+def load_average() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def timed_make_test(clone: Path, log: Path) -> tuple[float, int, str]:
+    """Wall seconds of `make test`, its exit status, and pytest's own summary (what passed, in how long)."""
+    started = time.monotonic()
+    with log.open("w") as out:
+        done = subprocess.run(["make", "test"], cwd=clone, stdout=out, stderr=subprocess.STDOUT, check=False)
+    seconds = time.monotonic() - started
+    found = SUMMARY.findall(log.read_text())
+    summary = f"pytest: {found[-1][0]} in {float(found[-1][1]):.0f} s" if found else "pytest did not finish"
+    return seconds, done.returncode, summary
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-tests-") as scratch:
+        clone = Path(scratch) / "clone"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, pip's cache as this machine has it")
+        failed = 0
+        for name, target in TARGETS_S.items():
+            before = load_average()
+            log = Path(scratch) / "make-test.log"
+            seconds, status, summary = timed_make_test(clone, log)
+            print(row(name, f"{seconds:.0f} s", f"{before}; {summary}", f"<= {target:.0f} s", seconds <= target))
+            if status != 0:
+                failed = status
+                print(
+                    f"make test exited {status}; the end of its output:\n"
+                    + "\n".join(log.read_text().splitlines()[-30:])
+                )
+        print(f"after: {load_average()}")
+        return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
