@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 import subprocess
-import venv
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +22,11 @@ HOSTED = "git+https://github.com/<org>/<repo>@<commit>"
 LOCAL_URL = "git+file://localhost{root}@{commit}"
 
 
+# pip as configured here, not as it is used: no version check, and no byte-compiling of what it installs
+# (Python compiles what is imported; the same as `make install`'s --no-compile).
+QUIET_PIP = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_COMPILE": "1"}
+
+
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", SECTION, re.DOTALL)
 
@@ -31,8 +36,8 @@ class App:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        venv.create(folder / "venv", with_pip=True)
         self.bin = folder / "venv" / "bin"
+        self.run(sys.executable, "-m", "venv", str(folder / "venv"))
         self.python = str(self.bin / "python")
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -45,12 +50,7 @@ class App:
 
     def run(self, *argv: str, **environ: str) -> subprocess.CompletedProcess[str]:
         """`argv` with the app's environment first on PATH, as after `source venv/bin/activate`."""
-        env = {
-            **os.environ,
-            "PATH": f"{self.bin}:{os.environ['PATH']}",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            **environ,
-        }
+        env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", **QUIET_PIP, **environ}
         env.pop("PYTHONPATH", None)
         done = subprocess.run(argv, cwd=self.folder, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
