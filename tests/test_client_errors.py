@@ -3,15 +3,23 @@
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from dynamic_sessions.client import SessionsClient
-from dynamic_sessions.client.errors import ConnectFailed, NotFound, RequestRejected
+from dynamic_sessions.client.errors import (
+    ConnectFailed,
+    NotFound,
+    NotSupported,
+    RequestRejected,
+    UnreachableError,
+)
 from dynamic_sessions.client.tokens import LocalToken
 from dynamic_sessions.extras import install_command
 from tests.emulator_process import ROOT
+from tests.fault_server import FaultServer, Reply
 
 HELLO = 'console.log("hello-world")'
 
@@ -60,6 +68,23 @@ def test_a_remote_endpoint_that_cannot_be_reached_is_named_with_what_to_check():
     assert "start the emulator" not in str(failed.value)
 
 
+def test_a_pool_that_never_answers_is_named_with_the_timeout():
+    with FaultServer(Reply(delay_s=5)) as server, SessionsClient(server.url) as pool:
+        pool.deadline = time.monotonic() + 0.5  # the read timeout is what is left of it
+        with pytest.raises(UnreachableError) as silent:
+            pool.execute(HELLO, "app-user")
+    assert type(silent.value) is UnreachableError  # the request was sent: not a ConnectFailed
+    assert str(silent.value).startswith(f"no answer from {server.url} (ReadTimeout: ")
+
+
+def test_an_operation_the_api_version_lacks_names_the_versions_that_have_it():
+    with SessionsClient("http://127.0.0.1:9") as pool, pytest.raises(NotSupported) as lacking:
+        pool.get_session("app-user")  # refused before any request: nothing listens on port 9
+    assert str(lacking.value) == (
+        "get_session needs api version 2025-02-02-preview or 2025-10-02-preview; this client speaks 2024-02-02-preview"
+    )
+
+
 @pytest.mark.parametrize("api_version", ["2024-02-02-preview", "2025-10-02-preview"])
 def test_a_missing_file_is_not_found_naming_the_file_and_the_session(emulator, api_version):
     with SessionsClient(emulator.url, api_version=api_version) as pool:
@@ -93,10 +118,12 @@ def test_without_azure_identity_an_https_client_says_so_when_it_is_made():
     done = _run(
         BLOCK.format(module="azure.identity")
         + "from dynamic_sessions.client import SessionsClient\n"
+        + "from dynamic_sessions.client.errors import ConfigurationError\n"
         + "try:\n    SessionsClient('https://pool.example')\n"
-        + "except ImportError as error:\n    print(error)\n"
+        + "except ConfigurationError as error:\n    print(type(error).__name__, error)\n"
     )
     assert done.stdout.strip() == (
+        "MissingExtra "
         "a token for an https endpoint (DefaultAzureCredential) needs azure-identity, which is not installed; "
         f"install the 'client' extra: {install_command('client')}"
     )

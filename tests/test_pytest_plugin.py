@@ -15,8 +15,9 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _app_runs_without_langsmith(monkeypatch):
-    """The app's runs load every installed pytest plugin; langsmith's costs ~0.7 s each and plays no part here."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin")
+    """The app's runs load every installed pytest plugin; langsmith's (~0.7 s each) and anyio's (~0.3 s) play
+    no part in them."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin -p no:anyio")
 
 
 APP_TESTS = '''
