@@ -1,10 +1,13 @@
-"""The app page's table of results across contracts, held to what the client returns from a real pool."""
+"""The app page's table of results across contracts, held to what the client returns from a real pool, and the
+client's documented options to its signature."""
 
+import inspect
 import re
 
 import pytest
 
 from dynamic_sessions.client import SessionsClient
+from dynamic_sessions.client.client import _Flows
 from dynamic_sessions.client.versions import SUPPORTED_API_VERSIONS
 from tests.emulator_process import ROOT
 
@@ -33,3 +36,12 @@ def test_succeeded_means_the_same_whatever_word_the_contract_uses(emulator, api_
     assert (good.succeeded, good.status, good.stdout, good.execution_result) == (True, worked, "hi\n", 42)
     assert (bad.succeeded, bad.status) == (False, failed)
     assert "no" in bad.stderr
+
+
+def test_the_documented_keyword_options_are_exactly_the_clients():
+    """The API reference lists the options `**options` passes on; a new or renamed one must be documented."""
+    doc = inspect.getdoc(SessionsClient) or ""
+    section = doc.split("Other Parameters:", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^    (\w+) \(", section, re.MULTILINE))
+    options = inspect.signature(_Flows.__init__).parameters.values()
+    assert documented == {option.name for option in options if option.kind is inspect.Parameter.KEYWORD_ONLY}
