@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 # (~25 s of a fresh install); Python compiles, and caches, the few that are imported when they are.
 PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile
 # Test processes: twice the cores, since most tests wait on subprocesses, sockets and timeouts rather than
-# compute; each test file stays in one process, so the emulator a module shares is started once.
+# compute; each test file stays in one process, so the emulator a module shares is started once. Files go
+# out in collection order (tests/conftest.py puts the longest first), not xdist's most-tests-first.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
@@ -35,7 +36,7 @@ lint: install
 	$(PY) -m mypy .
 
 test: lint docs-build
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The documentation site: `docs` serves it with live reload; `docs-build` fails on any warning, a broken link included.
 docs: install

@@ -57,7 +57,7 @@ def timed_make_test(clone: Path, log: Path) -> tuple[float, int, str]:
     seconds = time.monotonic() - started
     bounds = [0.0, *(marks.get(phase, seconds) for phase in PHASES), seconds]
     spent = ", ".join(
-        f"{name} {end - start:.0f} s" for name, start, end in zip(("install", *PHASES), bounds, bounds[1:], strict=True)
+        f"{name} {end - start:.0f} s" for name, start, end in zip(("install", *PHASES), bounds[:-1], bounds[1:], strict=True)
     )
     found = SUMMARY.findall(log.read_text())
     passed = found[-1][0] if found else "pytest did not finish"
