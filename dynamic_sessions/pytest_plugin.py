@@ -50,8 +50,29 @@ PROVISIONING_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 15.0
 
 
+# Where bubblewrap is missing the emulator asks for these flags; pytest hands them over through the ini setting.
+UNSANDBOXED_FLAGS = "--unsandboxed --egress enabled"
+
+
 class EmulatorFailed(RuntimeError):
     """The emulator did not start; the message holds what it said."""
+
+
+def failed_start_message(container_type: str, said: str, flags: list[str]) -> str:
+    """Why the emulator did not start, once: its last line first, then the log lines before it, if any;
+    where it asks for flags the run did not give it, how to give them from pytest's configuration."""
+    lines = [line.removeprefix("emulator: ") for line in said.splitlines()] or ["no output"]
+    message = f"the dynamic-sessions emulator ({container_type}) did not start: {lines[-1]}"
+    if len(lines) > 1:
+        message += "\nbefore that it said:\n" + "\n".join(lines[:-1])
+    if UNSANDBOXED_FLAGS in lines[-1] and "--unsandboxed" not in flags:
+        message += (
+            "\nFrom pytest, the emulator's flags come from the ini setting dynamic_sessions_emulator_args; "
+            f"in pytest.ini:\n[pytest]\ndynamic_sessions_emulator_args = {UNSANDBOXED_FLAGS}\n"
+            "(in pyproject.toml, under [tool.pytest.ini_options]: "
+            f'dynamic_sessions_emulator_args = "{UNSANDBOXED_FLAGS}")'
+        )
+    return message
 
 
 class EmulatedPool:
@@ -64,6 +85,7 @@ class EmulatedPool:
         self.mcp_api_key: str | None = None
         if mcp:
             flags = [*flags, "--mcp"]
+        self.flags = flags
         self._client: SessionsClient | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="dynamic-sessions-fixture-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "dynamic_sessions.emulator", "--port", "0", "--log-level", "warning"]
@@ -96,9 +118,8 @@ class EmulatedPool:
             self.stop(keep_log=True)
             said = Path(self._log.name).read_text().strip()
             os.unlink(self._log.name)
-            # Its last line says why (an argument error, bubblewrap missing); the whole log follows it.
-            last = said.splitlines()[-1] if said else "no output"
-            raise EmulatorFailed(f"the dynamic-sessions emulator ({self.container_type}) did not start: {last}\n{said}")
+            # Its last line says why (an argument error, bubblewrap missing).
+            raise EmulatorFailed(failed_start_message(self.container_type, said, self.flags))
         return line.split("=", 1)[1]
 
     @property
@@ -184,6 +205,7 @@ class EmulatedPools:
     def __init__(self, config: pytest.Config):
         self._config = config
         self._pools: dict[tuple[str, bool], EmulatedPool] = {}
+        self._failed: dict[tuple[str, bool], str] = {}
         self._lock = threading.Lock()
 
     def default_container_type(self) -> str:
@@ -195,9 +217,19 @@ class EmulatedPools:
     def get(self, container_type: str | None = None, mcp: bool = False) -> EmulatedPool:
         kind = _checked(container_type, "container_type") if container_type else self.default_container_type()
         with self._lock:
-            if (kind, mcp) not in self._pools:
-                self._pools[kind, mcp] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
-            return self._pools[kind, mcp]
+            key = (kind, mcp)
+            if key in self._failed:  # said in full to the first test that asked; not tried again
+                raise EmulatorFailed(self._failed[key])
+            if key not in self._pools:
+                try:
+                    self._pools[key] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
+                except EmulatorFailed:
+                    self._failed[key] = (
+                        f"the dynamic-sessions emulator ({kind}) did not start; why is in the error of the first "
+                        "test that asked for it"
+                    )
+                    raise
+            return self._pools[key]
 
     def _flags(self, container_type: str) -> list[str]:
         flags = list(self._config.getini("dynamic_sessions_emulator_args"))

@@ -12,6 +12,26 @@ from dynamic_sessions.emulator.sessions import packages, runtimes
 from tests.emulator_process import Emulator, serving
 
 QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
+# The files whose tests take longest, longest first (the per-file wall times of a parallel run). `make test`
+# hands whole files to its processes in collection order, so these start first and no process is left
+# running a long file alone at the end; every other file keeps its place after them.
+LONGEST_FIRST = (
+    "test_emulator_hostile.py",
+    "test_pytest_plugin.py",
+    "test_sandbox.py",
+    "test_python_sessions.py",
+    "test_redteam.py",
+    "test_emulator.py",
+    "test_app_install.py",
+    "test_delivery_scripts.py",
+    "test_install_paths.py",
+    "test_peer_clients.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order is kept
 
 
 @pytest.fixture(scope="module")

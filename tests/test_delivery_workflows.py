@@ -177,8 +177,8 @@ def test_dependabot_watches_every_file_that_pins_an_action_and_the_python_requir
     assert "npm" not in updates
 
 
-def test_the_readme_names_every_workflow_file_and_drifts_schedule():
-    section = (ROOT / "README.md").read_text().split("## Continuous delivery", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_name_every_workflow_file_and_drifts_schedule():
+    section = (ROOT / "docs" / "deploy.md").read_text().split("## Continuous delivery", 1)[1].split("\n## ", 1)[0]
     table = [line for line in section.splitlines() if line.startswith("| `")]
     in_table = {name for row in table for name in re.findall(r"`([\w-]+\.yml)`", row.split("|")[1])}
     files = {path.name for path in WORKFLOWS.glob("*.yml")}

@@ -12,6 +12,7 @@ import json
 import ssl
 import time
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -20,12 +21,17 @@ import trustme
 from dynamic_sessions.client.tokens import LocalToken
 from tests.emulator_process import Emulator, serving
 
-with warnings.catch_warnings():
-    # langchain-azure-dynamic-sessions announces its successor (langchain-azure-compute) on import, and
-    # Semantic Kernel subclasses a deprecated class; neither concerns the tools tested here.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from langchain_azure_dynamic_sessions import SessionsPythonREPLTool
-    from semantic_kernel.core_plugins.sessions_python_tool import SessionsPythonTool
+
+# The frameworks are imported by the tests that use them, not at collection: together they take seconds
+# to import, which every test process (each xdist worker) would otherwise pay whatever it runs.
+def _quietly_imported(module: str, name: str) -> Any:
+    import importlib
+
+    with warnings.catch_warnings():
+        # langchain-azure-dynamic-sessions announces its successor (langchain-azure-compute) on import, and
+        # Semantic Kernel subclasses a deprecated class; neither concerns the tools tested here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return getattr(importlib.import_module(module), name)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +65,9 @@ def _session_status(pool: Emulator, identifier: str) -> int:
 # --- LangChain ----------------------------------------------------------------------------------
 
 
-def _langchain_tool(pool: Emulator) -> SessionsPythonREPLTool:
-    return SessionsPythonREPLTool(pool_management_endpoint=pool.url, access_token_provider=LocalToken().token)
+def _langchain_tool(pool: Emulator) -> Any:
+    tool = _quietly_imported("langchain_azure_dynamic_sessions", "SessionsPythonREPLTool")
+    return tool(pool_management_endpoint=pool.url, access_token_provider=LocalToken().token)
 
 
 def test_langchain_invoke_returns_the_result_and_streams(python_pool):
@@ -121,6 +128,7 @@ def test_semantic_kernel_executes_uploads_lists_and_downloads(tls_python_pool, t
     pool, trust = tls_python_pool
     assert pool.url.startswith("https://127.0.0.1:")
     (tmp_path / "notes.txt").write_text("dynamic sessions")
+    SessionsPythonTool = _quietly_imported("semantic_kernel.core_plugins.sessions_python_tool", "SessionsPythonTool")
 
     async def scenario() -> None:
         async with httpx.AsyncClient(verify=trust, timeout=30) as http:

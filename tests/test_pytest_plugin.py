@@ -2,6 +2,7 @@
 that finds the fixture through the distribution's entry point, with and without pytest-xdist."""
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -10,6 +11,14 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _app_runs_without_langsmith(monkeypatch):
+    """The app's runs load every installed pytest plugin; langsmith's (~0.7 s each) and anyio's (~0.3 s) play
+    no part in them."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin -p no:anyio")
+
 
 APP_TESTS = '''
 import json
@@ -192,6 +201,33 @@ def test_an_emulator_that_cannot_start_is_reported_with_what_it_said(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*emulator (NodeLTS) did not start*--max-sessions: must be at least 1, got 0*"])
+
+
+def test_without_bubblewrap_the_fixture_says_why_once_and_its_suggestion_works_as_written(pytester, tmp_path):
+    node = shutil.which("node")
+    assert node is not None
+    (tmp_path / "node").symlink_to(node)  # a PATH with Node.js but no bubblewrap
+    pytester.makepyfile(
+        test_two="def test_a(dynamic_sessions_pool):\n    pass\n\n\ndef test_b(dynamic_sessions_pool):\n"
+        "    assert dynamic_sessions_pool.client.execute('console.log(1)', 'app-b').stdout == '1\\n'\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))
+        refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+        refused.assert_outcomes(errors=2)
+        output = refused.stdout.str()
+        assert output.count("bubblewrap (bwrap) is not installed") == 1
+        assert "did not start; why is in the error of the first test that asked for it" in output
+        # What it says to write in pytest.ini, as it says it.
+        block = re.search(r"in pytest.ini:\nE +(\[pytest\])\nE +(dynamic_sessions_emulator_args = .*)\n", output)
+        assert block is not None, output
+        (pytester.path / "pytest.ini").write_text("\n".join(block.groups()) + "\n")
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=2)
+        toml = re.search(r"under (\[tool.pytest.ini_options\]): (dynamic_sessions_emulator_args = \"[^\"]+\")", output)
+        assert toml is not None, output
+        (pytester.path / "pytest.ini").unlink()
+        pytester.makepyprojecttoml("\n".join(toml.groups()) + "\n")
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=2)
 
 
 def test_an_unknown_container_type_names_the_setting(pytester):

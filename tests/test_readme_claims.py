@@ -1,4 +1,4 @@
-"""README sentences that no other test stood behind: each test here holds one of them to the program."""
+"""Documentation sentences that no other test stood behind: each test here holds one of them to the program."""
 
 import os
 import re
@@ -15,12 +15,9 @@ from dynamic_sessions.emulator.__main__ import parse_args
 from dynamic_sessions.emulator.sessions.runtimes import SYSTEM_PYTHON
 from tests.emulator_process import ROOT, Emulator
 
-EMULATOR_SECTION = "## `python -m emulator`: the pool's data plane on your machine"
-FIXTURE_SECTION = "### Testing an app that uses a pool"
-
 
 def _emulator_flag_rows() -> list[list[str]]:
-    section = (ROOT / "README.md").read_text().split(EMULATOR_SECTION, 1)[1].split(FIXTURE_SECTION, 1)[0]
+    section = (ROOT / "docs" / "emulator.md").read_text()
     rows = [line for line in section.splitlines() if line.startswith("| `--")]
     return [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows]
 
@@ -38,7 +35,7 @@ def test_the_emulator_flag_tables_list_exactly_the_flags_of_help():
 
 @pytest.mark.parametrize("row", _emulator_flag_rows(), ids=lambda row: _flags(row[0])[0])
 def test_each_documented_emulator_default_is_the_default(row):
-    """Passing the README's default explicitly must change nothing; `none`/`off` must be the unset value."""
+    """Passing the documented default explicitly must change nothing; `none`/`off` must be the unset value."""
     flag, default = _flags(row[0])[0], row[1]
     unset = vars(parse_args([]))[flag[2:].replace("-", "_")]
     if default in ("none", "off"):
@@ -48,7 +45,7 @@ def test_each_documented_emulator_default_is_the_default(row):
     elif flag == "--python":  # resolved at start-up, where the machine is known
         assert unset is None and default.startswith(f"`{SYSTEM_PYTHON}`, else the emulator's own")
     else:
-        pytest.fail(f"{flag}: the README's default {default!r} is neither a value nor none/off")
+        pytest.fail(f"{flag}: the documented default {default!r} is neither a value nor none/off")
 
 
 def _emulator(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

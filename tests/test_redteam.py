@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dynamic_sessions.emulator.sandbox import cgroups
+from dynamic_sessions.extras import install_command
 from tests.emulator_process import ROOT
 from tests.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
 from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
@@ -383,7 +384,7 @@ def test_without_the_emulator_extra_the_emulator_exits_2_naming_it(names):
         [sys.executable, "-c", BLOCKED.format(names=names)], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2, (done.returncode, done.stderr)
-    assert "install dynamic-sessions[emulator]" in done.stderr
+    assert f"install the 'emulator' extra: {install_command('emulator')}" in done.stderr
     assert "Traceback" not in done.stderr
     for name in names:
         assert name in done.stderr

@@ -474,16 +474,15 @@ def test_a_bad_endpoint_says_where_it_came_from_and_what_is_allowed(capsys, monk
     assert report["message"].startswith(f"{source}: endpoint 'ftp://pool' is not an http(s) URL; allowed: ")
 
 
-def _readme_section_tables(heading: str) -> list[str]:
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+def _page_tables(page: str) -> list[str]:
+    section = (ROOT / "docs" / page).read_text()
     return [line for line in section.splitlines() if line.startswith("|")]
 
 
-def test_the_readme_tables_match_the_flags_and_exit_codes_of_help():
+def test_the_smoke_page_tables_match_the_flags_and_exit_codes_of_help():
     from dynamic_sessions.smoke.__main__ import EPILOG
 
-    section = "## `python -m smoke`: the post-deploy check"
-    rows = _readme_section_tables(section)
+    rows = _page_tables("smoke.md")
     flags_table, exits_table = rows[: rows.index("| exit | meaning |")], rows[rows.index("| exit | meaning |") :]
     documented_flags = {row.split("`")[1].split()[0] for row in flags_table if row.startswith("| `--")}
     done = subprocess.run([sys.executable, "-m", "smoke", "--help"], cwd=ROOT, capture_output=True, text=True)

@@ -14,7 +14,13 @@ __all__ = ["AsyncSessionsClient", "RetryPolicy", "SessionsClient"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from dynamic_sessions.client import client
+        try:
+            from dynamic_sessions.client import client
+        except ModuleNotFoundError as missing:
+            from dynamic_sessions.client.errors import MissingExtra
+            from dynamic_sessions.extras import missing_extra_message
 
+            needs = f"dynamic_sessions.client.{name}"
+            raise MissingExtra(missing_extra_message(needs, str(missing.name), "client"), name=missing.name) from None
         return getattr(client, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,16 +20,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, _unreachable, is_loopback_url
+from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, is_loopback_url
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
+    ConnectFailed,
     DataPlaneError,
     NotFound,
     RequestRejected,
     ServiceUnavailable,
     Throttled,
     UnexpectedResponse,
+    UnreachableError,
 )
 from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
@@ -107,6 +109,17 @@ def _arm_error(response: httpx.Response) -> DataPlaneError:
     elif status >= 500:
         kind = ServiceUnavailable
     return kind(status, message, code, trace, _retry_after(response))
+
+
+def _arm_unreachable(error: httpx.TransportError, endpoint: str) -> UnreachableError:
+    reason = f"{type(error).__name__}: {error}"
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        message = (
+            f"could not connect to Azure Resource Manager at {endpoint} ({reason}); check --arm-endpoint "
+            "and that this machine reaches it"
+        )
+        return ConnectFailed(message, endpoint=endpoint, reason=reason)
+    return UnreachableError(f"no answer from Azure Resource Manager at {endpoint} ({reason})")
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
@@ -299,7 +312,7 @@ class ArmReader:
         try:
             return self._http.send(request)
         except httpx.TransportError as error:
-            raise _unreachable(error) from None
+            raise _arm_unreachable(error, self.endpoint) from None
 
     def close(self) -> None:
         self._http.close()

@@ -25,6 +25,7 @@ from dynamic_sessions.client.errors import (
     ConfigurationError,
     ConnectFailed,
     DataPlaneError,
+    NotFound,
     NotSupported,
     RequestRejected,
     ServiceUnavailable,
@@ -59,6 +60,8 @@ _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
 MAX_SESSION_PAGES = 100
 
 ENDPOINT_FORMS = "allowed: the pool's https:// management endpoint, or http:// on loopback (the emulator)"
+# The installed console script that starts the emulator (the `emulator` extra); the smoke names its own way.
+EMULATOR_COMMAND = "dynamic-sessions-emulator"
 
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
@@ -104,8 +107,11 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _error_from(response: httpx.Response) -> DataPlaneError:
-    """A typed error with status, error code, message and trace id; never a header of the request."""
+def _error_from(response: httpx.Response, subject: str | None = None) -> DataPlaneError:
+    """A typed error with status, error code, message and trace id; never a header of the request.
+
+    `subject` names what was asked for (a file), so a 404 says which one does not exist.
+    """
     body: Any = None
     with contextlib.suppress(ValueError):
         body = response.json()
@@ -129,17 +135,35 @@ def _error_from(response: httpx.Response) -> DataPlaneError:
         kind = Throttled
     elif status >= 500:
         kind = ServiceUnavailable
+    elif status == 404:
+        kind = NotFound
+        if subject:
+            message = f"{subject} does not exist ({message})"
     return kind(status, str(message), code, trace, _retry_after(response))
 
 
-def _unreachable(error: httpx.TransportError) -> UnreachableError:
-    kind = ConnectFailed if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout) else UnreachableError
-    return kind(f"{type(error).__name__}: {error}")
+def connect_failed_message(endpoint: str, reason: str, emulator: str = EMULATOR_COMMAND) -> str:
+    """What a refused connection means: on loopback, no emulator there yet (and how to start one)."""
+    if is_loopback_url(endpoint):
+        parts = urlsplit(endpoint)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"nothing is listening at {endpoint} ({reason}); start the emulator there: {emulator} --port {port}"
+    return (
+        f"could not connect to {endpoint} ({reason}); check the endpoint (the pool stack's poolManagementEndpoint "
+        "output) and that this machine reaches it"
+    )
 
 
-def _succeeded(response: httpx.Response) -> httpx.Response:
+def _unreachable(error: httpx.TransportError, endpoint: str) -> UnreachableError:
+    reason = f"{type(error).__name__}: {error}"
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return ConnectFailed(connect_failed_message(endpoint, reason), endpoint=endpoint, reason=reason)
+    return UnreachableError(f"no answer from {endpoint} ({reason})")
+
+
+def _succeeded(response: httpx.Response, subject: str | None = None) -> httpx.Response:
     if response.status_code >= 400:
-        raise _error_from(response)
+        raise _error_from(response, subject)
     return response
 
 
@@ -325,14 +349,41 @@ class _Flows:
     def _download(self, identifier: str, name: str) -> Flow[bytes]:
         response = yield self._request("GET", self.contract.content_path(name), identifier)
         assert response is not None
-        return _succeeded(response).content
+        return _succeeded(response, f"file {name!r} in /mnt/data of session {identifier!r}").content
 
 
 class SessionsClient(_Flows):
-    """Synchronous client; use as a context manager, or call `close()`.
+    """Synchronous client of one pool; use it as a context manager, or call `close()`.
 
-    >>> with SessionsClient(endpoint) as pool:
-    ...     result = pool.execute('console.log("hello-world")', identifier="my-session")
+    ```python
+    with SessionsClient(endpoint) as pool:
+        result = pool.execute('console.log("hello-world")', identifier="my-session")
+    ```
+
+    Every method takes the session's `identifier` first. A session is created by its first call and
+    lives until `release()` or the pool's cooldown after its last use.
+
+    Args:
+        endpoint: the pool's management endpoint (the stack output `poolManagementEndpoint`): `https://`,
+            or `http://` on loopback (the emulator). Trailing slashes are dropped.
+        http: an `httpx.Client` to send through instead of the client's own; its TLS settings are then yours.
+        **options: the keyword options below, the same for `AsyncSessionsClient`.
+
+    Other Parameters:
+        api_version (str): the data-plane contract, one of `SUPPORTED_API_VERSIONS`; default
+            `2024-02-02-preview` (the tutorial's `code/execute`); `2024-10-02-preview` and later speak `executions`.
+        credential (azure.core.credentials.TokenCredential): the azure-identity credential for `https`
+            endpoints; default `DefaultAzureCredential()`, made at the first call.
+        token_provider (TokenProvider): anything with a `token() -> str` method, used instead of `credential`;
+            default `LocalToken()` for `http://` loopback endpoints, else an `EntraToken`.
+        execution_timeout_s (int): each execution's `timeoutInSeconds` unless `execute` is given one: 1..220,
+            default 60. HTTP reads wait 30 s longer.
+        retry (RetryPolicy | None): opt-in retries; default `None`, each call tried once.
+
+    Raises:
+        ConfigurationError: a bad endpoint, API version or timeout.
+        MissingExtra: an `https` endpoint without a `credential` or `token_provider`, and azure-identity
+            (the `client` extra) not installed.
     """
 
     def __init__(self, endpoint: str, *, http: httpx.Client | None = None, **options: Any):
@@ -364,14 +415,29 @@ class SessionsClient(_Flows):
         try:
             return self._http.send(request)
         except httpx.TransportError as error:
-            raise _unreachable(error) from None
+            raise _unreachable(error, self.endpoint) from None
 
     def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
-        """Runs `code` in the session `identifier` (created on first use) and returns its result."""
+        """Runs `code` in the session `identifier` (created on first use) and returns its result.
+
+        Code that fails (throws, exits, times out) is a result with `succeeded` False, not an error.
+
+        Args:
+            code: JavaScript for NodeLTS pools, Python for PythonLTS ones.
+            identifier: the session; the same identifier keeps its state between calls.
+            timeout_s: the execution's limit, 1..220 seconds; default the client's `execution_timeout_s`.
+
+        Raises:
+            SessionsError: one of its kinds when the pool gave no usable answer (see the errors below).
+        """
         return self._call(self._execute, code, identifier, timeout_s)
 
     def release(self, identifier: str) -> bool:
-        """Ends the session now, which stops its billing; False when no such session existed."""
+        """Ends the session now, which stops its billing.
+
+        Returns:
+            False when the pool answered 404: no live session had that identifier.
+        """
         return self._call(self._release, identifier)
 
     def get_session(self, identifier: str) -> SessionInfo | None:
@@ -383,20 +449,27 @@ class SessionsClient(_Flows):
         return self._call(self._list_sessions)
 
     def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
-        """Stores `data` as /mnt/data/<name> in the session."""
+        """Stores `data` as `/mnt/data/<name>` in the session `identifier`, replacing a file of that name."""
         return self._call(self._upload, identifier, name, data)
 
     def list_files(self, identifier: str) -> list[FileInfo]:
+        """The files in the session's `/mnt/data`."""
         return self._call(self._list, identifier)
 
     def download_file(self, identifier: str, name: str) -> bytes:
+        """The content of `/mnt/data/<name>` in the session.
+
+        Raises:
+            NotFound: there is no such file; the message names it and the session.
+        """
         return self._call(self._download, identifier, name)
 
     def delete_file(self, identifier: str, name: str) -> bool:
-        """Removes /mnt/data/<name>; False when there was no such file (the `executions` contract only)."""
+        """Removes `/mnt/data/<name>`; False when there was no such file (2024-10-02-preview and later)."""
         return self._call(self._delete_file, identifier, name)
 
     def close(self) -> None:
+        """Closes the client's connections (not those of an `http` client it was given)."""
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -407,7 +480,13 @@ class SessionsClient(_Flows):
 
 
 class AsyncSessionsClient(_Flows):
-    """Asynchronous client with the same operations; use with `async with`."""
+    """Asynchronous client with the same methods as `SessionsClient`, each awaited; use it with `async with`.
+
+    Args:
+        endpoint: as for `SessionsClient`.
+        http: an `httpx.AsyncClient` to send through instead of the client's own.
+        **options: the keyword options of `SessionsClient`.
+    """
 
     def __init__(self, endpoint: str, *, http: httpx.AsyncClient | None = None, **options: Any):
         super().__init__(endpoint, **options)
@@ -444,33 +523,42 @@ class AsyncSessionsClient(_Flows):
         try:
             return await self._http.send(request)
         except httpx.TransportError as error:
-            raise _unreachable(error) from None
+            raise _unreachable(error, self.endpoint) from None
 
     async def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
+        """Runs `code` in the session `identifier`; as `SessionsClient.execute`."""
         return await self._call(self._execute, code, identifier, timeout_s)
 
     async def release(self, identifier: str) -> bool:
+        """Ends the session now; False when no live session had that identifier."""
         return await self._call(self._release, identifier)
 
     async def get_session(self, identifier: str) -> SessionInfo | None:
+        """The live session `identifier`, or None (2025-02-02-preview and later)."""
         return await self._call(self._get_session, identifier)
 
     async def list_sessions(self) -> list[SessionInfo]:
+        """Every live session of the pool, all pages (2025-02-02-preview and later)."""
         return await self._call(self._list_sessions)
 
     async def upload_file(self, identifier: str, name: str, data: bytes) -> FileInfo:
+        """Stores `data` as `/mnt/data/<name>` in the session `identifier`."""
         return await self._call(self._upload, identifier, name, data)
 
     async def list_files(self, identifier: str) -> list[FileInfo]:
+        """The files in the session's `/mnt/data`."""
         return await self._call(self._list, identifier)
 
     async def download_file(self, identifier: str, name: str) -> bytes:
+        """The content of `/mnt/data/<name>`; `NotFound` when there is no such file."""
         return await self._call(self._download, identifier, name)
 
     async def delete_file(self, identifier: str, name: str) -> bool:
+        """Removes `/mnt/data/<name>`; False when there was no such file."""
         return await self._call(self._delete_file, identifier, name)
 
     async def aclose(self) -> None:
+        """Closes the client's connections (not those of an `http` client it was given)."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

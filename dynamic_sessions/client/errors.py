@@ -1,4 +1,8 @@
-"""Typed errors of the data plane and of Azure Resource Manager reads. None of them ever carries the bearer token."""
+"""Typed errors of the data plane and of Azure Resource Manager calls. None of them ever carries the bearer token.
+
+Every error derives from `SessionsError`. An HTTP error answer is a `DataPlaneError` with the service's
+status, `x-ms-error-code`, message and trace id; no answer at all is an `UnreachableError`.
+"""
 
 
 class SessionsError(Exception):
@@ -6,7 +10,15 @@ class SessionsError(Exception):
 
 
 class DataPlaneError(SessionsError):
-    """The pool (or Azure Resource Manager) answered with an HTTP error."""
+    """The pool (or Azure Resource Manager) answered with an HTTP error.
+
+    Attributes:
+        status: the HTTP status.
+        message: the service's message (`error.message` of its body), or the reason phrase.
+        error_code: the `x-ms-error-code` header, or `error.code` of the body.
+        trace_id: the service's trace or request id, to quote to support.
+        retry_after: seconds from the `Retry-After` header, if any.
+    """
 
     def __init__(
         self,
@@ -47,7 +59,11 @@ class RequestRejected(DataPlaneError):
 
 
 class NotFound(RequestRejected):
-    """404 from Azure Resource Manager: no such resource (ResourceNotFound, ResourceGroupNotFound, ...)."""
+    """404 that is not "pool full": no such file in the session, no such route at this API version, or (from Azure
+    Resource Manager) no such resource (ResourceNotFound, ResourceGroupNotFound, ...).
+
+    A `RequestRejected`, so code that caught that before keeps catching it.
+    """
 
 
 class UnexpectedResponse(SessionsError):
@@ -59,11 +75,30 @@ class UnreachableError(SessionsError):
 
 
 class ConnectFailed(UnreachableError):
-    """No connection could be made (refused, DNS failure, connect timeout): the request was never sent."""
+    """No connection could be made (refused, DNS failure, connect timeout): the request was never sent.
+
+    The message names the endpoint and, for loopback, how to start the emulator there.
+
+    Attributes:
+        endpoint: the pool's endpoint the client was given.
+        reason: what the transport said, such as `ConnectError: [Errno 111] Connection refused`.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, reason: str):
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.reason = reason
 
 
 class ConfigurationError(SessionsError):
     """The client cannot be set up as asked (bad endpoint, unsupported API version, no credential)."""
+
+
+class MissingExtra(ConfigurationError, ImportError):
+    """A library the call needs is not installed; the message names the extra that brings it.
+
+    Also an `ImportError`, as a missing module would have been.
+    """
 
 
 class NotSupported(ConfigurationError):

@@ -9,21 +9,33 @@ from dynamic_sessions.client.errors import UnexpectedResponse
 
 @dataclass(frozen=True)
 class ExecutionResult:
+    """One execution's outcome, the same shape for both contracts."""
+
     succeeded: bool
+    """Whether the code ran to its end: test this, not `status`, whose words differ between contracts."""
     status: str
     """The service's own word: Success/Failure (code/execute) or Succeeded/Failed/... (executions)."""
     stdout: str
+    """What the code printed (console.log/info; print)."""
     stderr: str
+    """What it wrote to stderr, the error of a failed execution included."""
     execution_result: Any
+    """The value of the code's last expression, as the pool answered it."""
     execution_ms: int | None
+    """The pool's own timing of the execution, when it reports one."""
     raw: dict[str, Any] = field(repr=False)
+    """The whole answer, as the pool sent it."""
 
 
 @dataclass(frozen=True)
 class FileInfo:
+    """A file in a session's /mnt/data."""
+
     name: str
     size: int | None
+    """In bytes, when the pool reports it."""
     last_modified: str | None
+    """An ISO 8601 time, as the pool reports it."""
 
 
 @dataclass(frozen=True)

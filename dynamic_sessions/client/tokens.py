@@ -7,6 +7,7 @@ client only; nothing here prints, logs or puts them in an exception.
 
 import base64
 import contextlib
+import importlib.util
 import json
 import logging
 import re
@@ -15,7 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from dynamic_sessions.client.errors import ConfigurationError
+from dynamic_sessions.client.errors import ConfigurationError, MissingExtra
+from dynamic_sessions.extras import missing_extra_message
 
 AUDIENCE = "https://dynamicsessions.io"
 SCOPE = f"{AUDIENCE}/.default"
@@ -56,6 +58,10 @@ class EntraToken(_Cached):
 
     def __init__(self, credential: Any = None, scope: str = SCOPE):
         super().__init__()
+        if credential is None and not _installed("azure.identity"):
+            # Said now, when the client is made, rather than as a bare ModuleNotFoundError at its first call.
+            needs = "a token for an https endpoint (DefaultAzureCredential)"
+            raise MissingExtra(missing_extra_message(needs, "azure-identity", "client"), name="azure.identity")
         self._credential = credential
         self._scope = scope
 
@@ -70,6 +76,14 @@ class EntraToken(_Cached):
         except Exception as error:  # azure-identity raises several unrelated types
             raise ConfigurationError(no_credential_message(error, self._scope)) from None
         return access.token, float(access.expires_on)
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (azure.identity takes ~200 ms)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or a module set to None in sys.modules
+        return False
 
 
 def no_credential_message(error: Exception, scope: str = SCOPE) -> str:

@@ -17,7 +17,9 @@ from dynamic_sessions.emulator.sessions.runtimes import (
     RuntimeUnavailable,
     make_runtime,
 )
+from dynamic_sessions.extras import missing_extra_message
 
+INSTALLED_PROG = "dynamic-sessions-emulator"
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
 --container-type PythonLTS) on this machine. Every identifier gets its own Node.js or Python
@@ -64,9 +66,9 @@ def _size(text: str) -> int:
     return value
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m emulator", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
@@ -215,14 +217,10 @@ def missing_server_modules() -> list[str]:
     return missing
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int:
+    args = parse_args(argv, prog)
     if missing := missing_server_modules():
-        print(
-            f"emulator: {', '.join(missing)} not installed: the emulator needs its extra, "
-            "install dynamic-sessions[emulator] (from a clone: pip install -e '.[emulator]')",
-            file=sys.stderr,
-        )
+        print(f"emulator: {missing_extra_message('the emulator', ', '.join(missing), 'emulator')}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
@@ -307,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    """The console script's entry point."""
-    sys.exit(main())
+    """The console script's entry point: its usage lines name the script."""
+    sys.exit(main(prog=INSTALLED_PROG))
 
 
 if __name__ == "__main__":
-    cli()
+    sys.exit(main(prog="python -m dynamic_sessions.emulator"))

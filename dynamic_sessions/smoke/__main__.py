@@ -9,6 +9,11 @@ from typing import NoReturn
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
 
 INSTALLED_PROG = "dynamic-sessions-smoke"
+# The emulator's command that matches the way the smoke was started: installed script, package module, clone.
+EMULATOR_COMMANDS = {
+    INSTALLED_PROG: "dynamic-sessions-emulator",
+    "python -m dynamic_sessions.smoke": "python -m dynamic_sessions.emulator",
+}
 EPILOG = f"""\
 The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
 else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
@@ -134,8 +139,7 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         help="what --verify's egress probe connects to, host and port (default: the Resource Manager endpoint)",
     )
     # The hint for a loopback endpoint nobody listens on names the emulator as this smoke was started.
-    installed = prog == INSTALLED_PROG
-    parser.set_defaults(emulator_command="dynamic-sessions-emulator" if installed else "python -m emulator")
+    parser.set_defaults(emulator_command=EMULATOR_COMMANDS.get(prog, "python -m emulator"))
     parser.json_report = "--json" in (sys.argv[1:] if argv is None else argv)
     return parser.parse_args(argv)
 
@@ -157,4 +161,4 @@ def cli() -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    sys.exit(main(prog="python -m dynamic_sessions.smoke"))

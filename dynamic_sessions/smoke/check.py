@@ -7,10 +7,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from dynamic_sessions.client.arm import normalize_arm_endpoint
-from dynamic_sessions.client.client import SessionsClient
+from dynamic_sessions.client.client import SessionsClient, connect_failed_message
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -220,11 +219,7 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
     if isinstance(error, Throttled):
         return Verdict(UNAVAILABLE, f"the pool stayed exhausted until the deadline ({error})")
     if isinstance(error, ConnectFailed) and not client.remote:
-        port = urlsplit(client.endpoint).port
-        return Verdict(
-            UNAVAILABLE,
-            f"nothing is listening at {client.endpoint} ({error}); start the emulator there: {emulator} --port {port}",
-        )
+        return Verdict(UNAVAILABLE, connect_failed_message(client.endpoint, error.reason, emulator))
     if isinstance(error, ServiceUnavailable | UnreachableError):
         return Verdict(UNAVAILABLE, f"the pool is unreachable or failing after the deadline ({error})")
     if isinstance(error, RequestRejected):

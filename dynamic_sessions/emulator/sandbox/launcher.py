@@ -218,8 +218,8 @@ def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps 
     if bwrap is None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, so session code cannot be sandboxed: "
-            "install it (Debian/Ubuntu: apt-get install bubblewrap) or pass --unsandboxed "
-            "to run untrusted code with your own user's access to this machine"
+            "install it (Debian/Ubuntu: apt-get install bubblewrap), or for trusted code only pass "
+            "--unsandboxed --egress enabled, which runs it with your own user's access to this machine"
         )
     as_root = os.geteuid() == 0
     setpriv = shutil.which("setpriv")

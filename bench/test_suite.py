@@ -1,0 +1,111 @@
+"""`make bench-tests`: how long `make test` takes from a fresh clone, and again once it is installed.
+
+A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
+`make test` timed twice: first from nothing (the virtual environment from pip's cache, `npm ci`, mypy's
+first run, the docs site, every test), then again with all of that in place. Each row carries the
+machine's load average before it ran, and the CPU time `make test` used: on a shared machine the wall
+times move with the load, the CPU time much less.
+"""
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script by the system's Python, before any virtual environment exists
+
+from bench.table import row  # noqa: E402
+
+# (row, the name of its log, the target in seconds)
+RUNS = [("`make test`, fresh clone", "fresh-clone", 180.0), ("`make test`, installed", "installed", 90.0)]
+# Where each phase of `make test` begins: the first line of output naming its command.
+PHASES = {
+    "workflow lint": ("npm ci", "ci/actionlint.mjs", "bin/actionlint"),
+    "ruff and mypy": ("-m ruff check",),
+    "docs": ("-m mkdocs build",),
+    "pytest": ("-m pytest -n",),
+}
+# pytest's last line: "==== 630 passed in 61.20s (0:01:01) ====".
+SUMMARY = re.compile(r"^=+ (.+) in ([0-9.]+)s(?: \([0-9:]+\))? =+$", re.MULTILINE)
+
+
+def load_average() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def _cpu_s() -> float:
+    """CPU seconds of every finished child so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed_make_test(clone: Path, log: Path) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds of `make test`, its exit status, and where the time went: each line of its output
+    is logged with the second it appeared, and the phases start at the first line of each one's command."""
+    started, cpu = time.monotonic(), _cpu_s()
+    marks: dict[str, float] = {}
+    lines: list[str] = []
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            ["make", "test"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as make,
+    ):
+        assert make.stdout is not None
+        for line in make.stdout:
+            at = time.monotonic() - started
+            out.write(f"{at:7.1f} {line}")
+            lines.append(line)
+            for phase, commands in PHASES.items():
+                if phase not in marks and any(command in line for command in commands):
+                    marks[phase] = at
+    seconds = time.monotonic() - started
+    # A phase that printed nothing (a Makefile without it) takes no time: it ends where the next begins.
+    starts: list[float] = []
+    for phase in reversed(PHASES):
+        starts.insert(0, marks.get(phase, starts[0] if starts else seconds))
+    bounds = [0.0, *starts, seconds]
+    names = ("install", *PHASES)
+    spent = ", ".join(
+        f"{name} {end - start:.0f} s" for name, start, end in zip(names, bounds, bounds[1:], strict=False)
+    )
+    found = SUMMARY.findall("".join(lines))
+    passed = found[-1][0] if found else "pytest did not finish"
+    return seconds, _cpu_s() - cpu, make.returncode, f"{spent} ({passed})"
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-tests-") as scratch:
+        # As a clone anywhere else is: open to the sessions' uids, which some sandbox tests need.
+        os.chmod(scratch, 0o755)  # noqa: S103
+        clone = Path(scratch) / "clone"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, pip's cache as this machine has it")
+        failed = 0
+        for name, slug, target in RUNS:
+            before = load_average()
+            log = Path(tempfile.gettempdir()) / f"bench-tests-{commit}-{slug}.log"
+            seconds, cpu, status, summary = timed_make_test(clone, log)
+            met = status == 0 and seconds <= target
+            print(row(name, f"{seconds:.0f} s", f"{before}; CPU {cpu:.0f} s", f"<= {target:.0f} s", met))
+            print(f"  {summary}; its output: {log}")
+            if status != 0:
+                failed = status
+                print(
+                    f"make test exited {status}; the end of its output:\n"
+                    + "\n".join(log.read_text().splitlines()[-30:])
+                )
+        print(f"after: {load_average()}")
+        return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The package's optional extras, and the exact command that adds one to the installation at hand.
+
+The package is installed from its repository (a git URL, or a clone in editable mode), not from an
+index, so `pip install dynamic-sessions[client]` would find nothing. pip records where a distribution
+came from in its `direct_url.json` (PEP 610); the command is built from that record.
+"""
+
+import importlib.metadata
+import json
+import sys
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+DISTRIBUTION = "dynamic-sessions"
+
+
+def install_command(extra: str) -> str:
+    """A command that installs `extra` into the running interpreter's environment, from where the package came."""
+    pip = f"{sys.executable} -m pip install"
+    origin = _origin()
+    url = origin.get("url") if isinstance(origin.get("url"), str) else None
+    vcs, editable = origin.get("vcs_info"), origin.get("dir_info", {}).get("editable")
+    if url and isinstance(vcs, dict) and vcs.get("vcs") and vcs.get("commit_id"):
+        return f'{pip} "{DISTRIBUTION}[{extra}] @ {vcs["vcs"]}+{url}@{vcs["commit_id"]}"'
+    if url and editable and url.startswith("file://"):
+        return f'{pip} -e "{unquote(urlsplit(url).path)}[{extra}]"'
+    if url:
+        return f'{pip} "{DISTRIBUTION}[{extra}] @ {url}"'
+    return f'{pip} "{DISTRIBUTION}[{extra}] @ git+<this repository>@<commit>"'
+
+
+def _origin() -> dict[str, Any]:
+    # A clone's working folder holds setuptools' own *.egg-info too, without the record: skip to the installed one.
+    for distribution in importlib.metadata.distributions(name=DISTRIBUTION):
+        try:
+            origin = json.loads(distribution.read_text("direct_url.json") or "null")
+        except ValueError:
+            continue
+        if isinstance(origin, dict):
+            return origin
+    return {}
+
+
+def missing_extra_message(needs: str, missing: str, extra: str) -> str:
+    """`needs` (what was asked) cannot run because the module `missing` of the extra `extra` is not installed."""
+    return f"{needs} needs {missing}, which is not installed; install the '{extra}' extra: {install_command(extra)}"
