@@ -35,7 +35,11 @@ def test_every_relative_link_of_the_readme_names_a_file_that_exists():
 def test_every_page_the_readme_names_is_in_the_sites_navigation():
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
     in_nav = {page for entry in config["nav"] for page in entry.values()}
-    named = {target.removeprefix("docs/") for target in RELATIVE_LINK.findall(README) if target.startswith("docs/")}
+    named = {
+        target.removeprefix("docs/").split("#", 1)[0]
+        for target in RELATIVE_LINK.findall(README)
+        if target.startswith("docs/")
+    }
     assert named <= in_nav
 
 
