@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, is_loopback_url
+from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, checked_http_url, is_loopback_url
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -51,15 +51,8 @@ T = TypeVar("T")
 
 
 def normalize_arm_endpoint(endpoint: str) -> str:
-    url = endpoint.strip().rstrip("/")
+    url = checked_http_url(endpoint, "--arm-endpoint", ENDPOINT_FORMS)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"--arm-endpoint {endpoint!r} is not an http(s) URL; {ENDPOINT_FORMS}")
-    if parts.scheme == "http" and not is_loopback_url(url):
-        raise ConfigurationError(
-            f"--arm-endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel "
-            f"unencrypted; {ENDPOINT_FORMS}"
-        )
     if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise ConfigurationError(f"--arm-endpoint {endpoint!r} must be an origin only, with no path or query")
     return url

@@ -79,18 +79,25 @@ def is_loopback_url(url: str) -> bool:
 
 def normalize_endpoint(endpoint: str) -> str:
     """The endpoint without trailing slashes; plain http is allowed for loopback (the emulator) only."""
-    url = endpoint.strip().rstrip("/")
+    url = checked_http_url(endpoint, "endpoint", ENDPOINT_FORMS)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL; {ENDPOINT_FORMS}")
-    if parts.scheme == "http" and not is_loopback_url(url):
-        raise ConfigurationError(
-            f"endpoint {endpoint!r} uses plain http on a non-loopback host; a token must not travel unencrypted; "
-            + ENDPOINT_FORMS
-        )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"endpoint {endpoint!r} must not carry a query or fragment")
     return url
+
+
+def checked_http_url(url: str, name: str, forms: str) -> str:
+    """`url` without trailing slashes, or a ConfigurationError naming `name`: an http(s) URL, plain http on
+    loopback only, since a bearer token must not travel unencrypted; `forms` says what is allowed."""
+    stripped = url.strip().rstrip("/")
+    parts = urlsplit(stripped)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name} {url!r} is not an http(s) URL; {forms}")
+    if parts.scheme == "http" and not is_loopback_url(stripped):
+        raise ConfigurationError(
+            f"{name} {url!r} uses plain http on a non-loopback host; a token must not travel unencrypted; {forms}"
+        )
+    return stripped
 
 
 def _retry_after(response: httpx.Response) -> float | None:
