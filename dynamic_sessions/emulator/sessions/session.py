@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from dynamic_sessions.emulator.sandbox import network
+from dynamic_sessions.emulator.sandbox import network, processes
 from dynamic_sessions.emulator.sandbox.caps import show_size
 from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
 from dynamic_sessions.emulator.sandbox.launcher import Launcher
@@ -84,7 +84,7 @@ class Session:
         self._shared = shared
         data_cap = launcher.caps.data if launcher.caps.enabled else None
         self.data_dir = scratch.data_dir(uid, data_cap)
-        self._network: asyncio.subprocess.Process | None = None
+        self._network: processes.Child | None = None
         self._network_exit = -1
         self.on_closed: Callable[[], None] | None = None
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
@@ -92,7 +92,7 @@ class Session:
         now = time.time()
         self.created_at = now
         self.last_used = now
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: processes.Child | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
@@ -130,11 +130,8 @@ class Session:
                 shared=self._shared,
                 seccomp_fd=seccomp_r if seccomp_r >= 0 else None,
             )
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
+            self._process = processes.spawn(
+                command,
                 pass_fds=passed,
                 env=self.launcher.environment(self.data_dir),
                 # "/" keeps the scratch path out of the shell's PWD (bubblewrap moves into /mnt/data).
