@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = ()) -> Emulator:
 
 @contextlib.contextmanager
 def _emulator(mode: str, *flags: str, pass_fds: tuple[int, ...] = ()) -> Iterator[Emulator]:
-    if mode == "nobody" and os.geteuid() != 0:
+    if mode == "nobody" and os.geteuid() != 0:  # "user" is whoever runs the tests
         pytest.skip("switching to nobody needs root")
     running = _user_emulator(*flags, pass_fds=pass_fds) if mode == "nobody" else Emulator(*flags, pass_fds=pass_fds)
     try:
@@ -111,3 +112,96 @@ def test_descriptors_the_emulator_inherited_never_reach_session_code(mode, tmp_p
     finally:
         os.close(directory)
         os.close(appending)
+
+
+class PeakRss:
+    """The emulator's highest RSS while the block runs, sampled every 20 ms from /proc."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.before = _rss_mib(pid)
+        self.peak = self.before
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            with contextlib.suppress(OSError, AssertionError):
+                self.peak = max(self.peak, _rss_mib(self.pid))
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> float:
+        return self.peak - self.before
+
+
+# --- 2. answers session code forges on the kernel channel ----------------------------------------
+
+# Written straight to the channel's descriptor, all of it before the kernel's real answer.
+FORGE = """
+const forged = Buffer.from(%s);
+let sent = 0;
+while (sent < forged.length) {
+  try {
+    sent += require('fs').writeSync(Number(process.argv[2]), forged, sent);
+  } catch (e) { if (e.code !== 'EAGAIN') throw e; }
+}
+'after the forgery'
+"""
+
+
+def test_a_forged_answer_of_millions_of_objects_costs_the_emulator_little_and_ends_that_session():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "3") as emulator:
+        emulator.execute("1", "forger")
+        emulator.execute("1", "bystander")
+        # 32 MB of empty objects: about 900 MiB of Python dicts once parsed.
+        line = """'{"seq":2,"ok":true,"stdout":"","stderr":"","result":[' + '{},'.repeat(11e6) + '{}],"ms":0}\\n'"""
+        with PeakRss(emulator.process.pid) as rss:
+            attack = emulator.execute(FORGE % line, "forger", timeoutInSeconds=60)
+        assert attack["status"] == "Failed" and "session was stopped" in attack["result"]["stderr"], attack
+        assert rss.growth < 120, f"emulator RSS grew {rss.growth:.0f} MiB"
+        assert emulator.execute("6 * 7", "bystander")["result"]["executionResult"] == 42
+        assert emulator.execute("typeof forged", "forger")["result"]["executionResult"] == "undefined"
+
+
+def test_a_forged_answer_with_the_right_number_is_held_to_the_output_limit():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
+        # The session's first request is number 1: its answer, forged, carries 5,000,000 characters.
+        line = """JSON.stringify({seq: 1, ok: true, stdout: 'x'.repeat(5e6), stderr: 'e'.repeat(5e6),
+                                result: 'r'.repeat(5e6), ms: 0, extra: ['y'.repeat(5e6)]}) + '\\n'"""
+        body = emulator.execute(FORGE % line, "forger", timeoutInSeconds=60)["result"]
+        limit = 1024 * 1024
+        for name in ("stdout", "stderr", "executionResult"):
+            assert len(body[name]) <= limit + 200, (name, len(body[name]))
+        assert len(json.dumps(body)) < 4 * limit
+
+
+# --- 10. request numbers -------------------------------------------------------------------------
+
+# The number of the request being run, read from the kernel's own frames (the request it parsed).
+OWN_NUMBER = """
+import sys
+frame, seen = sys._getframe(), None
+while frame is not None and seen is None:
+    found = (v["seq"] for v in frame.f_locals.values() if isinstance(v, dict) and {"seq", "code"} <= v.keys())
+    seen = next(found, None)
+    frame = frame.f_back
+seen
+"""
+
+
+def test_request_numbers_are_per_session_so_no_tenant_counts_anothers_calls():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--container-type", "PythonLTS") as emulator:
+        first = emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
+        assert isinstance(first, int)
+        for n in range(5):
+            emulator.execute(f"{n}", "busy-neighbour")
+        second = emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
+        assert second == first + 1, (first, second)

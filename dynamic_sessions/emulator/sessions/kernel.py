@@ -257,12 +257,13 @@ def main(argv: list[str]) -> None:
         request = json.loads(line)
         answer = kernel.execute(request["code"], int(request["timeoutMs"]), int(request["outputLimit"]))
         answer["seq"] = request["seq"]
+        # Raw UTF-8, not \u escapes: the emulator reads an answer up to a size its output limit allows.
         try:
-            encoded = json.dumps(answer)
+            encoded = json.dumps(answer, ensure_ascii=False)
         except (TypeError, ValueError):  # a str subclass or the like that json refuses: send its repr
             answer["result"] = _repr_or_why(answer["result"])
-            encoded = json.dumps(answer)
-        channel.sendall(encoded.encode() + b"\n")
+            encoded = json.dumps(answer, ensure_ascii=False)
+        channel.sendall(encoded.encode("utf-8", "surrogatepass") + b"\n")
     # The emulator closed the channel: the session is over.
 
 

@@ -11,7 +11,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from dynamic_sessions.emulator.sandbox.caps import show_size
 from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
 from dynamic_sessions.emulator.sandbox.launcher import Launcher
 from dynamic_sessions.emulator.sandbox.scratch import Scratch
+from dynamic_sessions.emulator.sessions.answers import ForgedAnswer, answer_bytes, parse_answer
 
 # The kernel enforces the timeout itself; this margin only catches a kernel that cannot answer
 # (a busy loop inside a callback, a hung native call), which is then killed.
@@ -37,31 +38,24 @@ class Outcome:
     stderr: str
     result: Any
     milliseconds: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Further fields of the kernel's answer (each held to the output limit), passed through."""
 
 
 class SessionEnded(RuntimeError):
     """The session's process is gone (it exited, crashed, or was stopped)."""
 
 
-# Numbers requests so that an answer to another request (one forged by session code on the
-# channel, say) is noticed instead of being handed to the wrong call.
-_REQUEST_NUMBERS = itertools.count(1)
 # Characters per output stream (and of the result's JSON) kept from one execution.
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+# The reader's buffer: the channel is read in chunks of this much at most, and stops being read past it.
+CHANNEL_CHUNK = 256 * 1024
+# Answers longer than this are parsed in a worker thread; shorter ones cost less than the hop.
+INLINE_PARSE_BYTES = 64 * 1024
 
 
-def _outcome(line: bytes, seq: int) -> Outcome | None:
-    """The answer to request `seq`, or None when the line is not one."""
-    try:
-        answer = json.loads(line)
-        if answer["seq"] != seq:
-            return None
-        stdout, stderr, ok, ms = answer["stdout"], answer["stderr"], answer["ok"], answer["ms"]
-        if not (isinstance(stdout, str) and isinstance(stderr, str) and isinstance(ok, bool)):
-            return None
-        return Outcome(ok, stdout, stderr, answer["result"], round(ms))
-    except (ValueError, KeyError, TypeError, RecursionError):
-        return None
+class AnswerTooLarge(Exception):
+    """The line on the channel grew past what an answer may take."""
 
 
 class Session:
@@ -95,6 +89,10 @@ class Session:
         self._process: processes.Child | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._unread = b""
+        # Numbers this session's requests, so that an answer to another request (a stale one, or one
+        # session code wrote to the channel) is noticed; per session, so no tenant learns of others' calls.
+        self._numbers = itertools.count(1)
         self._lock = asyncio.Lock()
         self.alive = False
         self.executions: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -149,7 +147,7 @@ class Session:
                 os.close(info_w)
             if seccomp_r >= 0:
                 os.close(seccomp_r)
-        self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
+        self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=CHANNEL_CHUNK)
         try:
             if with_network:
                 await self._attach_network(info_r)
@@ -208,7 +206,7 @@ class Session:
             if not self.alive or self._writer is None or self._reader is None:
                 raise SessionEnded("the session has ended")
             self.last_used = time.time()
-            seq = next(_REQUEST_NUMBERS)
+            seq = next(self._numbers)
             request = {"seq": seq, "code": code, "timeoutMs": int(timeout_s * 1000), "outputLimit": output_limit}
             cast(asyncio.Transport, self._writer.transport).resume_reading()
             self._writer.write(json.dumps(request).encode() + b"\n")
@@ -216,15 +214,18 @@ class Session:
             try:
                 # asyncio.timeout, unlike wait_for, does not wrap the read in a new task: cheaper per call.
                 async with asyncio.timeout(timeout_s + WATCHDOG_MARGIN_S):
-                    line = await self._reader.readline()
+                    line = await self._read_line(answer_bytes(output_limit))
             except TimeoutError:
                 await self.close()
                 elapsed = int((time.perf_counter() - started) * 1000)
                 message = f"Error: Execution timed out after {timeout_s:g} s; the session was stopped\n"
                 return Outcome(False, "", message, "", elapsed)
-            except ValueError:  # the line outgrew the reader's limit
+            except AnswerTooLarge:
                 await self.close()
-                raise SessionEnded("the session's answer was too large to read, so the session was stopped") from None
+                raise SessionEnded(
+                    f"the session's answer was larger than the {answer_bytes(output_limit)} bytes its output limit "
+                    "allows, so the session was stopped"
+                ) from None
             finally:
                 self.last_used = time.time()
             if not line:
@@ -237,12 +238,45 @@ class Session:
                         "and was stopped; it will be replaced"
                     )
                 raise SessionEnded(f"the session's process exited (code {code_}) during the execution")
-            outcome = _outcome(line, seq)
-            if outcome is None:
+            try:
+                if len(line) <= INLINE_PARSE_BYTES:
+                    answer = parse_answer(line, output_limit)
+                else:
+                    answer = await asyncio.to_thread(parse_answer, line, output_limit)
+                del line
+                if answer.seq != seq:
+                    raise ForgedAnswer("an answer to another request")
+            except ForgedAnswer:
                 await self.close()
-                raise SessionEnded("the session's answer could not be read, so the session was stopped")
+                raise SessionEnded("the session's answer could not be read, so the session was stopped") from None
             self._hold_channel()
-            return outcome
+            return Outcome(answer.ok, answer.stdout, answer.stderr, answer.result, round(answer.ms), answer.extra)
+
+    async def _read_line(self, bound: int) -> bytes:
+        """The next line from the kernel, newline excluded; b"" once the channel has ended. Reads at most
+        `bound` bytes of it (`AnswerTooLarge` past that): what follows the line waits for the next call."""
+        assert self._reader is not None
+        parts: list[bytes] = []
+        size = 0
+        chunk, self._unread = self._unread, b""
+        while True:
+            if not chunk:
+                chunk = await self._reader.read(CHANNEL_CHUNK)
+                if not chunk:
+                    return b""
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                parts.append(chunk[:newline])
+                self._unread = chunk[newline + 1 :]
+                size += newline
+                if size > bound:
+                    raise AnswerTooLarge
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+            size += len(chunk)
+            if size > bound:
+                raise AnswerTooLarge
+            parts.append(chunk)
+            chunk = b""
 
     def _reached_memory_cap(self) -> bool:
         """Whether the kernel killed a process of this session for its memory cap (asked before its groups go)."""

@@ -1,0 +1,154 @@
+"""Reading a kernel's answer without trusting it: session code can write anything to the channel.
+
+An answer is one JSON object on one line: `ok`, `stdout`, `stderr`, `result`, `ms`, `seq`, and any
+further fields a kernel adds (passed through). What bounds its cost to the emulator, before and
+while it is parsed:
+
+- its size: `answer_bytes(limit)` bytes at most, read in chunks (the line is never read past it);
+- its shape: the top-level object is walked field by field; a string value costs its own length,
+  and before any other value is parsed, the JSON tokens from there to the end of the line are
+  counted (one C pass per count) and held to `answer_tokens(limit)`, so no answer builds more
+  than that many Python objects, however it nests;
+- its content: output streams, the result and every further field are cut to the limit here, on
+  what was received, whatever the kernel did.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any
+
+# Room for stdout, stderr and the result at 4 bytes a character (UTF-8), and for the answer's other fields.
+BYTES_PER_LIMIT_CHAR = 12
+ANSWER_SLACK_BYTES = 64 * 1024
+ANSWER_SLACK_TOKENS = 4096
+# A kernel's own truncation marker follows the kept characters; this much past the limit is its marker.
+MARKER_CHARS = 200
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder(parse_constant=lambda name: name)
+
+
+class ForgedAnswer(ValueError):
+    """The line is no answer a kernel sends: too large, not JSON, or of another shape."""
+
+
+def answer_bytes(limit: int) -> int:
+    """The most bytes one answer may take on the channel, for an output limit of `limit` characters."""
+    return ANSWER_SLACK_BYTES + BYTES_PER_LIMIT_CHAR * limit
+
+
+def answer_tokens(limit: int) -> int:
+    """The most JSON tokens an answer's non-string values may hold together (a JSON result of `limit`
+    characters holds fewer)."""
+    return ANSWER_SLACK_TOKENS + limit
+
+
+@dataclass(frozen=True)
+class Answer:
+    seq: int
+    ok: bool
+    stdout: str
+    stderr: str
+    result: Any
+    ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Fields past the known ones, each cut to the limit."""
+
+
+def _tokens(text: str, start: int) -> int:
+    """About the JSON values from `start` on: a string per two quotes, a value per comma, and a
+    container's cost twice (its object, and the list or dict behind it)."""
+    return (
+        text.count('"', start) // 2
+        + text.count(",", start)
+        + text.count(":", start)
+        + 2 * (text.count("[", start) + text.count("{", start))
+    )
+
+
+def _cut_text(text: str, limit: int, what: str) -> str:
+    if len(text) <= limit + MARKER_CHARS:
+        return text
+    dropped = len(text) - limit
+    return f"{text[:limit]}\n[{what} truncated: {dropped} more characters; the limit is {limit}]\n"
+
+
+def _cut_value(text: str, found: tuple[Any, int, int], limit: int, what: str) -> Any:
+    """A received value held to `limit`: a string by its characters, anything else by its JSON
+    (`text[start:end]`)."""
+    value, start, end = found
+    if isinstance(value, str):
+        return _cut_text(value, limit, what)
+    if end - start <= limit + MARKER_CHARS:
+        return value
+    dropped = end - start - limit
+    return f"{text[start : start + limit]}\n[{what} truncated: {dropped} more characters of JSON; the limit is {limit}]"
+
+
+def _fields(text: str, budget: int) -> dict[str, tuple[Any, int, int]]:
+    """The top-level object's fields: each value, and where its JSON starts and ends in `text`."""
+    end = len(text)
+    pos = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if text[pos : pos + 1] != "{":
+        raise ForgedAnswer("not a JSON object")
+    pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    found: dict[str, tuple[Any, int, int]] = {}
+    checked = False
+    while pos < end and text[pos] != "}":
+        if text[pos] != '"':
+            raise ForgedAnswer("a field name is not a string")
+        key, pos = scanstring(text, pos + 1)
+        pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] != ":" or key in found:
+            raise ForgedAnswer("a field is malformed or repeated")
+        pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        opening = text[pos : pos + 1]
+        if opening == '"':
+            value, after = scanstring(text, pos + 1)
+        else:
+            # Everything from the first container on counts once against the budget: no later value escapes it.
+            if opening in ("[", "{") and not checked:
+                if _tokens(text, pos) > budget:
+                    raise ForgedAnswer("the answer holds more JSON values than its limit allows")
+                checked = True
+            value, after = _DECODER.raw_decode(text, pos)
+        found[key] = (value, pos, after)
+        pos = _WHITESPACE.match(text, after).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] == ",":
+            pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif text[pos : pos + 1] != "}":
+            raise ForgedAnswer("fields are not separated by commas")
+    if pos >= end or _WHITESPACE.match(text, pos + 1).end() != end:  # type: ignore[union-attr]
+        raise ForgedAnswer("the object does not end the line")
+    return found
+
+
+KNOWN = ("seq", "ok", "stdout", "stderr", "result", "ms")
+
+
+def parse_answer(line: bytes, limit: int) -> Answer:
+    """The answer on `line` (at most `answer_bytes(limit)` long), its fields held to `limit` characters;
+    `ForgedAnswer` when it is not one."""
+    if len(line) > answer_bytes(limit):
+        raise ForgedAnswer("the answer is larger than its limit")
+    try:
+        text = line.decode("utf-8", "surrogatepass")
+        found = _fields(text, answer_tokens(limit))
+    except (ValueError, RecursionError, IndexError) as error:
+        raise ForgedAnswer(str(error)) from None
+    seq, ok, stdout, stderr, ms = (found.get(k, (None, 0, 0))[0] for k in ("seq", "ok", "stdout", "stderr", "ms"))
+    if not (isinstance(seq, int) and isinstance(ok, bool) and isinstance(stdout, str) and isinstance(stderr, str)):
+        raise ForgedAnswer("a known field is missing or of the wrong type")
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or "result" not in found:
+        raise ForgedAnswer("a known field is missing or of the wrong type")
+    extra = {k: _cut_value(text, v, limit, k) for k, v in found.items() if k not in KNOWN}
+    return Answer(
+        seq=seq,
+        ok=ok,
+        stdout=_cut_text(stdout, limit, "output"),
+        stderr=_cut_text(stderr, limit, "output"),
+        result=_cut_value(text, found["result"], limit, "result"),
+        ms=float(ms),
+        extra=extra,
+    )
