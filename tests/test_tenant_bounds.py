@@ -7,9 +7,12 @@ what other sessions and clients get back.
 """
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +208,89 @@ def test_request_numbers_are_per_session_so_no_tenant_counts_anothers_calls():
             emulator.execute(f"{n}", "busy-neighbour")
         second = emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
         assert second == first + 1, (first, second)
+
+
+# --- 6. address families ------------------------------------------------------------------------
+
+VSOCK_PORT = 47_001
+HOLD_FAMILIES = f"""
+import socket
+import subprocess
+held, refused = [], {{}}
+for name, family, kind in [("vsock", socket.AF_VSOCK, socket.SOCK_STREAM), ("alg", 38, socket.SOCK_SEQPACKET),
+                           ("packet", 17, socket.SOCK_DGRAM), ("bluetooth", 31, socket.SOCK_STREAM)]:
+    try:
+        made = socket.socket(family, kind)
+        if family == socket.AF_VSOCK:
+            made.bind((socket.VMADDR_CID_ANY, {VSOCK_PORT}))
+        held.append(made)
+    except OSError as error:
+        refused[name] = error.errno
+refused
+"""
+
+
+def test_vsock_and_other_unneeded_address_families_are_refused():
+    if not Path("/dev/vsock").exists():
+        pytest.skip("this machine has no vsock")
+    with _emulator("root" if os.geteuid() == 0 else "user", "--container-type", "PythonLTS") as emulator:
+        refused = emulator.execute(HOLD_FAMILIES, "vsock")["result"]["executionResult"]
+        assert refused == dict.fromkeys(("vsock", "alg", "packet", "bluetooth"), errno.EAFNOSUPPORT), refused
+        # The session holds no vsock port of the host's: the host binds the port itself.
+        with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as own:
+            own.bind((socket.VMADDR_CID_ANY, VSOCK_PORT))
+        assert (
+            emulator.execute("import socket; socket.socket().close(); 'inet'", "vsock")["result"]["executionResult"]
+            == "inet"
+        )
+
+
+# --- 7. kernel objects an ordinary user's sessions share ------------------------------------------
+
+MEMFD_FILL = """
+import os
+try:
+    held = os.memfd_create("hoard")
+    for _ in range(512):
+        os.write(held, b"m" * (1024 * 1024))
+    outcome = "filled"
+except OSError as error:
+    outcome = error.errno
+outcome
+"""
+INOTIFY_HOARD = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+hoard = [libc.inotify_init1(0) for _ in range(130)]
+[ctypes.get_errno(), sum(fd >= 0 for fd in hoard)]
+"""
+
+
+def _shmem_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no Shmem in /proc/meminfo")
+
+
+@as_root
+def test_as_an_ordinary_user_memfd_pages_cannot_escape_the_memory_cap():
+    with _emulator("nobody", "--container-type", "PythonLTS", "--memory-limit", "256M") as emulator:
+        before = _shmem_mib()
+        outcome = emulator.execute(MEMFD_FILL, "hoarder", timeoutInSeconds=60)["result"]["executionResult"]
+        grown = _shmem_mib() - before
+        assert outcome == errno.ENOSYS, outcome
+        assert grown < 256, f"the host's shared memory grew {grown:.0f} MiB"
+        assert "memfd and System V shared memory" in emulator.logs()
+
+
+@as_root
+def test_as_an_ordinary_user_one_session_cannot_take_every_inotify_instance_of_the_user():
+    with _emulator("nobody", "--container-type", "PythonLTS") as emulator:
+        taken = emulator.execute(INOTIFY_HOARD, "hoarder")["result"]["executionResult"]
+        assert taken == [errno.ENOSYS, 0], taken
+        # The host's own processes of that user still get theirs.
+        probe = "import ctypes; fd = ctypes.CDLL(None).inotify_init1(0); print(fd)"
+        own = subprocess.run([*as_user(ORDINARY_UID), "/usr/bin/python3", "-c", probe], capture_output=True, text=True)
+        assert int(own.stdout) >= 0, own
+        assert emulator.execute("1 + 1", "other")["result"]["executionResult"] == 2

@@ -179,6 +179,15 @@ def report(launcher: Launcher) -> None:
     log.info("sandbox: network %s", network)
     if launcher.seccomp_filter is not None:
         log.info("sandbox: seccomp: io_uring, userfaultfd, keyrings, bpf, perf events, ptrace and more answer ENOSYS")
+        log.info(
+            "sandbox: seccomp: sockets of families but unix, inet, inet6 and netlink (vsock...) answer EAFNOSUPPORT"
+        )
+        denied = [
+            *(["memfd and System V shared memory (no memory cgroup holds them)"] if not launcher.memory_cgroup else []),
+            *(["inotify (counted per user, shared by every session)"] if not launcher.as_root else []),
+        ]
+        if denied:
+            log.info("sandbox: seccomp: %s answer ENOSYS", "; ".join(denied))
     else:
         log.warning("sandbox: seccomp: NOT ENFORCED: %s", launcher.seccomp_missing)
     for line in launcher.enforcement.lines():

@@ -244,11 +244,13 @@ def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps 
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:
         raise SandboxUnavailable(reason)
     prlimit = shutil.which("prlimit")
+    controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
+    memory_cgroup = caps.enabled and "memory" not in why_not
     try:
-        program, seccomp_missing = seccomp.compile_filter(), ""
+        program = seccomp.compile_filter(unconfined_memory=not memory_cgroup, shared_user=not as_root)
+        seccomp_missing = ""
     except seccomp.SeccompUnavailable as missing:
         program, seccomp_missing = None, str(missing)
-    controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
     return Launcher(
         runtime=runtime,
         bwrap=bwrap,
@@ -259,7 +261,7 @@ def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps 
         prlimit=prlimit,
         slirp=slirp,
         controllers=tuple(controllers),
-        memory_cgroup=caps.enabled and "memory" not in why_not,
+        memory_cgroup=memory_cgroup,
         enforcement=_enforcement(caps, as_root, prlimit, why_not),
         seccomp_filter=program,
         seccomp_missing=seccomp_missing,
