@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +295,72 @@ def test_as_an_ordinary_user_one_session_cannot_take_every_inotify_instance_of_t
         own = subprocess.run([*as_user(ORDINARY_UID), "/usr/bin/python3", "-c", probe], capture_output=True, text=True)
         assert int(own.stdout) >= 0, own
         assert emulator.execute("1 + 1", "other")["result"]["executionResult"] == 2
+
+
+# --- 3. execution history ------------------------------------------------------------------------
+
+SYNC = {"codeInputType": "Inline", "executionType": "Synchronous", "timeoutInSeconds": 20}
+ASYNC = {**SYNC, "executionType": "Asynchronous"}
+
+
+def test_a_long_operation_id_is_refused_naming_the_header_and_costs_nothing():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
+        emulator.execute("1", "ids-0")
+        before = _rss_mib(emulator.process.pid)
+        for n in range(200):
+            response = emulator.http.post(
+                "/executions",
+                params=_params("ids-0"),
+                json={**SYNC, "code": "1"},
+                headers={"operation-id": f"{n:05d}" + "i" * 60_000},
+            )
+            assert response.status_code == 400, response.text[:200]
+        assert "operation-id" in response.json()["error"]["message"]
+        assert _rss_mib(emulator.process.pid) - before < 10
+        kept = emulator.http.post(
+            "/executions", params=_params("ids-0"), json={**SYNC, "code": "2"}, headers={"operation-id": "op-1"}
+        )
+        assert kept.status_code == 200 and kept.json()["id"] == "op-1"
+        assert emulator.http.get("/executions/op-1", params=_params("ids-0")).json()["result"]["executionResult"] == 2
+
+
+def test_the_history_of_sessions_that_end_by_cooldown_is_released():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "4", "--cooldown", "3") as emulator:
+        emulator.execute("1", "warm")
+        before = _rss_mib(emulator.process.pid)
+        for s in range(3):
+            for _ in range(30):  # 30 MiB of kept output per session, well within the history's bounds
+                emulator.execute("console.log('x'.repeat(1024 * 1024 - 1))", f"kept-{s}")
+        held = _rss_mib(emulator.process.pid) - before
+        assert held > 60, f"the history should hold about 90 MiB, RSS grew {held:.0f} MiB"
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        ):
+            time.sleep(0.5)
+        assert not emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        left = _rss_mib(emulator.process.pid) - before
+        assert left < held / 3, f"{left:.0f} of {held:.0f} MiB still held after every session ended"
+
+
+# --- 5. the execution queue ----------------------------------------------------------------------
+
+
+def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_429():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
+        busy = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": "while (true) {}"})
+        assert busy.status_code == 202, busy.text
+        before = _rss_mib(emulator.process.pid)
+        code = "// " + "q" * (2 * MIB)
+        statuses = []
+        for _ in range(40):  # 80 MB of code, were every one held
+            queued = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": code})
+            statuses.append(queued.status_code)
+        grown = _rss_mib(emulator.process.pid) - before
+        assert set(statuses) == {202, 429} and statuses.count(202) <= 8, statuses
+        assert queued.headers["Retry-After"] and queued.json()["error"]["code"] == "TooManyRequests"
+        assert grown < 40, f"emulator RSS grew {grown:.0f} MiB"
+        # Other sessions are not held to this one's queue.
+        assert emulator.execute("'free'", "neighbour")["result"]["executionResult"] == "free"
+        assert emulator.http.delete("/session", params=_params("spinner")).status_code == 204

@@ -24,7 +24,7 @@ from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, err
 from dynamic_sessions.emulator.api.history import Ledger
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
-from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, Session, SessionEnded
+from dynamic_sessions.emulator.sessions.session import DEFAULT_OUTPUT_LIMIT, Outcome, QueueFull, Session, SessionEnded
 
 log = logging.getLogger("emulator")
 # The log shows this much of a path; the rest is counted.
@@ -101,6 +101,9 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
         except PoolFull as full:
             wait = _retry_after(state.pool)
             return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
+        except QueueFull as full:
+            message = f"{full}; retry once one has finished."
+            return error_response(429, "TooManyRequests", message, {"Retry-After": "1"})
         except SessionEnded as ended:  # the session's process could not start: the emulator's log says why
             return error_response(503, "SessionUnavailable", f"No session could be started: {ended}.")
 
@@ -115,13 +118,23 @@ def _retry_after(pool: Pool) -> int:
     return max(1, math.ceil(oldest + pool.settings.cooldown_s - time.time()))
 
 
-async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
-    session = await state.pool.session_for(ident)
+async def _run(state: EmulatorState, session: Session, code: str, timeout_s: float) -> Outcome:
     try:
         return await session.execute(code, timeout_s, state.output_limit)
     except SessionEnded as ended:
-        await _end(state, ident)
+        if session.identifier is not None and state.pool.sessions.get(session.identifier) is session:
+            await state.pool.end(session.identifier)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
+
+
+async def _run_now(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
+    """Runs `code` in the identifier's session, counted in its queue while it waits and runs."""
+    session = await state.pool.session_for(ident)
+    release = session.enqueue(len(code))
+    try:
+        return await _run(state, session, code, timeout_s)
+    finally:
+        release()
 
 
 # --- code/execute: 2024-02-02-preview, 2024-08-02-preview -------------------------------------
@@ -131,7 +144,7 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s = contract.legacy_request(await json_body(request))
-    outcome = await _run(state, ident, code, timeout_s)
+    outcome = await _run_now(state, ident, code, timeout_s)
     return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key))
 
 
@@ -142,25 +155,36 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
     code, execution_type, timeout_s = contract.executions_request(await json_body(request))
-    execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
+    execution_id = contract.operation_id(request.headers.get("operation-id")) or str(uuid.uuid4())
     status_code = 202 if version == "2024-10-02-preview" else 200
-    # Also answers 429 for a full pool before an asynchronous execution is accepted.
-    history = (await state.pool.session_for(ident)).executions
+    # Also answers 429 for a full pool, or a full queue, before an asynchronous execution is accepted.
+    session = await state.pool.session_for(ident)
+    release = session.enqueue(len(code))
+    history = session.executions
+    if not history:  # its first kept execution: the history goes when the session does, however it ends
+        session.when_closed(lambda: state.history.release(history))
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
         resource = contract.execution_resource(execution_id, ident, execution_type, outcome)
         if outcome is not None and version == "2025-10-02-preview":
             resource["result"]["outputStreamsMaxLength"] = state.output_limit
-        state.history.keep(history, execution_id, resource)
+        if session.alive:
+            state.history.keep(history, execution_id, resource)
         return resource
 
     if execution_type == "Synchronous":
-        return JSONResponse(remember(await _run(state, ident, code, timeout_s)), status_code=status_code)
+        try:
+            return JSONResponse(remember(await _run(state, session, code, timeout_s)), status_code=status_code)
+        finally:
+            release()
 
     running = remember(None)
 
     async def finish() -> None:
-        remember(await _run(state, ident, code, timeout_s))
+        try:
+            remember(await _run(state, session, code, timeout_s))
+        finally:
+            release()
 
     task = asyncio.create_task(finish())
     state.background.add(task)
@@ -288,16 +312,9 @@ async def session_item(request: Request, state: EmulatorState) -> Response:
     if session is None:
         raise BadRequest(404, "SessionNotFound", "No live session has this identifier.")
     if request.method == "DELETE":
-        await _end(state, ident)
+        await state.pool.end(ident)
         return Response(status_code=204)
     return JSONResponse(contract.session_resource(session, state.pool.settings.cooldown_s))
-
-
-async def _end(state: EmulatorState, ident: str) -> None:
-    session = state.pool.sessions.get(ident)
-    if session is not None:
-        state.history.release(session.executions)
-    await state.pool.end(ident)
 
 
 async def list_sessions(request: Request, state: EmulatorState) -> Response:

@@ -4,7 +4,7 @@ Each session keeps its resources (so they end with it); one ledger across sessio
 drops the oldest kept resources wherever they are once the total grows past its budget.
 """
 
-import json
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,14 +16,24 @@ BYTES_IN_TOTAL = 256 * 1024 * 1024
 History = OrderedDict[str, dict[str, Any]]
 
 
-def weight(resource: dict[str, Any]) -> int:
-    """About the bytes a resource holds: its output streams and result."""
-    result = resource.get("result")
-    if not isinstance(result, dict):
-        return 256
-    value = result.get("executionResult")
-    size = len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False, default=str))
-    return 256 + len(result.get("stdout", "")) + len(result.get("stderr", "")) + size
+# What a kept entry costs beyond its values: its place in two ordered dicts and its key.
+ENTRY_BYTES = 512
+
+
+def weight(execution_id: str, resource: dict[str, Any]) -> int:
+    """The bytes a kept resource holds in the emulator: every string and container in it (the id, the
+    output streams, a result of any shape), as Python counts them, plus the id once more as its key."""
+    total = ENTRY_BYTES + sys.getsizeof(execution_id)
+    pending: list[Any] = [resource]
+    while pending:
+        value = pending.pop()
+        total += sys.getsizeof(value)
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return total
 
 
 @dataclass
@@ -40,7 +50,7 @@ class Ledger:
     def keep(self, history: History, execution_id: str, resource: dict[str, Any]) -> None:
         key = (id(history), execution_id)
         self._forget(key)
-        size = weight(resource)
+        size = weight(execution_id, resource)
         history[execution_id] = resource
         history.move_to_end(execution_id)
         self._entries[key] = (history, size)

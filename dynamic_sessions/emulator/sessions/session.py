@@ -54,6 +54,16 @@ CHANNEL_CHUNK = 256 * 1024
 INLINE_PARSE_BYTES = 64 * 1024
 
 
+# A session's executions in progress or waiting their turn, and the bytes of their code: past either,
+# another is refused (429) instead of held in the emulator's memory behind a busy one.
+MAX_QUEUED = 16
+MAX_QUEUED_CODE_BYTES = 16 * 1024 * 1024
+
+
+class QueueFull(RuntimeError):
+    """The session already holds as many executions, or as much of their code, as it may."""
+
+
 class AnswerTooLarge(Exception):
     """The line on the channel grew past what an answer may take."""
 
@@ -82,6 +92,9 @@ class Session:
         self._network_exit = -1
         self.on_closed: Callable[[], None] | None = None
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
+        self._when_closed: list[Callable[[], None]] = []
+        self._queued = 0
+        self._queued_bytes = 0
         self.identifier: str | None = None
         now = time.time()
         self.created_at = now
@@ -97,6 +110,32 @@ class Session:
         self.alive = False
         self.executions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         """Execution resources by id, newest last, for GET /executions/{id}; they end with the session."""
+
+    def when_closed(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` once the session has ended, however it ends (what it held is released then)."""
+        self._when_closed.append(callback)
+
+    def enqueue(self, code_bytes: int) -> Callable[[], None]:
+        """Counts one more execution (of `code_bytes` of code) towards the session's queue; `QueueFull`
+        past its bounds. The caller calls what is returned once the execution is over."""
+        if self._queued >= MAX_QUEUED or self._queued_bytes + code_bytes > MAX_QUEUED_CODE_BYTES:
+            raise QueueFull(
+                f"this session already has {self._queued} executions running or waiting "
+                f"({show_size(self._queued_bytes)} of code); at most {MAX_QUEUED} "
+                f"and {show_size(MAX_QUEUED_CODE_BYTES)} are held per session"
+            )
+        self._queued += 1
+        self._queued_bytes += code_bytes
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._queued -= 1
+                self._queued_bytes -= code_bytes
+
+        return release
 
     @property
     def busy(self) -> bool:
@@ -326,3 +365,6 @@ class Session:
         done, self.on_closed = self.on_closed, None
         if done is not None:
             done()
+        hooks, self._when_closed = self._when_closed, []
+        for hook in hooks:
+            hook()
