@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.emulator_process import Emulator, descendants
+from tests.emulator_process import Emulator, bearer, descendants
 from tests.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -364,3 +365,47 @@ def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_42
         # Other sessions are not held to this one's queue.
         assert emulator.execute("'free'", "neighbour")["result"]["executionResult"] == "free"
         assert emulator.http.delete("/session", params=_params("spinner")).status_code == 204
+
+
+# --- 7, 8. tearing down a session of many files --------------------------------------------------
+
+MANY_FILES = """
+const script = 'cd /mnt/data && seq 1 %d | xargs touch && ls -f | wc -l';
+const made = require('child_process').spawnSync('/bin/sh', ['-c', script]);
+Number(String(made.stdout).trim())
+"""
+
+
+def _latencies_while(emulator: Emulator, identifier: str, stop: threading.Event, into: list[float]) -> None:
+    with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer()) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            answer = client.post("/executions", params=_params(identifier), json={**SYNC, "code": "1"})
+            into.append(time.monotonic() - started)
+            assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["root", "nobody"])
+def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_sessions(mode):
+    if mode == "root" and os.geteuid() != 0:
+        pytest.skip("root mode needs root")
+    count = 400_000 if mode == "root" else 300_000
+    with _emulator(mode, "--max-sessions", "3") as emulator:
+        made = emulator.execute(MANY_FILES % count, "hoarder", timeoutInSeconds=120)["result"]["executionResult"]
+        assert made >= count, made
+        emulator.execute("1", "bystander")
+        stop, latencies = threading.Event(), []
+        pinger = threading.Thread(target=_latencies_while, args=(emulator, "bystander", stop, latencies))
+        pinger.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        ended = emulator.http.delete("/session", params=_params("hoarder"))
+        teardown = time.monotonic() - started
+        time.sleep(0.3)
+        stop.set()
+        pinger.join()
+        assert ended.status_code == 204
+        # The teardown takes real time (else this proves nothing); the bystander never waits for it.
+        assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
+        assert max(latencies) < teardown / 3, (max(latencies), teardown, len(latencies))
+        assert emulator.execute("2", "hoarder")["status"] == "Succeeded"

@@ -93,6 +93,7 @@ class Session:
         self.on_closed: Callable[[], None] | None = None
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
         self._when_closed: list[Callable[[], None]] = []
+        self._removed = False
         self._queued = 0
         self._queued_bytes = 0
         self.identifier: str | None = None
@@ -330,7 +331,11 @@ class Session:
             return None
 
     async def close(self) -> None:
-        """Ends the process (and, through bubblewrap, everything it started) and removes its files."""
+        """Ends the process (and, through bubblewrap, everything it started) and removes its files.
+
+        The removal runs in a worker thread: a session's cgroups may take a while to empty, and its
+        folder may hold a million files; other sessions are served meanwhile. Its slot is freed after.
+        """
         self.alive = False
         if self._writer is not None:
             self._writer.close()
@@ -341,7 +346,11 @@ class Session:
                 await process.wait()
         if self.group is not None and self.group.oom_kills():
             log.warning("a session reached its memory cap (%s) and was stopped", show_size(self.launcher.caps.memory))
-        self._release_files()
+        self._close_network_exit()
+        if not self._removed:
+            self._removed = True
+            await asyncio.to_thread(self._remove_files)
+        self._closed()
 
     def kill_now(self) -> None:
         """Kills the process group and removes the files without waiting; also the last resort at exit."""
@@ -355,16 +364,28 @@ class Session:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
 
-    def _release_files(self) -> None:
+    def _close_network_exit(self) -> None:
         if self._network_exit >= 0:
             os.close(self._network_exit)
             self._network_exit = -1
+
+    def _remove_files(self) -> None:
+        """The session's cgroups (killing what is left in them) and its folder; safe in a worker thread."""
         if self.group is not None:
-            self.group.remove()  # also kills what a session left running in its groups
+            self.group.remove()
         self.scratch.remove_data_dir(self.data_dir)
+
+    def _closed(self) -> None:
         done, self.on_closed = self.on_closed, None
         if done is not None:
             done()
         hooks, self._when_closed = self._when_closed, []
         for hook in hooks:
             hook()
+
+    def _release_files(self) -> None:
+        self._close_network_exit()
+        if not self._removed:
+            self._removed = True
+            self._remove_files()
+        self._closed()
