@@ -394,7 +394,7 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
         made = emulator.execute(MANY_FILES % count, "hoarder", timeoutInSeconds=120)["result"]["executionResult"]
         assert made >= count, made
         emulator.execute("1", "bystander")
-        stop, latencies = threading.Event(), []
+        stop, latencies = threading.Event(), list[float]()
         pinger = threading.Thread(target=_latencies_while, args=(emulator, "bystander", stop, latencies))
         pinger.start()
         time.sleep(0.3)
