@@ -409,3 +409,62 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
         assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
         assert max(latencies) < teardown / 3, (max(latencies), teardown, len(latencies))
         assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
+
+
+# --- 4. slow request bodies ----------------------------------------------------------------------
+
+
+def _slow_body(address: tuple[str, int]) -> socket.socket:
+    """A connection that sends a whole request head, then its body a byte at a time."""
+    head = (
+        f"POST /executions?api-version={V}&identifier=slow-body HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {bearer()['Authorization']}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100000\r\n\r\n{"
+    )
+    sock = socket.create_connection(address)
+    sock.sendall(head.encode())
+    return sock
+
+
+def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "3") as emulator:
+        host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
+        address = (host, int(port))
+        emulator.execute("1", "legit")
+        flood = [_slow_body(address) for _ in range(256)]
+        stop = threading.Event()
+        cut_off = 0
+
+        def trickle() -> None:  # a byte per connection every 2 s; a connection cut off is opened again
+            nonlocal cut_off
+            while not stop.wait(2):
+                for n, sock in enumerate(flood):
+                    try:
+                        sock.sendall(b" ")
+                    except OSError:
+                        cut_off += 1
+                        sock.close()
+                        with contextlib.suppress(OSError):
+                            flood[n] = _slow_body(address)
+
+        attacker = threading.Thread(target=trickle)
+        attacker.start()
+        statuses = []
+        try:
+            with httpx.Client(base_url=emulator.url, timeout=30, headers=bearer()) as client:
+                for n in range(14):  # one a second, over the grace the slow bodies get and past it
+                    answer = client.post(
+                        "/executions",
+                        params=_params("legit"),
+                        json={**SYNC, "code": f"{n}"},
+                        headers={"Connection": "close"},
+                    )
+                    statuses.append(answer.status_code)
+                    time.sleep(1)
+        finally:
+            stop.set()
+            attacker.join()
+            for sock in flood:
+                sock.close()
+        assert statuses == [200] * 14, statuses
+        assert cut_off > 0, "slow bodies past the grace period should have been cut off"

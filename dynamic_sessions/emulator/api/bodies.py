@@ -25,6 +25,10 @@ MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 MAX_MULTIPART_OVERHEAD = 64 * 1024
 # A client that stops sending in the middle of a body holds a request open; this long, no more.
 BODY_IDLE_TIMEOUT_S = 30.0
+# Nor may a body trickle in: after a grace period, it must keep up this average rate (a byte now and
+# then does not hold a request open). 128 MB at this rate take about two hours.
+BODY_GRACE_S = 10.0
+MIN_BODY_BYTES_PER_S = 16 * 1024
 
 
 def _too_large(what: str, limit: int) -> BadRequest:
@@ -41,13 +45,20 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(what, limit)
     received = 0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     while True:
+        rate_deadline = started + BODY_GRACE_S + received / MIN_BODY_BYTES_PER_S
         try:
-            async with asyncio.timeout(BODY_IDLE_TIMEOUT_S):
+            async with asyncio.timeout_at(min(loop.time() + BODY_IDLE_TIMEOUT_S, rate_deadline)):
                 message = await request.receive()
         except TimeoutError:
             raise BadRequest(
-                408, "RequestTimeout", f"No part of the body arrived for {BODY_IDLE_TIMEOUT_S:g} s."
+                408,
+                "RequestTimeout",
+                f"The body arrived too slowly: after {BODY_GRACE_S:g} s it must average "
+                f"{MIN_BODY_BYTES_PER_S // 1024} KB/s, with no pause of {BODY_IDLE_TIMEOUT_S:g} s.",
+                {"Connection": "close"},
             ) from None
         if message["type"] != "http.request":
             raise BadRequest(400, "InvalidRequest", "The client went away before the body was complete.")
