@@ -468,3 +468,46 @@ def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
                 sock.close()
         assert statuses == [200] * 14, statuses
         assert cut_off > 0, "slow bodies past the grace period should have been cut off"
+
+
+# --- 9. uploads count towards the session's memory cap --------------------------------------------
+
+
+def _memory_group_bytes(pid: int) -> int:
+    """What the memory cgroup of `pid` holds (cgroup v1 or v2), pages of its tmpfs files included."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        number, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return int(Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.usage_in_bytes").read_text())
+        if number == "0" and not Path("/sys/fs/cgroup/memory").is_dir():
+            return int(Path("/sys/fs/cgroup", path.lstrip("/"), "memory.current").read_text())
+    raise AssertionError(f"no memory cgroup for {pid}")
+
+
+def _upload(emulator: Emulator, identifier: str, name: str, size: int) -> httpx.Response:
+    return emulator.http.post("/files", params=_params(identifier), files={"file": (name, b"u" * size)})
+
+
+@as_root
+def test_uploads_are_charged_to_the_sessions_own_memory_cap():
+    with _emulator("root", "--max-sessions", "2", "--memory-limit", "512M") as emulator:
+        emulator.execute("1", "uploader")
+        kernel = next(
+            p
+            for p in descendants(emulator.process.pid)
+            if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].endswith(b"node")
+        )
+        before = _memory_group_bytes(kernel)
+        assert _upload(emulator, "uploader", "first.bin", 100 * MIB).status_code == 200
+        assert _memory_group_bytes(kernel) - before > 90 * MIB, "the upload's pages are not the session's"
+        # 320 MiB held by code and 300 MiB of uploads cannot both fit in 512 MiB.
+        emulator.execute("globalThis.hoard = Buffer.alloc(320 * 1024 * 1024, 1); 'held'", "uploader")
+        statuses = [_upload(emulator, "uploader", f"more-{n}.bin", 100 * MIB).status_code for n in range(2)]
+        alive = kernel in descendants(emulator.process.pid)
+        if alive:  # what its code holds and what its files hold, together
+            files = os.statvfs(f"/proc/{kernel}/root/mnt/data")
+            in_use = _rss_mib(kernel) * MIB + (files.f_blocks - files.f_bfree) * files.f_frsize
+        else:  # the kernel stopped it at its cap
+            in_use = 0
+        assert in_use <= 540 * MIB, f"the session holds {in_use / MIB:.0f} MiB under a 512 MiB cap ({statuses})"
+        assert 507 in statuses or not alive, statuses

@@ -211,7 +211,7 @@ async def _session_files(request: Request, state: EmulatorState, versions: tuple
     contract.api_version(request.query_params, versions, route)
     session = await state.pool.session_for(contract.identifier(request.query_params))
     try:
-        return SessionFiles(session.data_dir)
+        return SessionFiles(session.data_dir, session.copier())
     except OSError:
         raise BadRequest(404, "NotFound", "This session's /mnt/data is gone; the session has ended.") from None
 

@@ -95,7 +95,8 @@ class _Parts:
     def __init__(self, files: SessionFiles):
         self.files = files
         self.upload: Upload | None = None
-        self.done: FileInfo | None = None
+        self.done: Upload | None = None
+        """The file part, once it has ended (its `finish` puts it in place)."""
         self._header_name = b""
         self._header_value = b""
         self._disposition = b""
@@ -112,6 +113,11 @@ class _Parts:
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,
         }
+
+    async def flush(self) -> None:
+        for upload in (self.upload, self.done):
+            if upload is not None:
+                await upload.flush()
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -156,8 +162,7 @@ class _Parts:
     def on_part_end(self) -> None:
         if self._writing and self.upload is not None:
             self._writing = False
-            self.done = self.upload.commit()
-            self.upload = None
+            self.done, self.upload = self.upload, None
 
 
 async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
@@ -169,9 +174,14 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
     try:
         parser = MultipartParser(boundary, parts.callbacks())
         parser.write(first)
+        await parts.flush()
         async for chunk in chunks:
             parser.write(chunk)
+            await parts.flush()
         parser.finalize()
+        if parts.done is not None:
+            stored, parts.done = parts.done, None
+            return await stored.finish()
     except FormParserError as error:
         if "header size" in str(error):
             raise BadRequest(
@@ -179,11 +189,10 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
             ) from None
         raise BadRequest(400, "InvalidRequest", f"The multipart/form-data body is malformed: {error}") from None
     finally:
-        if parts.upload is not None:
-            parts.upload.abort()
-    if parts.done is None:
-        raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
-    return parts.done
+        for left in (parts.upload, parts.done):
+            if left is not None:
+                left.abort()
+    raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
 
 
 # RFC 2046: a boundary is 1..70 characters; a multipart body opens with "--boundary" and CRLF.

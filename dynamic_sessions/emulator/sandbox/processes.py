@@ -67,12 +67,14 @@ def spawn(
     env: dict[str, str],
     cwd: str | os.PathLike[str] | None = None,
     start_new_session: bool = False,
+    stdin: int = subprocess.DEVNULL,
+    stdout: int = subprocess.DEVNULL,
 ) -> Child:
-    """Starts `argv` with stdio on /dev/null and only `pass_fds` open besides."""
+    """Starts `argv` with stdio on /dev/null (or `stdin`, `stdout`) and only `pass_fds` open besides."""
     popen = subprocess.Popen(
         list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdin=stdin,
+        stdout=stdout,
         stderr=subprocess.DEVNULL,
         close_fds=True,
         pass_fds=tuple(pass_fds),

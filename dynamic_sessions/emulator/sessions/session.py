@@ -112,6 +112,15 @@ class Session:
         self.executions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         """Execution resources by id, newest last, for GET /executions/{id}; they end with the session."""
 
+    def copier(self) -> list[str] | None:
+        """A command that copies stdin to stdout as this session's uid inside its cgroups, for writing
+        uploads so that they count towards its memory cap; None where no memory cgroup holds it."""
+        if self.group is None or not self.launcher.memory_cgroup or self.uid is None or self.launcher.setpriv is None:
+            return None
+        uid = str(self.uid)
+        drop = [self.launcher.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+        return self.group.entering([*drop, "/bin/cat"])
+
     def when_closed(self, callback: Callable[[], None]) -> None:
         """Calls `callback` once the session has ended, however it ends (what it held is released then)."""
         self._when_closed.append(callback)
