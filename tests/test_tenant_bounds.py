@@ -511,3 +511,16 @@ def test_uploads_are_charged_to_the_sessions_own_memory_cap():
             in_use = 0
         assert in_use <= 540 * MIB, f"the session holds {in_use / MIB:.0f} MiB under a 512 MiB cap ({statuses})"
         assert 507 in statuses or not alive, statuses
+
+
+def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid():
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
+        seen = emulator.execute(
+            "const fs = require('fs');"
+            "fs.readdirSync('/proc').filter((n) => /^\\d+$/.test(n))"
+            ".map((n) => { try { return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8'); } catch { return ''; } })"
+            ".join('\\n')",
+            "reader",
+        )["result"]["executionResult"]
+        assert "bwrap" in seen  # pid 1 of the session's namespace
+        assert "dynamic-sessions-scratch" not in seen and f"emulator-{emulator.process.pid}" not in seen, seen

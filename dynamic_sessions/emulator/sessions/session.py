@@ -167,6 +167,7 @@ class Session:
         info_r, info_w = os.pipe() if with_network else (-1, -1)
         seccomp_r = self._seccomp_pipe()
         passed = [theirs.fileno(), *([info_w] if with_network else []), *([seccomp_r] if seccomp_r >= 0 else [])]
+        args_r = -1
         try:
             command = self.launcher.command(
                 self.data_dir,
@@ -177,6 +178,10 @@ class Session:
                 shared=self._shared,
                 seccomp_fd=seccomp_r if seccomp_r >= 0 else None,
             )
+            args_r = self._arguments_pipe(command)
+            if args_r >= 0:
+                command, _ = self.launcher.hiding_arguments(command, args_r)
+                passed.append(args_r)
             self._process = processes.spawn(
                 command,
                 pass_fds=passed,
@@ -196,6 +201,8 @@ class Session:
                 os.close(info_w)
             if seccomp_r >= 0:
                 os.close(seccomp_r)
+            if args_r >= 0:
+                os.close(args_r)
         self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=CHANNEL_CHUNK)
         try:
             if with_network:
@@ -215,6 +222,20 @@ class Session:
         in the socket's own small buffer, not in the emulator's memory (up to twice the reader's limit)."""
         if self._writer is not None:
             cast(asyncio.Transport, self._writer.transport).pause_reading()
+
+    def _arguments_pipe(self, command: list[str]) -> int:
+        """A pipe's read end holding bubblewrap's arguments (see `Launcher.hiding_arguments`), or -1."""
+        _, payload = self.launcher.hiding_arguments(command, 0)
+        if not payload:
+            return -1
+        if len(payload) >= 65536:  # written before bubblewrap starts: all of it must fit the pipe's buffer
+            raise OSError(f"bubblewrap's arguments take {len(payload)} bytes, more than a pipe holds")
+        read, write = os.pipe()
+        try:
+            os.write(write, payload)
+        finally:
+            os.close(write)
+        return read
 
     def _seccomp_pipe(self) -> int:
         """A pipe's read end holding the seccomp program for bubblewrap, or -1 without one."""
