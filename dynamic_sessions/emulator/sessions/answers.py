@@ -23,6 +23,7 @@ from typing import Any
 BYTES_PER_LIMIT_CHAR = 12
 ANSWER_SLACK_BYTES = 64 * 1024
 ANSWER_SLACK_TOKENS = 4096
+TOKENS_PER_LIMIT_CHAR = 2
 # A kernel's own truncation marker follows the kept characters; this much past the limit is its marker.
 MARKER_CHARS = 200
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -39,9 +40,10 @@ def answer_bytes(limit: int) -> int:
 
 
 def answer_tokens(limit: int) -> int:
-    """The most JSON tokens an answer's non-string values may hold together (a JSON result of `limit`
-    characters holds fewer)."""
-    return ANSWER_SLACK_TOKENS + limit
+    """The most JSON tokens the answer may hold from its first container on (see `_tokens`). A JSON
+    result of `limit` characters holds at most about `limit`; the rest is room for the fields after it
+    (a mime bundle's text, say, whose commas and quotes count too)."""
+    return ANSWER_SLACK_TOKENS + TOKENS_PER_LIMIT_CHAR * limit
 
 
 @dataclass(frozen=True)
