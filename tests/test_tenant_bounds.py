@@ -195,7 +195,7 @@ OWN_NUMBER = """
 import sys
 frame, seen = sys._getframe(), None
 while frame is not None and seen is None:
-    found = (v["seq"] for v in frame.f_locals.values() if isinstance(v, dict) and {"seq", "code"} <= v.keys())
+    found = (v["seq"] for v in list(frame.f_locals.values()) if isinstance(v, dict) and {"seq", "code"} <= v.keys())
     seen = next(found, None)
     frame = frame.f_back
 seen
