@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.emulator_process import Emulator, bearer, descendants
+from tests.emulator_process import ROOT, Emulator, bearer, descendants
 from tests.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -218,6 +219,7 @@ VSOCK_PORT = 47_001
 HOLD_FAMILIES = f"""
 import socket
 import subprocess
+import sys
 held, refused = [], {{}}
 for name, family, kind in [("vsock", socket.AF_VSOCK, socket.SOCK_STREAM), ("alg", 38, socket.SOCK_SEQPACKET),
                            ("packet", 17, socket.SOCK_DGRAM), ("bluetooth", 31, socket.SOCK_STREAM)]:
@@ -365,6 +367,10 @@ def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_42
         # Other sessions are not held to this one's queue.
         assert emulator.execute("'free'", "neighbour")["result"]["executionResult"] == "free"
         assert emulator.http.delete("/session", params=_params("spinner")).status_code == 204
+        # What was queued behind it ends with it, instead of starting a session of its own.
+        time.sleep(1)
+        listed = emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        assert "spinner" not in {s["identifier"] for s in listed}, listed
 
 
 # --- 7, 8. tearing down a session of many files --------------------------------------------------
@@ -524,3 +530,36 @@ def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_em
         )["result"]["executionResult"]
         assert "bwrap" in seen  # pid 1 of the session's namespace
         assert "dynamic-sessions-scratch" not in seen and f"emulator-{emulator.process.pid}" not in seen, seen
+
+
+# --- what --help and docs/sandbox.md say of these limits ------------------------------------------
+
+
+def test_help_and_the_sandbox_page_state_the_emulators_own_limits():
+    from dynamic_sessions.emulator.api import bodies, contract, history, server
+    from dynamic_sessions.emulator.sandbox.caps import show_size
+    from dynamic_sessions.emulator.sessions import answers, session
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "emulator", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    page = (ROOT / "docs" / "sandbox.md").read_text()
+    queue = f"{session.MAX_QUEUED} running or waiting per session, {show_size(session.MAX_QUEUED_CODE_BYTES)}"
+    kept = f"{history.KEPT_PER_SESSION} executions, {show_size(history.BYTES_PER_SESSION)} per session, "
+    kept += f"{show_size(history.BYTES_IN_TOTAL)} in all"
+    answer = f"{answers.ANSWER_SLACK_BYTES // 1024} KiB + {answers.BYTES_PER_LIMIT_CHAR} bytes per character"
+    rate = f"after {bodies.BODY_GRACE_S:g} s a body must average {bodies.MIN_BODY_BYTES_PER_S // 1024} KiB/s"
+    for phrase in (queue, kept, answer, rate, f"connections {server.MAX_CONNECTIONS};", "429 past that"):
+        assert phrase in " ".join(shown.split()), phrase
+    assert contract.OPERATION_ID.pattern == r"[\x21-\x7e]{1,128}" and "1 to 128 printable ASCII" in shown
+    for phrase in (
+        f"| {session.MAX_QUEUED}, and {show_size(session.MAX_QUEUED_CODE_BYTES)} of their code |",
+        f"{history.KEPT_PER_SESSION} executions and {show_size(history.BYTES_PER_SESSION)} per session, "
+        f"{show_size(history.BYTES_IN_TOTAL)} in all",
+        f"{answers.ANSWER_SLACK_TOKENS:,} + {answers.TOKENS_PER_LIMIT_CHAR} per character of the limit",
+        f"{bodies.BODY_GRACE_S:g} s of grace, then must average {bodies.MIN_BODY_BYTES_PER_S // 1024} KiB/s",
+        f"At most {server.MAX_CONNECTIONS} connections",
+        f"past {server.MAX_CONNECTIONS + server.CONCURRENCY_SLACK} requests in progress",
+        "`429 TooManyRequests`, `Retry-After: 1`",
+    ):
+        assert phrase in " ".join(page.split()), phrase

@@ -26,6 +26,19 @@ lies ahead. The signature is NOT checked: this is a local stand-in, bound to loo
 
 When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout."""
 
+LIMITS = """\
+Limits per tenant (besides the caps above):
+  executions    16 running or waiting per session, 16 MiB of their code; 429 past that
+  history       100 executions, 64 MiB per session, 256 MiB in all; freed when the session ends
+  operation-id  1 to 128 printable ASCII characters; 400 otherwise
+  answers       a kernel's answer is read up to 64 KiB + 12 bytes per character of
+                --output-max-length and cut to that length by the emulator; a larger or
+                malformed one ends the session
+  bodies        JSON 4 MiB, uploads 128 MiB; after 10 s a body must average 16 KiB/s,
+                with no pause of 30 s (408 otherwise)
+  connections   256; the idle ones, then those with the slowest bodies, are closed first
+See docs/sandbox.md for what each mode guarantees."""
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -60,7 +73,10 @@ def _size(text: str) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m emulator", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m emulator",
+        description=DESCRIPTION,
+        epilog=LIMITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")

@@ -57,7 +57,7 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
                 408,
                 "RequestTimeout",
                 f"The body arrived too slowly: after {BODY_GRACE_S:g} s it must average "
-                f"{MIN_BODY_BYTES_PER_S // 1024} KB/s, with no pause of {BODY_IDLE_TIMEOUT_S:g} s.",
+                f"{MIN_BODY_BYTES_PER_S // 1024} KiB/s, with no pause of {BODY_IDLE_TIMEOUT_S:g} s.",
                 {"Connection": "close"},
             ) from None
         if message["type"] != "http.request":
