@@ -16,24 +16,35 @@ BYTES_IN_TOTAL = 256 * 1024 * 1024
 History = OrderedDict[str, dict[str, Any]]
 
 
-# What a kept entry costs beyond its values: its place in two ordered dicts and its key.
-ENTRY_BYTES = 512
+# What a kept entry costs beyond its strings and result: its dicts, its place in two ordered dicts.
+ENTRY_BYTES = 1024
+
+
+def _size(value: Any) -> int:
+    """The bytes Python holds for a JSON value, nested containers and all."""
+    if not isinstance(value, dict | list):
+        return sys.getsizeof(value)
+    total = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return total
 
 
 def weight(execution_id: str, resource: dict[str, Any]) -> int:
-    """The bytes a kept resource holds in the emulator: every string and container in it (the id, the
-    output streams, a result of any shape), as Python counts them, plus the id once more as its key."""
-    total = ENTRY_BYTES + sys.getsizeof(execution_id)
-    pending: list[Any] = [resource]
-    while pending:
-        value = pending.pop()
-        total += sys.getsizeof(value)
-        if isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return total
+    """The bytes a kept resource holds in the emulator: its id (also its key), identifier, output
+    streams, result of any shape and error, as Python counts them, and the dicts holding them."""
+    total = ENTRY_BYTES + 2 * sys.getsizeof(execution_id) + sys.getsizeof(resource.get("identifier", ""))
+    result = resource.get("result")
+    if isinstance(result, dict):
+        total += sum(_size(value) for value in result.values())
+    return total + (_size(resource["error"]) if "error" in resource else 0)
 
 
 @dataclass

@@ -5,10 +5,11 @@ further fields a kernel adds (passed through). What bounds its cost to the emula
 while it is parsed:
 
 - its size: `answer_bytes(limit)` bytes at most, read in chunks (the line is never read past it);
-- its shape: the top-level object is walked field by field; a string value costs its own length,
-  and before any other value is parsed, the JSON tokens from there to the end of the line are
-  counted (one C pass per count) and held to `answer_tokens(limit)`, so no answer builds more
-  than that many Python objects, however it nests;
+- its shape: a line past `SMALL_ANSWER_BYTES` is walked field by field; a string value costs its
+  own length, and before the first array or object is parsed, the JSON tokens from there to the
+  end of the line are counted (one C pass per count) and held to `answer_tokens(limit)`, so no
+  answer builds more than that many Python objects, however it nests (a shorter line is parsed at
+  once: its few bytes cannot build many);
 - its content: output streams, the result and every further field are cut to the limit here, on
   what was received, whatever the kernel did.
 """
@@ -26,12 +27,25 @@ ANSWER_SLACK_TOKENS = 4096
 TOKENS_PER_LIMIT_CHAR = 2
 # A kernel's own truncation marker follows the kept characters; this much past the limit is its marker.
 MARKER_CHARS = 200
+# Answers up to this long are parsed by the C parser at once (a hello-world's is about 100 bytes).
+SMALL_ANSWER_BYTES = 4096
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder(parse_constant=lambda name: name)
 
 
 class ForgedAnswer(ValueError):
     """The line is no answer a kernel sends: too large, not JSON, or of another shape."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ForgedAnswer("a field is repeated")
+    return found
+
+
+# Kernels write no object with a repeated name: one that has it (a second `seq`, say) is forged.
+_SMALL_DECODER = json.JSONDecoder(parse_constant=lambda name: name, object_pairs_hook=_unique)
 
 
 def answer_bytes(limit: int) -> int:
@@ -78,14 +92,29 @@ def _cut_text(text: str, limit: int, what: str) -> str:
 
 def _cut_value(text: str, found: tuple[Any, int, int], limit: int, what: str) -> Any:
     """A received value held to `limit`: a string by its characters, anything else by its JSON
-    (`text[start:end]`)."""
+    (`text[start:end]`, or the value's own JSON when `text` is empty)."""
     value, start, end = found
     if isinstance(value, str):
         return _cut_text(value, limit, what)
     if end - start <= limit + MARKER_CHARS:
         return value
-    dropped = end - start - limit
-    return f"{text[start : start + limit]}\n[{what} truncated: {dropped} more characters of JSON; the limit is {limit}]"
+    raw = text[start:end] if text else json.dumps(value, ensure_ascii=False)
+    if len(raw) <= limit + MARKER_CHARS:
+        return value
+    dropped = len(raw) - limit
+    return f"{raw[:limit]}\n[{what} truncated: {dropped} more characters of JSON; the limit is {limit}]"
+
+
+def _small_fields(text: str) -> dict[str, tuple[Any, int, int]]:
+    """The fields of a short answer, parsed at once: so few bytes build few objects, whatever their shape.
+    A value's JSON length is taken only where it could pass the limit."""
+    answer = _SMALL_DECODER.decode(text)
+    if not isinstance(answer, dict):
+        raise ForgedAnswer("not a JSON object")
+    found: dict[str, tuple[Any, int, int]] = {}
+    for key, value in answer.items():
+        found[key] = (value, 0, 0 if isinstance(value, str | int | float | bool) or value is None else len(text))
+    return found
 
 
 def _fields(text: str, budget: int) -> dict[str, tuple[Any, int, int]]:
@@ -136,7 +165,10 @@ def parse_answer(line: bytes, limit: int) -> Answer:
         raise ForgedAnswer("the answer is larger than its limit")
     try:
         text = line.decode("utf-8", "surrogatepass")
-        found = _fields(text, answer_tokens(limit))
+        if len(line) <= SMALL_ANSWER_BYTES:
+            found, text = _small_fields(text), ""
+        else:
+            found = _fields(text, answer_tokens(limit))
     except (ValueError, RecursionError, IndexError) as error:
         raise ForgedAnswer(str(error)) from None
     seq, ok, stdout, stderr, ms = (found.get(k, (None, 0, 0))[0] for k in ("seq", "ok", "stdout", "stderr", "ms"))
