@@ -94,6 +94,7 @@ class Session:
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
         self._when_closed: list[Callable[[], None]] = []
         self._removed = False
+        self._removal: asyncio.Future[None] | None = None
         self._queued = 0
         self._queued_bytes = 0
         self.identifier: str | None = None
@@ -377,9 +378,11 @@ class Session:
         if self.group is not None and self.group.oom_kills():
             log.warning("a session reached its memory cap (%s) and was stopped", show_size(self.launcher.caps.memory))
         self._close_network_exit()
-        if not self._removed:
+        if self._removal is None and not self._removed:
             self._removed = True
-            await asyncio.to_thread(self._remove_files)
+            self._removal = asyncio.ensure_future(asyncio.to_thread(self._remove_files))
+        if self._removal is not None:
+            await asyncio.shield(self._removal)  # a second close waits for the same removal
         self._closed()
 
     def kill_now(self) -> None:
