@@ -604,3 +604,11 @@ def test_anything_but_an_answer_within_its_bounds_is_refused(line):
 
     with pytest.raises(ForgedAnswer):
         parse_answer(line, 100)
+
+
+@as_root
+def test_as_root_inotify_works_and_is_counted_per_session_uid():
+    with _emulator("root", "--container-type", "PythonLTS", "--max-sessions", "2") as emulator:
+        taken = emulator.execute(INOTIFY_HOARD, "watcher")["result"]["executionResult"]
+        assert taken[1] >= 100, taken  # the session's own uid's instances (the per-user limit is theirs alone)
+        assert emulator.execute(INOTIFY_HOARD, "other-watcher")["result"]["executionResult"][1] >= 100
