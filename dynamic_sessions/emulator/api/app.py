@@ -8,6 +8,7 @@ import logging
 import math
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ class EmulatorState:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)
+    watched: "weakref.WeakSet[Session]" = field(default_factory=weakref.WeakSet)
+    """Sessions whose end releases their history."""
 
 
 def loggable(path: str) -> str:
@@ -161,7 +164,8 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     session = await state.pool.session_for(ident)
     release = session.enqueue(len(code))
     history = session.executions
-    if not history:  # its first kept execution: the history goes when the session does, however it ends
+    if session not in state.watched:  # its history goes when the session does, however it ends
+        state.watched.add(session)
         session.when_closed(lambda: state.history.release(history))
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
