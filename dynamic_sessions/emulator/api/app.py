@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import math
+import sys
 import time
 import uuid
 import weakref
@@ -133,7 +134,7 @@ async def _run(state: EmulatorState, session: Session, code: str, timeout_s: flo
 async def _run_now(state: EmulatorState, ident: str, code: str, timeout_s: float) -> Outcome:
     """Runs `code` in the identifier's session, counted in its queue while it waits and runs."""
     session = await state.pool.session_for(ident)
-    release = session.enqueue(len(code))
+    release = session.enqueue(sys.getsizeof(code))
     try:
         return await _run(state, session, code, timeout_s)
     finally:
@@ -162,7 +163,7 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     status_code = 202 if version == "2024-10-02-preview" else 200
     # Also answers 429 for a full pool, or a full queue, before an asynchronous execution is accepted.
     session = await state.pool.session_for(ident)
-    release = session.enqueue(len(code))
+    release = session.enqueue(sys.getsizeof(code))
     history = session.executions
     if session not in state.watched:  # its history goes when the session does, however it ends
         state.watched.add(session)

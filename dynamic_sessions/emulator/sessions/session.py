@@ -127,7 +127,7 @@ class Session:
         self._when_closed.append(callback)
 
     def enqueue(self, code_bytes: int) -> Callable[[], None]:
-        """Counts one more execution (of `code_bytes` of code) towards the session's queue; `QueueFull`
+        """Counts one more execution (whose code takes `code_bytes` of memory) towards the session's queue; `QueueFull`
         past its bounds. The caller calls what is returned once the execution is over."""
         if self._queued >= MAX_QUEUED or self._queued_bytes + code_bytes > MAX_QUEUED_CODE_BYTES:
             raise QueueFull(
