@@ -595,6 +595,7 @@ def test_an_answers_further_fields_pass_through_each_cut_to_the_limit():
         _line().replace(b'"seq": 1', b'"seq": 1, "seq": 2'),
         _line().replace(b'"ok": true', b'"ok": "yes"'),
         _line().replace(b'"ms": 1', b'"ms": NaN'),
+        _line().replace(b'"ms": 1', b'"ms": 1e999'),
         _line(result=[[]] * 3000),  # 9,000 tokens, past 4,096 + 2 per character of the limit
         _line(stdout="x" * 80_000),  # past 64 KiB + 12 bytes per character of the limit
     ],

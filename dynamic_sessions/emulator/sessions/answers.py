@@ -15,6 +15,7 @@ while it is parsed:
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
@@ -174,7 +175,7 @@ def parse_answer(line: bytes, limit: int) -> Answer:
     seq, ok, stdout, stderr, ms = (found.get(k, (None, 0, 0))[0] for k in ("seq", "ok", "stdout", "stderr", "ms"))
     if not (isinstance(seq, int) and isinstance(ok, bool) and isinstance(stdout, str) and isinstance(stderr, str)):
         raise ForgedAnswer("a known field is missing or of the wrong type")
-    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or "result" not in found:
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or "result" not in found:
         raise ForgedAnswer("a known field is missing or of the wrong type")
     extra = {k: _cut_value(text, v, limit, k) for k, v in found.items() if k not in KNOWN}
     return Answer(

@@ -299,7 +299,7 @@ class Session:
                 ) from None
             finally:
                 self.last_used = time.time()
-            if not line:
+            if line is None:
                 code_ = await self._exit_code()
                 over_memory = self._reached_memory_cap()
                 await self.close()
@@ -323,8 +323,8 @@ class Session:
             self._hold_channel()
             return Outcome(answer.ok, answer.stdout, answer.stderr, answer.result, round(answer.ms), answer.extra)
 
-    async def _read_line(self, bound: int) -> bytes:
-        """The next line from the kernel, newline excluded; b"" once the channel has ended. Reads at most
+    async def _read_line(self, bound: int) -> bytes | None:
+        """The next line from the kernel, newline excluded; None once the channel has ended. Reads at most
         `bound` bytes of it (`AnswerTooLarge` past that): what follows the line waits for the next call."""
         assert self._reader is not None
         parts: list[bytes] = []
@@ -334,7 +334,7 @@ class Session:
             if not chunk:
                 chunk = await self._reader.read(CHANNEL_CHUNK)
                 if not chunk:
-                    return b""
+                    return None
             newline = chunk.find(b"\n")
             if newline >= 0:
                 parts.append(chunk[:newline])
