@@ -414,7 +414,7 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
         assert ended.status_code == 204
         # The teardown takes real time (else this proves nothing); the bystander never waits for it.
         assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
-        assert max(latencies) < teardown / 3, (max(latencies), teardown, len(latencies))
+        assert max(latencies) < teardown / 2, (max(latencies), teardown, len(latencies))
         assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
 
 
