@@ -69,6 +69,25 @@ def _emulator(mode: str, *flags: str, pass_fds: tuple[int, ...] = ()) -> Iterato
 
 # --- 1. descriptors the emulator inherited -------------------------------------------------------
 
+
+def _identity(fd: int) -> tuple[int, int]:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
+
+
+def _open_files(pid: int) -> set[tuple[int, int]]:
+    """(device, inode) of what a process's descriptors name, but anonymous inodes and /dev/null."""
+    found = set()
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for entry in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(entry.path).startswith("anon_inode:") or os.readlink(entry.path) == "/dev/null":
+                    continue
+                target = os.stat(entry.path)
+                found.add((target.st_dev, target.st_ino))
+    return found
+
+
 REACH_INHERITED = """
 const fs = require('fs');
 const found = [];
@@ -107,13 +126,12 @@ def test_descriptors_the_emulator_inherited_never_reach_session_code(mode, tmp_p
             code = REACH_INHERITED % {"folder": json.dumps(str(folder)), "file": json.dumps(str(log))}
             seen = emulator.execute(code, "inheritor")["result"]["executionResult"]
             assert seen == [], seen
-            held = {(os.stat(directory).st_dev, os.stat(directory).st_ino), (os.stat(log).st_dev, os.stat(log).st_ino)}
+            # The two planted, and anything else the emulator holds (its pipes, sockets, files), but
+            # anonymous inodes (one inode for every epoll or eventfd) and /dev/null.
+            held = _open_files(emulator.process.pid) | {_identity(directory), _identity(appending)}
             for pid in descendants(emulator.process.pid):
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    for entry in os.scandir(f"/proc/{pid}/fd"):
-                        with contextlib.suppress(OSError):
-                            target = os.stat(entry.path)
-                            assert (target.st_dev, target.st_ino) not in held, f"pid {pid} holds fd {entry.name}"
+                shared = _open_files(pid) & held
+                assert not shared, f"pid {pid} holds descriptors of the emulator's: {shared}"
         assert log.read_text() == "host log\n"
     finally:
         os.close(directory)
