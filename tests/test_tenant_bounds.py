@@ -346,14 +346,16 @@ def test_a_long_operation_id_is_refused_naming_the_header_and_costs_nothing():
 
 
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "4", "--cooldown", "3") as emulator:
+    # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
+    # freed, so the emulator's RSS shows what is held.
+    flags = ("--max-sessions", "4", "--cooldown", "3", "--output-max-length", str(40 * MIB))
+    with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
         for s in range(3):
-            for _ in range(30):  # 30 MiB of kept output per session, well within the history's bounds
-                emulator.execute("console.log('x'.repeat(1024 * 1024 - 1))", f"kept-{s}")
+            emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
         held = _rss_mib(emulator.process.pid) - before
-        assert held > 60, f"the history should hold about 90 MiB, RSS grew {held:.0f} MiB"
+        assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
         deadline = time.monotonic() + 30
         while (
             time.monotonic() < deadline
