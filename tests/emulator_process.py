@@ -44,7 +44,7 @@ def descendants(pid: int) -> set[int]:
 class Emulator:
     """`python -m emulator --port 0 <flags>`, by this interpreter from the clone unless told otherwise:
     `interpreter` is the command before `-m` (a user switch may lead it), `log_owner` the uid that must
-    be able to write its log."""
+    be able to write its log, `pass_fds` descriptors it inherits (as from a careless parent)."""
 
     def __init__(
         self,
@@ -53,6 +53,7 @@ class Emulator:
         cwd: str | Path = ROOT,
         env: dict[str, str] | None = None,
         log_owner: int | None = None,
+        pass_fds: Sequence[int] = (),
     ):
         self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
         if log_owner is not None:
@@ -64,6 +65,7 @@ class Emulator:
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
+            pass_fds=pass_fds,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()

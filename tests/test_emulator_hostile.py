@@ -552,29 +552,31 @@ def _resource(execution_id: str, stdout_chars: int) -> dict:
 
 
 def test_history_keeps_bounded_bytes_per_session_and_in_total():
-    ledger = Ledger(per_session=10_000, total=25_000, count_per_session=100)
+    each = weight("a0", _resource("a0", 3000))  # about 3,000 bytes of output and what holds them
+    ledger = Ledger(per_session=3 * each + 100, total=7 * each, count_per_session=100)
     first: OrderedDict = OrderedDict()
     second: OrderedDict = OrderedDict()
     for i in range(10):
         ledger.keep(first, f"a{i}", _resource(f"a{i}", 3000))
-    assert list(first) == ["a7", "a8", "a9"]  # the newest that fit in 10,000
+    assert list(first) == ["a7", "a8", "a9"]  # the newest that fit in one session's share
     for i in range(10):
         ledger.keep(second, f"b{i}", _resource(f"b{i}", 3000))
-    assert ledger.held <= 25_000
+    assert ledger.held <= 7 * each
     assert list(second) == ["b7", "b8", "b9"]
     assert len(first) + len(second) == 6 and "a9" in first  # the total fits both
-    ledger.keep(second, "big", _resource("big", 14_000))  # over one session's share: kept alone
-    assert list(second) == ["big"] and ledger.held <= 25_000 + 14_000
+    ledger.keep(second, "big", _resource("big", 5 * each))  # over one session's share: kept alone
+    assert list(second) == ["big"] and ledger.held <= 7 * each + weight("big", _resource("big", 5 * each))
     ledger.release(second)
-    assert second == OrderedDict() and ledger.held == sum(weight(r) for r in first.values())
+    assert second == OrderedDict() and ledger.held == sum(weight(k, r) for k, r in first.items())
 
 
 def test_history_drops_the_oldest_across_sessions_when_the_total_is_reached():
-    ledger = Ledger(per_session=10_000, total=12_000, count_per_session=100)
+    each = weight("s0", _resource("s0", 3000))
+    ledger = Ledger(per_session=3 * each, total=3 * each + 100, count_per_session=100)
     sessions: list[OrderedDict] = [OrderedDict() for _ in range(4)]
     for n, history in enumerate(sessions):
         ledger.keep(history, f"s{n}", _resource(f"s{n}", 3000))
-    assert [len(h) for h in sessions] == [0, 1, 1, 1] and ledger.held <= 12_000
+    assert [len(h) for h in sessions] == [0, 1, 1, 1] and ledger.held <= 3 * each + 100
 
 
 def test_history_caps_the_count_per_session():

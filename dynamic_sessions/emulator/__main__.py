@@ -34,6 +34,19 @@ When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>,
 the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
 MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key set the key, MCP_SERVER_API_KEY=<key generated now>."""
 
+LIMITS = """\
+Limits per tenant (besides the caps above):
+  executions    16 running or waiting per session, 16 MiB of their code; 429 past that
+  history       100 executions, 64 MiB per session, 256 MiB in all; freed when the session ends
+  operation-id  1 to 128 printable ASCII characters; 400 otherwise
+  answers       a kernel's answer is read up to 64 KiB + 12 bytes per character of the
+                output limit and of the 1 MiB result limit, and cut to those by the emulator;
+                a larger or malformed one ends the session
+  bodies        JSON 4 MiB, uploads 128 MiB; after 10 s a body must average 16 KiB/s,
+                with no pause of 30 s (408 otherwise)
+  connections   256; the idle ones, then those with the slowest bodies, are closed first
+See docs/sandbox.md for what each mode guarantees."""
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -68,7 +81,10 @@ def _size(text: str) -> int:
 
 def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog,
+        description=DESCRIPTION,
+        epilog=LIMITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
@@ -200,6 +216,15 @@ def report(launcher: Launcher) -> None:
     log.info("sandbox: network %s", network)
     if launcher.seccomp_filter is not None:
         log.info("sandbox: seccomp: io_uring, userfaultfd, keyrings, bpf, perf events, ptrace and more answer ENOSYS")
+        log.info(
+            "sandbox: seccomp: sockets of families but unix, inet, inet6 and netlink (vsock...) answer EAFNOSUPPORT"
+        )
+        denied = [
+            *(["memfd and System V shared memory (no memory cgroup holds them)"] if not launcher.memory_cgroup else []),
+            *(["inotify (counted per user, shared by every session)"] if not launcher.as_root else []),
+        ]
+        if denied:
+            log.info("sandbox: seccomp: %s answer ENOSYS", "; ".join(denied))
     else:
         log.warning("sandbox: seccomp: NOT ENFORCED: %s", launcher.seccomp_missing)
     for line in launcher.enforcement.lines():

@@ -7,8 +7,10 @@ import itertools
 import json
 import logging
 import math
+import sys
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +28,7 @@ from dynamic_sessions.emulator.api.history import Ledger
 from dynamic_sessions.emulator.api.mcp import McpServer
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
-from dynamic_sessions.emulator.sessions.session import Outcome, Session, SessionEnded
+from dynamic_sessions.emulator.sessions.session import Outcome, QueueFull, Session, SessionEnded
 
 log = logging.getLogger("emulator")
 # The log shows this much of a path; the rest is counted.
@@ -45,6 +47,20 @@ class EmulatorState:
     history: Ledger = field(default_factory=Ledger)
     mcp: McpServer | None = None
     """The MCP server's key and environments, when it is on (`--mcp`)."""
+    watched: "weakref.WeakSet[Session]" = field(default_factory=weakref.WeakSet)
+    """Sessions whose end releases their history."""
+
+    async def admit(self, identifier: str, code_size: int) -> tuple[Session, Callable[[], None]]:
+        """The identifier's session with one more execution in its queue (429 past its limit, as for a full
+        pool), and the callable that takes it out again; the session's history goes when the session does,
+        however it ends."""
+        session = await self.pool.session_for(identifier)
+        release = session.enqueue(code_size)
+        if session not in self.watched:
+            self.watched.add(session)
+            history = session.executions
+            session.when_closed(lambda: self.history.release(history))
+        return session, release
 
 
 def loggable(path: str) -> str:
@@ -116,6 +132,9 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
         except PoolFull as full:
             wait = _retry_after(state.pool)
             return error_response(429, "TooManyRequests", f"{full}; retry after {wait} s.", {"Retry-After": str(wait)})
+        except QueueFull as full:
+            message = f"{full}; retry once one has finished."
+            return error_response(429, "TooManyRequests", message, {"Retry-After": "1"})
         except SessionEnded as ended:  # the session's process could not start: the emulator's log says why
             return error_response(503, "SessionUnavailable", f"No session could be started: {ended}.")
 
@@ -139,13 +158,24 @@ def _output_limit(state: EmulatorState, options: ExecutionOptions) -> int:
     return options.output_limit if options.output_limit is not None else state.output_limit
 
 
-async def _run(state: EmulatorState, ident: str, code: str, timeout_s: float, options: ExecutionOptions) -> Outcome:
-    session = await state.pool.session_for(ident)
+async def _run(
+    state: EmulatorState, session: Session, code: str, timeout_s: float, options: ExecutionOptions
+) -> Outcome:
     try:
         return await session.execute(code, timeout_s, _output_limit(state, options), empty_kernel=options.empty_kernel)
     except SessionEnded as ended:
-        await _end(state, ident)
+        if session.identifier is not None and state.pool.sessions.get(session.identifier) is session:
+            await state.pool.end(session.identifier)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
+
+
+async def _run_now(state: EmulatorState, ident: str, code: str, timeout_s: float, options: ExecutionOptions) -> Outcome:
+    """Runs `code` in the identifier's session, counted in its queue while it waits and runs."""
+    session, release = await state.admit(ident, sys.getsizeof(code))
+    try:
+        return await _run(state, session, code, timeout_s, options)
+    finally:
+        release()
 
 
 # --- code/execute: 2024-02-02-preview, 2024-08-02-preview -------------------------------------
@@ -159,7 +189,7 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s, options = contract.legacy_request(await json_body(request), _most_output(state))
-    outcome = await _run(state, ident, code, timeout_s, options)
+    outcome = await _run_now(state, ident, code, timeout_s, options)
     return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key, options))
 
 
@@ -172,31 +202,39 @@ def _is_shell_pool(state: EmulatorState) -> bool:
 
 async def create_execution(request: Request, state: EmulatorState) -> Response:
     if _is_shell_pool(state):
-        return await shell.create_execution(request, state, _end)
+        return await shell.create_execution(request, state)
     version = contract.api_version(request.query_params, contract.EXECUTIONS_VERSIONS, "executions")
     ident = contract.identifier(request.query_params)
     code, execution_type, timeout_s, options = contract.executions_request(
         await json_body(request), _most_output(state)
     )
-    execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
+    execution_id = contract.operation_id(request.headers.get("operation-id")) or str(uuid.uuid4())
     status_code = 202 if version == "2024-10-02-preview" else 200
-    # Also answers 429 for a full pool before an asynchronous execution is accepted.
-    history = (await state.pool.session_for(ident)).executions
+    # Also answers 429 for a full pool, or a full queue, before an asynchronous execution is accepted.
+    session, release = await state.admit(ident, sys.getsizeof(code))
+    history = session.executions
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
         resource = contract.execution_resource(execution_id, ident, execution_type, outcome, options)
         if outcome is not None and version == "2025-10-02-preview":
             resource["result"]["outputStreamsMaxLength"] = _output_limit(state, options)
-        state.history.keep(history, execution_id, resource)
+        if session.alive:
+            state.history.keep(history, execution_id, resource)
         return resource
 
     if execution_type == "Synchronous":
-        return JSONResponse(remember(await _run(state, ident, code, timeout_s, options)), status_code=status_code)
+        try:
+            return JSONResponse(remember(await _run(state, session, code, timeout_s, options)), status_code=status_code)
+        finally:
+            release()
 
     running = remember(None)
 
     async def finish() -> None:
-        remember(await _run(state, ident, code, timeout_s, options))
+        try:
+            remember(await _run(state, session, code, timeout_s, options))
+        finally:
+            release()
 
     task = asyncio.create_task(finish())
     state.background.add(task)
@@ -223,7 +261,7 @@ async def _session_files(request: Request, state: EmulatorState, versions: tuple
     contract.api_version(request.query_params, versions, route)
     session = await state.pool.session_for(contract.identifier(request.query_params))
     try:
-        folder = SessionFiles(session.data_dir)
+        folder = SessionFiles(session.data_dir, session.copier())
     except OSError:
         raise BadRequest(404, "NotFound", "This session's /mnt/data is gone; the session has ended.") from None
     path = request.query_params.get("path")
@@ -338,16 +376,9 @@ async def session_item(request: Request, state: EmulatorState) -> Response:
     if session is None:
         raise BadRequest(404, "SessionNotFound", "No live session has this identifier.")
     if request.method == "DELETE":
-        await _end(state, ident)
+        await state.pool.end(ident)
         return Response(status_code=204)
     return JSONResponse(contract.session_resource(session, state.pool.settings.cooldown_s))
-
-
-async def _end(state: EmulatorState, ident: str) -> None:
-    session = state.pool.sessions.get(ident)
-    if session is not None:
-        state.history.release(session.executions)
-    await state.pool.end(ident)
 
 
 async def list_sessions(request: Request, state: EmulatorState) -> Response:

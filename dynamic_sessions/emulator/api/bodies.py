@@ -25,6 +25,10 @@ MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 MAX_MULTIPART_OVERHEAD = 64 * 1024
 # A client that stops sending in the middle of a body holds a request open; this long, no more.
 BODY_IDLE_TIMEOUT_S = 30.0
+# Nor may a body trickle in: after a grace period, it must keep up this average rate (a byte now and
+# then does not hold a request open). 128 MB at this rate take about two hours.
+BODY_GRACE_S = 10.0
+MIN_BODY_BYTES_PER_S = 16 * 1024
 
 
 def _too_large(what: str, limit: int) -> BadRequest:
@@ -41,13 +45,20 @@ async def _chunks(request: Request, limit: int, what: str) -> AsyncIterator[byte
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(what, limit)
     received = 0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     while True:
+        rate_deadline = started + BODY_GRACE_S + received / MIN_BODY_BYTES_PER_S
         try:
-            async with asyncio.timeout(BODY_IDLE_TIMEOUT_S):
+            async with asyncio.timeout_at(min(loop.time() + BODY_IDLE_TIMEOUT_S, rate_deadline)):
                 message = await request.receive()
         except TimeoutError:
             raise BadRequest(
-                408, "RequestTimeout", f"No part of the body arrived for {BODY_IDLE_TIMEOUT_S:g} s."
+                408,
+                "RequestTimeout",
+                f"The body arrived too slowly: after {BODY_GRACE_S:g} s it must average "
+                f"{MIN_BODY_BYTES_PER_S // 1024} KiB/s, with no pause of {BODY_IDLE_TIMEOUT_S:g} s.",
+                {"Connection": "close"},
             ) from None
         if message["type"] != "http.request":
             raise BadRequest(400, "InvalidRequest", "The client went away before the body was complete.")
@@ -84,7 +95,8 @@ class _Parts:
     def __init__(self, files: SessionFiles):
         self.files = files
         self.upload: Upload | None = None
-        self.done: FileInfo | None = None
+        self.done: Upload | None = None
+        """The file part, once it has ended (its `finish` puts it in place)."""
         self._header_name = b""
         self._header_value = b""
         self._disposition = b""
@@ -101,6 +113,11 @@ class _Parts:
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,
         }
+
+    async def flush(self) -> None:
+        for upload in (self.upload, self.done):
+            if upload is not None:
+                await upload.flush()
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -145,8 +162,7 @@ class _Parts:
     def on_part_end(self) -> None:
         if self._writing and self.upload is not None:
             self._writing = False
-            self.done = self.upload.commit()
-            self.upload = None
+            self.done, self.upload = self.upload, None
 
 
 async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
@@ -158,9 +174,14 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
     try:
         parser = MultipartParser(boundary, parts.callbacks())
         parser.write(first)
+        await parts.flush()
         async for chunk in chunks:
             parser.write(chunk)
+            await parts.flush()
         parser.finalize()
+        if parts.done is not None:
+            stored, parts.done = parts.done, None
+            return await stored.finish()
     except FormParserError as error:
         if "header size" in str(error):
             raise BadRequest(
@@ -168,11 +189,10 @@ async def receive_upload(request: Request, files: SessionFiles) -> FileInfo:
             ) from None
         raise BadRequest(400, "InvalidRequest", f"The multipart/form-data body is malformed: {error}") from None
     finally:
-        if parts.upload is not None:
-            parts.upload.abort()
-    if parts.done is None:
-        raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
-    return parts.done
+        for left in (parts.upload, parts.done):
+            if left is not None:
+                left.abort()
+    raise BadRequest(400, "InvalidRequest", "Send the file as the multipart field 'file', with a file name.")
 
 
 # RFC 2046: a boundary is 1..70 characters; a multipart body opens with "--boundary" and CRLF.

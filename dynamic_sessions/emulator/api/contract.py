@@ -26,6 +26,9 @@ MAX_TIMEOUT_S = 220
 DEFAULT_LEGACY_TIMEOUT_S = 220
 # The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters (fullmatch:
 # `$` alone would let a trailing newline through).
+# operation-id names an execution (GET /executions/{id}); clients send a GUID. Held to a size and to
+# printable ASCII: it is kept in the session's history and in the resource's URL.
+OPERATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
 IDENTIFIER = re.compile(r"""[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}""")
 # Azure's documented default for `outputStreamsMaxLength`: characters kept of stdout and of stderr.
 DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
@@ -179,6 +182,20 @@ def executions_request(body: Any, most: int = MAX_OUTPUT_STREAMS_MAX_LENGTH) -> 
             raise BadRequest(400, "InvalidRequest", "code is not valid base64-encoded UTF-8.") from None
     timeout = _timeout(body["timeoutInSeconds"], None)
     return code, body["executionType"], timeout, execution_options(body, "", most)
+
+
+def operation_id(value: str | None) -> str | None:
+    """The `operation-id` header, or a 400 naming what is allowed; None when it is absent or empty."""
+    if not value:
+        return None
+    if OPERATION_ID.fullmatch(value) is None:
+        raise BadRequest(
+            400,
+            "InvalidRequest",
+            f"The operation-id header ({len(value)} characters) must be 1 to 128 printable ASCII characters "
+            "without spaces, such as a GUID.",
+        )
+    return value
 
 
 def shown_result(outcome: Outcome, options: ExecutionOptions) -> Any:

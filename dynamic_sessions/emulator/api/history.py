@@ -4,7 +4,7 @@ Each session keeps its resources (so they end with it); one ledger across sessio
 drops the oldest kept resources wherever they are once the total grows past its budget.
 """
 
-import json
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,14 +16,35 @@ BYTES_IN_TOTAL = 256 * 1024 * 1024
 History = OrderedDict[str, dict[str, Any]]
 
 
-def weight(resource: dict[str, Any]) -> int:
-    """About the bytes a resource holds: its output streams and result."""
+# What a kept entry costs beyond its strings and result: its dicts, its place in two ordered dicts.
+ENTRY_BYTES = 1024
+
+
+def _size(value: Any) -> int:
+    """The bytes Python holds for a JSON value, nested containers and all."""
+    if not isinstance(value, dict | list):
+        return sys.getsizeof(value)
+    total = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return total
+
+
+def weight(execution_id: str, resource: dict[str, Any]) -> int:
+    """The bytes a kept resource holds in the emulator: its id (also its key), identifier, output
+    streams, result of any shape and error, as Python counts them, and the dicts holding them."""
+    total = ENTRY_BYTES + 2 * sys.getsizeof(execution_id) + sys.getsizeof(resource.get("identifier", ""))
     result = resource.get("result")
-    if not isinstance(result, dict):
-        return 256
-    value = result.get("executionResult")
-    size = len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False, default=str))
-    return 256 + len(result.get("stdout", "")) + len(result.get("stderr", "")) + size
+    if isinstance(result, dict):
+        total += sum(_size(value) for value in result.values())
+    return total + (_size(resource["error"]) if "error" in resource else 0)
 
 
 @dataclass
@@ -40,7 +61,7 @@ class Ledger:
     def keep(self, history: History, execution_id: str, resource: dict[str, Any]) -> None:
         key = (id(history), execution_id)
         self._forget(key)
-        size = weight(resource)
+        size = weight(execution_id, resource)
         history[execution_id] = resource
         history.move_to_end(execution_id)
         self._entries[key] = (history, size)

@@ -4,7 +4,9 @@ uvicorn bounds keep-alive idleness, but not a connection that never sends a comp
 how many such connections pile up. The protocol below (uvicorn's httptools protocol, plus three
 checks) closes a connection whose request head is not complete within `HEAD_TIMEOUT_S` of it
 opening or of its previous response, caps a request head at `MAX_HEAD_BYTES`, and, when more than
-`MAX_CONNECTIONS` are open, closes the longest-idle ones to make room for the newcomer.
+`MAX_CONNECTIONS` are open, closes the longest-idle ones to make room for the newcomer, then, if
+still more are open, those whose request body arrives the slowest (a body that trickles in holds
+its request open; see `bodies` for its minimum rate). Requests being answered are never closed.
 """
 
 import asyncio
@@ -14,6 +16,9 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_CONNECTIONS = 256
+# uvicorn answers 503 past this many connections or requests in progress: above MAX_CONNECTIONS, so that
+# the requests of connections just shed (they end a loop turn or two later) leave room for newcomers.
+CONCURRENCY_SLACK = 64
 HEAD_TIMEOUT_S = 5.0
 MAX_HEAD_BYTES = 64 * 1024
 # A body still arriving after its answer (a refused upload, say) is read and dropped this long at most.
@@ -35,6 +40,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _awaiting_head = True
     _idle_since = 0.0
+    _body_since = 0.0
+    _body_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -57,7 +64,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
         self._cancel_head_deadline()
+        self._body_since = time.monotonic()
+        self._body_bytes = 0
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+    def _body_rate(self) -> float | None:
+        """Bytes per second of the request body being received, or None when none is."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.more_body or self.transport.is_closing():
+            return None
+        return self._body_bytes / max(time.monotonic() - self._body_since, 0.001)
 
     def on_message_complete(self) -> None:
         answered_early = self.cycle is not None and self.cycle.response_complete
@@ -97,11 +117,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _evict_idle(self) -> None:
-        idle = sorted(
-            (c for c in self.connections if c is not self and isinstance(c, GuardedHttpProtocol) and c._idle()),
-            key=lambda c: c._idle_since,
-        )
-        for connection in idle[: len(self.connections) - MAX_CONNECTIONS]:
+        others = [c for c in self.connections if c is not self and isinstance(c, GuardedHttpProtocol)]
+        idle = sorted((c for c in others if c._idle()), key=lambda c: c._idle_since)
+        receiving = [(rate, c) for c in others if not c._idle() and (rate := c._body_rate()) is not None]
+        slowest = [c for _, c in sorted(receiving, key=lambda pair: pair[0])]
+        for connection in [*idle, *slowest][: len(self.connections) - MAX_CONNECTIONS]:
             connection.transport.close()
             # Counted out now: its connection_lost comes a loop turn later, maybe after this request's head.
             self.connections.discard(connection)
@@ -112,7 +132,7 @@ def server_options() -> dict[str, Any]:
     return {
         "http": GuardedHttpProtocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
-        # Past this many connections or requests in progress, uvicorn answers 503; idle connections are
-        # evicted before that, so only work in progress counts.
-        "limit_concurrency": MAX_CONNECTIONS + 1,
+        # Past this many connections or requests in progress, uvicorn answers 503; idle connections and
+        # slow bodies are shed before that, so only requests being answered count.
+        "limit_concurrency": MAX_CONNECTIONS + CONCURRENCY_SLACK,
     }

@@ -8,8 +8,9 @@ Azure-Samples/container-apps-dynamic-sessions-samples): `shellCommand` or `execC
 code-interpreter body is refused with a 400 that says what a Shell pool takes.
 """
 
+import json
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -106,20 +107,22 @@ def ended_outcome(ended: SessionEnded) -> CommandOutcome:
     return CommandOutcome(-1, "", f"Error: {message}\n", "SessionEnded", message, 0)
 
 
-async def create_execution(
-    request: Request, state: "EmulatorState", end: Callable[["EmulatorState", str], Awaitable[None]]
-) -> Response:
-    """POST /executions of a Shell pool; `end` releases a session whose process is gone."""
+async def create_execution(request: Request, state: "EmulatorState") -> Response:
+    """POST /executions of a Shell pool, held to the same per-session queue, history and operation-id bounds as
+    the code interpreter's."""
     contract.api_version(request.query_params, SHELL_VERSIONS, "executions (Shell pools)")
     identifier = contract.identifier(request.query_params)
     command = command_from(await json_body(request), state.output_limit)
-    execution_id = request.headers.get("operation-id") or str(uuid.uuid4())
-    session = await state.pool.session_for(identifier)
+    execution_id = contract.operation_id(request.headers.get("operation-id")) or str(uuid.uuid4())
+    session, release = await state.admit(identifier, sys.getsizeof(json.dumps(command.request())))
     try:
         outcome = await run_command(session, "Shell", command)
     except SessionEnded as ended:
-        await end(state, identifier)
+        await state.pool.end(identifier)
         outcome = ended_outcome(ended)
+    finally:
+        release()
     resource = execution_resource(execution_id, identifier, outcome)
-    state.history.keep(session.executions, execution_id, resource)
+    if session.alive:
+        state.history.keep(session.executions, execution_id, resource)
     return JSONResponse(resource)

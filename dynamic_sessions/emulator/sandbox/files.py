@@ -8,16 +8,19 @@ verified regular file for reading or writing. Uploads are written into a fresh f
 O_EXCL and renamed over the name, so they replace a planted link instead of writing through it.
 """
 
+import asyncio
 import contextlib
 import errno
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from dynamic_sessions.emulator.sandbox import processes
 
 # Linux's limit for one path component; a longer name could never name a file in /mnt/data.
 MAX_NAME_BYTES = 255
@@ -105,9 +108,15 @@ def _not_regular(name: str, status: os.stat_result) -> FileRefused:
 
 
 class SessionFiles:
-    """The files API's operations on one session folder, each relative to a descriptor of it."""
+    """The files API's operations on one session folder, each relative to a descriptor of it.
 
-    def __init__(self, folder: Path):
+    `copier`: the command line of a process that copies its stdin to its stdout from inside the
+    session's cgroups, as the session's uid; uploads are written through it, so their pages count
+    towards the session's own memory cap (a tmpfs page is charged to whoever writes it).
+    """
+
+    def __init__(self, folder: Path, copier: Sequence[str] | None = None):
+        self._copier = copier
         self._dir = -1  # for __del__, should the open fail
         self._dir = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self._owner = os.fstat(self._dir)
@@ -294,7 +303,12 @@ class SessionFiles:
         if os.geteuid() == 0 and self._owner.st_uid != 0:
             # The session runs as the folder's owner; its uploads must be its own to change.
             os.fchown(fd, self._owner.st_uid, self._owner.st_gid)
-        return Upload(self._dir, temporary, name, fd)
+        try:
+            return Upload(self._dir, temporary, name, fd, self._copier)
+        except OSError as error:
+            os.close(fd)
+            os.unlink(temporary, dir_fd=self._dir)
+            raise _os_error(name, error) from None
 
 
 class Upload:
@@ -303,22 +317,51 @@ class Upload:
     rename() replaces whatever entry has the name (a planted link included) without following it.
     """
 
-    def __init__(self, folder_fd: int, temporary: str, name: str, fd: int):
+    def __init__(self, folder_fd: int, temporary: str, name: str, fd: int, copier: Sequence[str] | None = None):
         self._folder = folder_fd
         self._temporary = temporary
         self.name = name
         self._fd = fd
         self.size = 0
+        self._pending: list[bytes] = []
+        self._pipe = -1
+        self._copy: processes.Child | None = None
+        if copier is not None:
+            read, write = os.pipe()
+            try:
+                self._copy = processes.spawn(copier, stdin=read, stdout=fd, env={"PATH": "/usr/bin:/bin"})
+            except BaseException:
+                os.close(write)
+                raise
+            finally:
+                os.close(read)
+            self._pipe = write
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._fd, view)
-            except OSError as error:
-                raise _os_error(self.name, error) from None
-            view = view[written:]
+        """Writes `data`, or (through a copier) holds it until `flush`."""
         self.size += len(data)
+        if self._copy is not None:
+            self._pending.append(bytes(data))
+            return
+        _write_all(self._fd, data, self.name)
+
+    async def flush(self) -> None:
+        """Hands what `write` held to the copier, from a worker thread (the pipe may be full a while)."""
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            await asyncio.to_thread(_write_all, self._pipe, data, self.name)
+
+    async def finish(self) -> FileInfo:
+        """Waits for the copier to have written everything, then puts the file in place (`commit`)."""
+        if self._copy is not None:
+            await self.flush()
+            os.close(self._pipe)
+            self._pipe = -1
+            if await self._copy.wait() != 0:
+                self.abort()
+                raise _not_stored(self.name)
+            self._copy = None
+        return self.commit()
 
     def commit(self) -> FileInfo:
         try:
@@ -332,11 +375,38 @@ class Upload:
         return FileInfo(self.name, status.st_size, status.st_mtime)
 
     def abort(self) -> None:
+        if self._pipe >= 0:
+            os.close(self._pipe)
+            self._pipe = -1
+        if self._copy is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._copy.pid, 9)
+            self._copy = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
             with contextlib.suppress(OSError):
                 os.unlink(self._temporary, dir_fd=self._folder)
+
+
+def _not_stored(name: str) -> FileRefused:
+    return FileRefused(
+        507,
+        "InsufficientStorage",
+        f"{name!r} did not fit: the session's /mnt/data or its memory cap (which counts its files) is full.",
+    )
+
+
+def _write_all(fd: int, data: bytes, name: str) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BrokenPipeError:  # the copier is gone: the kernel stopped it at the session's memory cap
+            raise _not_stored(name) from None
+        except OSError as error:
+            raise _os_error(name, error) from None
+        view = view[written:]
 
 
 def read_chunks(fd: int, size: int) -> Iterator[bytes]:

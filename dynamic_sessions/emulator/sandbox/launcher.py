@@ -95,6 +95,18 @@ class Launcher:
             bwrap = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", *bwrap]
         return group.entering(bwrap) if group is not None else bwrap
 
+    def hiding_arguments(self, argv: list[str], args_fd: int) -> tuple[list[str], bytes]:
+        """`argv` with bubblewrap's arguments moved to `args_fd`, which bubblewrap reads (`--args`), and
+        what to write there. Bubblewrap is pid 1 of the session's pid namespace: its command line, which
+        session code reads in /proc/1/cmdline, then names no host path (the scratch folder, the
+        emulator's pid in it)."""
+        if self.bwrap is None or self.bwrap not in argv:
+            return argv, b""
+        start = argv.index(self.bwrap) + 1
+        end = argv.index("--", start)  # the command itself stays: bubblewrap reads only options there
+        options = b"".join(arg.encode() + b"\0" for arg in argv[start:end])
+        return [*argv[:start], "--args", str(args_fd), *argv[end:]], options
+
     def environment(self, data_dir: Path) -> dict[str, str]:
         """The environment of the process the emulator starts: minimal, whether sandboxed or not."""
         if self.sandboxed:
@@ -245,11 +257,13 @@ def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps 
     if egress and (reason := network.unusable_reason(slirp, as_root)) is not None:
         raise SandboxUnavailable(reason)
     prlimit = shutil.which("prlimit")
+    controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
+    memory_cgroup = caps.enabled and "memory" not in why_not
     try:
-        program, seccomp_missing = seccomp.compile_filter(), ""
+        program = seccomp.compile_filter(unconfined_memory=not memory_cgroup, shared_user=not as_root)
+        seccomp_missing = ""
     except seccomp.SeccompUnavailable as missing:
         program, seccomp_missing = None, str(missing)
-    controllers, why_not = cgroups.discover() if caps.enabled else ([], {})
     return Launcher(
         runtime=runtime,
         bwrap=bwrap,
@@ -260,7 +274,7 @@ def make_launcher(runtime: Runtime, egress: bool, unsandboxed: bool, caps: Caps 
         prlimit=prlimit,
         slirp=slirp,
         controllers=tuple(controllers),
-        memory_cgroup=caps.enabled and "memory" not in why_not,
+        memory_cgroup=memory_cgroup,
         enforcement=_enforcement(caps, as_root, prlimit, why_not),
         seccomp_filter=program,
         seccomp_missing=seccomp_missing,

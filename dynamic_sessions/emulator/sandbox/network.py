@@ -12,9 +12,12 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
+from dynamic_sessions.emulator.sandbox import processes
 from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
 
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
@@ -51,7 +54,7 @@ async def child_pid(info: asyncio.StreamReader) -> int:
     return int(json.loads(text)["child-pid"])
 
 
-async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None = None) -> asyncio.subprocess.Process:
+async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None = None) -> processes.Child:
     """Starts slirp4netns for the network namespace of `pid`; returns once the namespace has its route out.
 
     slirp4netns ends when `exit_fd` (the read end of a pipe the emulator holds open) is closed, so
@@ -80,11 +83,8 @@ async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None 
             str(pid),
             "tap0",
         ]
-        process = await asyncio.create_subprocess_exec(
-            *(group.entering(relay) if group is not None else relay),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+        process = processes.spawn(
+            group.entering(relay) if group is not None else relay,
             pass_fds=(owner, ready_w, exit_fd),
             env={"PATH": "/usr/bin:/bin"},
             start_new_session=True,
@@ -101,7 +101,7 @@ async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None 
         os.close(ready_r)
     if ready != b"1":
         with contextlib.suppress(ProcessLookupError):
-            process.kill()
+            os.kill(process.pid, signal.SIGKILL)
         await process.wait()
         raise OSError("slirp4netns could not give the session its network")
     return process
@@ -124,25 +124,21 @@ async def _fence(owner: int, pid: int) -> None:
     """Adds the unreachable routes to the session's network namespace, or raises OSError: no session goes
     out without them."""
     cidrs = [*FENCED, *(f"{address}/32" for address in host_addresses())]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-I",
-        "-S",
-        str(FENCE),
-        str(owner),
-        f"/proc/{pid}/ns/net",
-        *cidrs,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        pass_fds=(owner,),
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    # The standard library's run (in a thread) closes every descriptor but `owner` in the child.
+    command = [sys.executable, "-I", "-S", str(FENCE), str(owner), f"/proc/{pid}/ns/net", *cidrs]
     try:
-        _, error = await asyncio.wait_for(process.communicate(), FENCE_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+        done = await asyncio.to_thread(
+            subprocess.run,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(owner,),
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=FENCE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
         raise OSError("fencing the session's network took too long") from None
-    if process.returncode != 0:
-        raise OSError(f"cannot fence the session's network: {error.decode(errors='replace').strip()}")
+    if done.returncode != 0:
+        raise OSError(f"cannot fence the session's network: {done.stderr.decode(errors='replace').strip()}")

@@ -12,7 +12,6 @@ import ctypes
 import ctypes.util
 import fcntl
 import os
-import shutil
 import stat
 import subprocess
 import tempfile
@@ -64,20 +63,22 @@ def remove_folder(folder: Path) -> None:
 
 
 def delete_tree(folder: Path) -> None:
-    """Deletes `folder` and all below it, following no link a session left, however deep its tree."""
-    try:
-        shutil.rmtree(folder, ignore_errors=True)
-    except RecursionError:
-        # Python 3.11's rmtree recurses once per level: a session can nest folders thousands deep.
-        # rm walks any depth; it stays on this file system, as nothing of the host is mounted below.
-        subprocess.run(
-            ["/bin/rm", "-rf", "--one-file-system", "--", str(folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={"PATH": "/usr/bin:/bin"},
-            check=False,
-        )
+    """Deletes `folder` and all below it, following no link a session left, however deep or wide its tree.
+
+    rm does it in a process of its own: Python's rmtree recursed once per level (a session can nest
+    folders thousands deep), and its loop would hold the interpreter's lock between unlinks for as long
+    as a million files take. rm stays on this file system, as nothing of the host is mounted below.
+    """
+    if not os.path.lexists(folder):
+        return
+    subprocess.run(
+        ["/bin/rm", "-rf", "--one-file-system", "--", str(folder)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
 
 
 def remove_stale(root: Path) -> list[Path]:

@@ -23,7 +23,7 @@ const channel = new net.Socket({ fd: Number(process.argv[2] || 3), readable: tru
 // What a cell keeps of its results' JSON (executionResult); the streams' limit comes with each request.
 const RESULT_LIMIT = 1024 * 1024;
 // What one cell's Jupyter outputs may hold in all; past it, an output's data is replaced by a marker.
-const OUTPUTS_LIMIT = 16 * 1024 * 1024;
+const OUTPUTS_LIMIT = 1024 * 1024;
 
 // The cell that is running, or null between cells: output written then belongs to no answer.
 let running = null;

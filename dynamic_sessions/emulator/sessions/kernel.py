@@ -43,7 +43,7 @@ SCALARS = (str, int, float, bool)
 # What a cell keeps of its result's JSON; `outputStreamsMaxLength` is the streams' limit alone.
 RESULT_LIMIT = 1024 * 1024
 # What one execution's Jupyter outputs (figures included) may hold in all.
-OUTPUTS_LIMIT = 16 * 1024 * 1024
+OUTPUTS_LIMIT = 1024 * 1024
 # The package set's prebuilt matplotlib font list (sessions.packages.MATPLOTLIB_CACHE).
 MATPLOTLIB_CACHE = ".matplotlib"
 # The argument that makes a kernel the empty one: it runs every request itself.
@@ -417,12 +417,13 @@ def main(argv: list[str]) -> None:
         else:
             answer = kernel.execute(request["code"], int(request["timeoutMs"]), int(request["outputLimit"]))
         answer["seq"] = request["seq"]
+        # Raw UTF-8, not \u escapes: the emulator reads an answer up to a size its output limit allows.
         try:
-            encoded = json.dumps(answer)
+            encoded = json.dumps(answer, ensure_ascii=False)
         except (TypeError, ValueError):  # a str subclass or the like that json refuses: send its repr
             answer["result"] = _repr_or_why(answer["result"])
-            encoded = json.dumps(answer, default=_repr_or_why)
-        channel.sendall(encoded.encode() + b"\n")
+            encoded = json.dumps(answer, ensure_ascii=False, default=_repr_or_why)
+        channel.sendall(encoded.encode("utf-8", "surrogatepass") + b"\n")
     # The emulator closed the channel: the session is over.
 
 
