@@ -36,7 +36,7 @@ def test_each_settings_default_in_the_table_is_the_programs():
 
 def _import_commands() -> list[tuple[str, str, str]]:
     found = re.findall(r"pulumi import (\S+) (\S+) \S+ \\\n\s+--parent '\w+=(urn:[^']+)'", DOCS)
-    assert len(found) == 3
+    assert len(found) == 5
     return found
 
 
@@ -53,6 +53,8 @@ def _registered(mocks: AzureMocks) -> dict[str, tuple[str, str]]:
 def test_the_pool_stacks_import_commands_name_what_the_program_declares():
     mocks, exports, program = run_program(stack_config("prod"), stack="prod")
     ids = [a.id for a in program["pool"].role_assignments]
+    assert program["pool"].lock is not None  # prod is locked: its lock's import command is checked too
+    ids.append(program["pool"].lock.id)
 
     def check(_):
         for typ, name, parent in _import_commands():

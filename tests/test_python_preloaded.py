@@ -4,6 +4,8 @@ code and public clients import, figures as images, useEmptyKernel, and the cache
 import base64
 import concurrent.futures
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +164,20 @@ def test_a_node_pool_never_installs_the_python_set(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(packages, "provisioned", refuse)
     assert runtimes.make_runtime("NodeLTS").container_type == "NodeLTS"
+
+
+def test_a_cache_the_user_cannot_create_stops_the_start_with_what_to_do_instead(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocked / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dynamic_sessions.emulator", "--container-type", "PythonLTS", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"emulator: the preloaded package set's cache cannot be created at {blocked / 'cache'}")
+    assert "XDG_CACHE_HOME" in line and "--python-packages none" in line

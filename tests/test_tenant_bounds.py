@@ -297,7 +297,9 @@ def _shmem_mib() -> float:
 
 @as_root
 def test_as_an_ordinary_user_memfd_pages_cannot_escape_the_memory_cap():
-    with _emulator("nobody", "--container-type", "PythonLTS", "--memory-limit", "256M") as emulator:
+    with _emulator(
+        "nobody", "--container-type", "PythonLTS", "--python-packages", "none", "--memory-limit", "256M"
+    ) as emulator:
         before = _shmem_mib()
         outcome = emulator.execute(MEMFD_FILL, "hoarder", timeoutInSeconds=60)["result"]["executionResult"]
         grown = _shmem_mib() - before
@@ -308,7 +310,7 @@ def test_as_an_ordinary_user_memfd_pages_cannot_escape_the_memory_cap():
 
 @as_root
 def test_as_an_ordinary_user_one_session_cannot_take_every_inotify_instance_of_the_user():
-    with _emulator("nobody", "--container-type", "PythonLTS") as emulator:
+    with _emulator("nobody", "--container-type", "PythonLTS", "--python-packages", "none") as emulator:
         taken = emulator.execute(INOTIFY_HOARD, "hoarder")["result"]["executionResult"]
         assert taken == [errno.ENOSYS, 0], taken
         # The host's own processes of that user still get theirs.

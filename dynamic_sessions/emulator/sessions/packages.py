@@ -63,8 +63,16 @@ def provisioned(python_version: str, interpreter: str, root: Path | None = None)
     folder = cache_folder(python_version, root)
     if folder.is_dir():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(folder.with_name(folder.name + ".lock"), "w")  # noqa: SIM115 (held below)
+    except OSError as error:
+        raise RuntimeUnavailable(
+            f"the preloaded package set's cache cannot be created at {folder.parent} ({error.strerror}); "
+            "set XDG_CACHE_HOME to a folder this user can write, or pass --python-packages none "
+            "(the standard library alone) or --python-packages DIR (a set of your own)"
+        ) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another emulator may be installing it: wait for it
         if not folder.is_dir():
             _install(folder, python_version, interpreter)
