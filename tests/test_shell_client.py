@@ -95,9 +95,12 @@ def test_a_list_is_sent_as_exec_command_and_args_with_the_options_given():
 
 @pytest.mark.parametrize("version", OLDER)
 def test_versions_without_shell_commands_raise_not_supported_before_any_request(version):
-    with FaultServer(shell_answer()) as server, client(server.url, version=version) as pool:
-        with pytest.raises(NotSupported) as raised:
-            pool.run_command("echo hello-world", "agent-1")
+    with (
+        FaultServer(shell_answer()) as server,
+        client(server.url, version=version) as pool,
+        pytest.raises(NotSupported) as raised,
+    ):
+        pool.run_command("echo hello-world", "agent-1")
     assert str(raised.value) == (
         f"run_command needs api version 2025-02-02-preview or 2025-10-02-preview; this client speaks {version}"
     )
@@ -172,9 +175,8 @@ def test_a_running_answer_is_polled_at_its_execution_until_done():
 
 @pytest.mark.parametrize("body", [{"result": {"stdout": "x"}}, {"status": "Succeeded", "result": "x"}, ["no"]])
 def test_an_answer_without_a_status_or_with_a_bad_result_is_unexpected(body):
-    with FaultServer(Reply(body=body)) as server, client(server.url) as pool:
-        with pytest.raises(UnexpectedResponse):
-            pool.run_command("true", "agent-1")
+    with FaultServer(Reply(body=body)) as server, client(server.url) as pool, pytest.raises(UnexpectedResponse):
+        pool.run_command("true", "agent-1")
 
 
 # --- against the emulator's Shell pool --------------------------------------------------------
