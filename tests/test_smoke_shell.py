@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from dynamic_sessions.client.client import SessionsClient
+from dynamic_sessions.smoke import egress
 from dynamic_sessions.smoke.__main__ import main
 from tests.arm_stand_in import ArmStandIn, pool_properties
 from tests.emulator_process import serving
@@ -198,3 +200,26 @@ def test_egress_declared_on_and_open_reaches_the_far_host_from_bash(capsys, monk
     assert code == 0, report["message"]
     probe = report["egressProbe"]
     assert (probe["target"], probe["outcome"], probe["reached"]) == (f"{far.address}:{far.port}", "connected", True)
+
+
+def test_the_bash_probe_without_coreutils_timeout_prints_no_outcome_rather_than_blocked(shell_pool):
+    target = egress.target_of(UNREACHED)
+    with SessionsClient(shell_pool.url, api_version="2025-10-02-preview") as pool:
+        # The same probe with nothing on PATH: `timeout` is not found, as on an image without coreutils.
+        hidden = pool.run_command("PATH=/nowhere\n" + egress.probe_code("Shell", target), "smoke-probe-bare")
+        found = pool.run_command(egress.probe_code("Shell", target), "smoke-probe-bare")
+        pool.release("smoke-probe-bare")
+    assert (hidden.exit_code, hidden.stdout) == (1, "the egress probe needs coreutils' timeout\n")
+    assert egress.outcome_of(hidden) is None
+    assert egress.outcome_of(found) == "Network is unreachable"
+
+
+def test_the_bash_probe_quotes_the_host_so_a_url_cannot_run_a_command(shell_pool):
+    # urlsplit takes `$(...)` into a host name; the probe must pass it to bash as one literal word.
+    target = egress.target_of("http://a$(id>injected)b:8443")
+    with SessionsClient(shell_pool.url, api_version="2025-10-02-preview") as pool:
+        probed = pool.run_command(egress.probe_code("Shell", target), "smoke-probe-quoted")
+        listed = pool.run_command("ls", "smoke-probe-quoted")
+        pool.release("smoke-probe-quoted")
+    assert egress.outcome_of(probed) not in (None, "connected")
+    assert "injected" not in listed.stdout

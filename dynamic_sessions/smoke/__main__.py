@@ -17,11 +17,11 @@ EMULATOR_COMMANDS = {
 EPILOG = f"""\
 The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
 else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
-environment, and the report names the source. The interpreter comes from --container-type, else
-the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
+environment, and the report names the source. The container type comes from --container-type,
+else the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
 print("hello-world") for PythonLTS, the shell command `echo hello-world` for Shell (at
---api-version {SHELL_API_VERSIONS[0]} unless given a later one). https endpoints get a token from azure-identity
-(DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
+--api-version {SHELL_API_VERSIONS[0]} unless given a later one). https endpoints get a token from
+azure-identity (DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
 (the emulator) get a locally minted one. A refused connection on loopback fails at once
 (start the emulator); remote endpoints are retried until the deadline.
 
