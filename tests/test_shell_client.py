@@ -10,7 +10,8 @@ import pytest
 from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.errors import ConfigurationError, NotSupported, UnexpectedResponse
 from dynamic_sessions.client.results import CommandResult
-from tests.emulator_process import serving
+from dynamic_sessions.client.versions import SHELL_API_VERSIONS
+from tests.emulator_process import ROOT, serving
 from tests.fault_server import FaultServer, Reply
 
 LATEST = "2025-10-02-preview"
@@ -214,3 +215,23 @@ def test_shell_type_and_output_length_reach_the_emulator(shell_pool):
         cut = pool.run_command("printf 0123456789", "client-options", output_max_length=4)
     assert sh.stdout == "/bin/sh\n"
     assert cut.stdout == "0123"
+
+
+def _shell_row() -> list[str]:
+    """The Shell pools' row of the app page's results table."""
+    section = (ROOT / "docs" / "app.md").read_text().split("## Results across contracts", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines() if "Shell pool" in line]
+    (row,) = [cells for cells in rows if len(cells) == 5]
+    return row
+
+
+def test_the_app_pages_shell_row_is_what_run_command_returns(shell_pool):
+    versions, _, worked, failed, exit_code = _shell_row()
+    assert tuple(v.strip() for v in versions.split(",")) == SHELL_API_VERSIONS
+    for version in SHELL_API_VERSIONS:
+        with emulated(shell_pool.url, version) as pool:
+            good = pool.run_command("echo hi", f"contract-{version}")
+            bad = pool.run_command("exit 4", f"contract-{version}")
+        assert (good.succeeded, f"`{good.status}`", good.exit_code) == (True, worked.split()[0], 0)
+        assert (bad.succeeded, f"`{bad.status}`", bad.exit_code) == (False, failed.split()[0], 4)
+    assert exit_code.startswith("`exitCode`") and "numeric `status`" in exit_code

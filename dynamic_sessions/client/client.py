@@ -414,8 +414,8 @@ class SessionsClient(_Flows):
             endpoints; default `DefaultAzureCredential()`, made at the first call.
         token_provider (TokenProvider): anything with a `token() -> str` method, used instead of `credential`;
             default `LocalToken()` for `http://` loopback endpoints, else an `EntraToken`.
-        execution_timeout_s (int): each execution's `timeoutInSeconds` unless `execute` is given one: 1..220,
-            default 60. HTTP reads wait 30 s longer.
+        execution_timeout_s (int): each execution's `timeoutInSeconds` unless `execute` or
+            `run_command` is given one: 1..220, default 60. HTTP reads wait 30 s longer.
         retry (RetryPolicy | None): opt-in retries; default `None`, each call tried once.
 
     Raises:
