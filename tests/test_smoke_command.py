@@ -397,7 +397,10 @@ def test_a_container_type_flag_that_disagrees_with_the_stack_is_refused(capsys, 
 
 def test_an_unknown_container_type_names_the_allowed_ones(capsys):
     code, report = run_json(capsys, "--endpoint", "http://127.0.0.1:9", "--container-type", "Ruby")
-    assert code == 2 and report["message"] == "--container-type 'Ruby' is not supported; use one of: NodeLTS, PythonLTS"
+    assert (
+        code == 2
+        and report["message"] == "--container-type 'Ruby' is not supported; use one of: NodeLTS, PythonLTS, Shell"
+    )
 
 
 @pytest.mark.parametrize("as_json", [True, False])

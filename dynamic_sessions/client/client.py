@@ -11,15 +11,15 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from dynamic_sessions import __version__
-from dynamic_sessions.client import executions
+from dynamic_sessions.client import executions, shell
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -33,13 +33,14 @@ from dynamic_sessions.client.errors import (
     UnexpectedResponse,
     UnreachableError,
 )
-from dynamic_sessions.client.results import ExecutionResult, FileInfo, SessionInfo
+from dynamic_sessions.client.results import CommandResult, ExecutionResult, FileInfo, SessionInfo
 from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
 from dynamic_sessions.client.versions import (
     DEFAULT_API_VERSION,
     RELEASE_API_VERSION,
     SESSION_API_VERSIONS,
+    SHELL_API_VERSIONS,
     SUPPORTED_API_VERSIONS,
     contract_for,
 )
@@ -65,6 +66,16 @@ EMULATOR_COMMAND = "dynamic-sessions-emulator"
 
 T = TypeVar("T")
 Flow = Generator["httpx.Request | float", "httpx.Response | None", T]
+
+
+class _Polled(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def raw(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Polled)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -269,22 +280,49 @@ class _Flows:
         elif not 1 <= timeout_s <= MAX_EXECUTION_TIMEOUT_S:
             raise ConfigurationError(f"timeout_s={timeout_s} is not allowed: 1..{MAX_EXECUTION_TIMEOUT_S} seconds")
         body = self.contract.execute_body(code, timeout_s)
-        # The answer comes after the execution: wait longer for it than the execution may run.
-        read_s = timeout_s + READ_MARGIN_S if timeout_s > self.execution_timeout_s else None
-        response = yield self._request("POST", self.contract.EXECUTE_PATH, identifier, read_s=read_s, json=body)
+        response = yield self._request(
+            "POST", self.contract.EXECUTE_PATH, identifier, read_s=self._read_s(timeout_s), json=body
+        )
         assert response is not None
         result: ExecutionResult = self.contract.parse_execution(_json(response))
-        # Asynchronous or slow executions answer Running; the answer names where to look.
+        if self.contract is executions:
+            result = yield from self._until_done(result, executions.parse_execution, identifier, timeout_s)
+        return result
+
+    def _read_s(self, timeout_s: int) -> float | None:
+        # The answer comes after the execution: wait longer for it than the execution may run.
+        return timeout_s + READ_MARGIN_S if timeout_s > self.execution_timeout_s else None
+
+    def _until_done(self, result: R, parse: Callable[[Any], R], identifier: str, timeout_s: int) -> Flow[R]:
+        """Asynchronous or slow executions answer NotStarted or Running; the answer's id names where to look."""
         deadline = time.monotonic() + timeout_s + READ_MARGIN_S
-        while self.contract is executions and result.status in ("NotStarted", "Running"):
+        while result.status in ("NotStarted", "Running"):
             if time.monotonic() > deadline:
                 raise UnexpectedResponse(f"the execution is still {result.status} after {timeout_s} s")
             yield POLL_INTERVAL_S
             path = executions.execution_path(str(result.raw.get("id", "")))
             response = yield self._request("GET", path, identifier)
             assert response is not None
-            result = executions.parse_execution(_json(response))
+            result = parse(_json(response))
         return result
+
+    def _run_command(
+        self,
+        command: str | Sequence[str],
+        identifier: str,
+        timeout_s: int | None,
+        shell_type: str | None,
+        output_max_length: int | None,
+    ) -> Flow[CommandResult]:
+        self._needs("run_command", self.api_version in SHELL_API_VERSIONS, " or ".join(SHELL_API_VERSIONS))
+        timeout_s = self.execution_timeout_s if timeout_s is None else timeout_s
+        body = shell.command_body(command, timeout_s, shell_type, output_max_length, MAX_EXECUTION_TIMEOUT_S)
+        response = yield self._request(
+            "POST", shell.EXECUTE_PATH, identifier, read_s=self._read_s(timeout_s), json=body
+        )
+        assert response is not None
+        result = shell.parse_command(_json(response))
+        return (yield from self._until_done(result, shell.parse_command, identifier, timeout_s))
 
     def _release(self, identifier: str) -> Flow[bool]:
         # DELETE /session exists from 2025-02-02-preview, whichever contract executed the code.
@@ -383,8 +421,8 @@ class SessionsClient(_Flows):
             endpoints; default `DefaultAzureCredential()`, made at the first call.
         token_provider (TokenProvider): anything with a `token() -> str` method, used instead of `credential`;
             default `LocalToken()` for `http://` loopback endpoints, else an `EntraToken`.
-        execution_timeout_s (int): each execution's `timeoutInSeconds` unless `execute` is given one: 1..220,
-            default 60. HTTP reads wait 30 s longer.
+        execution_timeout_s (int): each execution's `timeoutInSeconds` unless `execute` or
+            `run_command` is given one: 1..220, default 60. HTTP reads wait 30 s longer.
         retry (RetryPolicy | None): opt-in retries; default `None`, each call tried once.
 
     Raises:
@@ -438,6 +476,42 @@ class SessionsClient(_Flows):
             SessionsError: one of its kinds when the pool gave no usable answer (see the errors below).
         """
         return self._call(self._execute, code, identifier, timeout_s)
+
+    def run_command(
+        self,
+        command: str | Sequence[str],
+        identifier: str,
+        timeout_s: int | None = None,
+        shell_type: str | None = None,
+        output_max_length: int | None = None,
+    ) -> CommandResult:
+        """Runs a shell command in the session `identifier` of a Shell pool (`containerType: Shell`).
+
+        ```python
+        with SessionsClient(endpoint, api_version="2025-02-02-preview") as pool:
+            done = pool.run_command("ls -la", identifier="agent-1")
+            print(done.exit_code, done.stdout)
+        ```
+
+        Sends `POST /executions` with `shellCommand` (a string) or `execCommandAndArgs` (a list), and
+        `timeoutInSeconds`; never `codeInputType` or `executionType`, which Shell pools refuse. A command that
+        exits non-zero, is killed or runs out of time is a result with `succeeded` False, not an error.
+
+        Args:
+            command: a command line the shell runs (`"echo hi > notes.txt"`), or an executable and its
+                arguments run without a shell (`["printf", "%s", "a b"]`: no quoting, globbing or expansion).
+            identifier: the session; its files in `/mnt/data` (the working folder) stay between commands.
+            timeout_s: the command's limit, 1..220 seconds; default the client's `execution_timeout_s`.
+            shell_type: `bash` or `sh` for a string command; default none sent, and the pool runs `bash`.
+            output_max_length: characters kept of stdout and of stderr each (`outputStreamsMaxLength`);
+                default none sent, and the pool keeps 4096.
+
+        Raises:
+            NotSupported: the client's API version is older than 2025-02-02-preview; no request is sent.
+            ConfigurationError: a bad argument; the message names each one and what is allowed.
+            SessionsError: one of its kinds when the pool gave no usable answer.
+        """
+        return self._call(self._run_command, command, identifier, timeout_s, shell_type, output_max_length)
 
     def release(self, identifier: str) -> bool:
         """Ends the session now, which stops its billing.
@@ -535,6 +609,17 @@ class AsyncSessionsClient(_Flows):
     async def execute(self, code: str, identifier: str, timeout_s: int | None = None) -> ExecutionResult:
         """Runs `code` in the session `identifier`; as `SessionsClient.execute`."""
         return await self._call(self._execute, code, identifier, timeout_s)
+
+    async def run_command(
+        self,
+        command: str | Sequence[str],
+        identifier: str,
+        timeout_s: int | None = None,
+        shell_type: str | None = None,
+        output_max_length: int | None = None,
+    ) -> CommandResult:
+        """Runs a shell command in a Shell pool's session `identifier`; as `SessionsClient.run_command`."""
+        return await self._call(self._run_command, command, identifier, timeout_s, shell_type, output_max_length)
 
     async def release(self, identifier: str) -> bool:
         """Ends the session now; False when no live session had that identifier."""

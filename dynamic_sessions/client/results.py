@@ -28,6 +28,35 @@ class ExecutionResult:
 
 
 @dataclass(frozen=True)
+class CommandResult:
+    """One shell command's outcome in a Shell pool (`run_command`)."""
+
+    succeeded: bool
+    """Whether the command exited 0 and the pool's `status` says so (`Succeeded`, or the exit code itself:
+    see `exit_code`). A command that exits non-zero, is killed or times out is not an error, only this False."""
+    status: str
+    """The pool's own word: `Succeeded` or `Failed` as Microsoft's shell image spec answers; `NotStarted` and
+    `Running` are polled until done."""
+    exit_code: int | None
+    """The command's exit code: the answer's `exitCode`; when it has none, a numeric `status` (LangChain's
+    SessionsBashTool reads the exit code from `status`, which its maintainers report as a string such as "0"
+    on a live Shell pool). 128 + N when signal N killed it, -1 when it could not start or ran out of time;
+    None when the answer holds neither."""
+    error_name: str
+    """Why the pool could not run it to its end, such as `ExecutionTimeout` or `CommandStartError`; else empty."""
+    error_message: str
+    """The pool's words for `error_name`; else empty."""
+    stdout: str
+    """What the command wrote to stdout, cut to the pool's `outputStreamsMaxLength`."""
+    stderr: str
+    """What it wrote to stderr, cut alike."""
+    execution_ms: int | None
+    """The pool's own timing of the command, when it reports one."""
+    raw: dict[str, Any] = field(repr=False)
+    """The whole answer, as the pool sent it."""
+
+
+@dataclass(frozen=True)
 class FileInfo:
     """A file in a session's /mnt/data."""
 

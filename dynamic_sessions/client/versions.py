@@ -11,6 +11,8 @@ RELEASE_API_VERSION = "2025-02-02-preview"
 """The first version with DELETE /session."""
 SESSION_API_VERSIONS = ("2025-02-02-preview", "2025-10-02-preview")
 """The versions with GET /session and GET /listSessions."""
+SHELL_API_VERSIONS = ("2025-02-02-preview", "2025-10-02-preview")
+"""The versions whose `executions` run a Shell pool's commands (`run_command`)."""
 CONTRACTS: dict[str, ModuleType] = {v: m for m in (code_execute, executions) for v in m.VERSIONS}
 SUPPORTED_API_VERSIONS = tuple(CONTRACTS)
 

@@ -6,7 +6,7 @@ import math
 import sys
 from typing import NoReturn
 
-from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
+from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
 
 INSTALLED_PROG = "dynamic-sessions-smoke"
 # The emulator's command that matches the way the smoke was started: installed script, package module, clone.
@@ -17,10 +17,11 @@ EMULATOR_COMMANDS = {
 EPILOG = f"""\
 The endpoint comes from --endpoint, else --stack's outputs (`pulumi stack output --json`),
 else $POOL_MANAGEMENT_ENDPOINT, else the selected stack's outputs: a flag always wins over the
-environment, and the report names the source. The interpreter comes from --container-type, else
-the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
-print("hello-world") for PythonLTS. https endpoints get a token from azure-identity
-(DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
+environment, and the report names the source. The container type comes from --container-type,
+else the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
+print("hello-world") for PythonLTS, the shell command `echo hello-world` for Shell (at
+--api-version {SHELL_API_VERSIONS[0]} unless given a later one). https endpoints get a token from
+azure-identity (DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
 (the emulator) get a locally minted one. A refused connection on loopback fails at once
 (start the emulator); remote endpoints are retried until the deadline.
 
@@ -37,7 +38,7 @@ Supported API versions: {", ".join(SUPPORTED_API_VERSIONS)}.
 
 exit codes:
   0  passed: status success and stdout exactly "hello-world\\n"
-  1  the pool answered but the result is wrong (code failed, wrong stdout, unreadable body)
+  1  the pool answered but the result is wrong (code or command failed, wrong stdout, unreadable body)
   2  usage or configuration (no endpoint, bad flag, --endpoint with --stack, unsupported version or container
      type, no Azure credential, request refused)
   3  access not granted after waiting (401/403: the Session Executor role is missing or still propagating;
@@ -88,12 +89,13 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
     parser.add_argument(
         "--container-type",
         metavar="TYPE",
-        help="the pool's interpreter, NodeLTS or PythonLTS (default: the stack's containerType output, else NodeLTS)",
+        help="the pool's container type, NodeLTS, PythonLTS or Shell (default: the stack's containerType output, "
+        "else NodeLTS)",
     )
     parser.add_argument(
         "--api-version",
-        default=DEFAULT_API_VERSION,
-        help=f"data-plane API version, which picks the contract (default {DEFAULT_API_VERSION})",
+        help=f"data-plane API version, which picks the contract (default {DEFAULT_API_VERSION}; "
+        f"{SHELL_API_VERSIONS[0]} for Shell pools)",
     )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object instead of a summary")
     parser.add_argument(

@@ -21,16 +21,19 @@ from dynamic_sessions.client.errors import (
     UnexpectedResponse,
     UnreachableError,
 )
-from dynamic_sessions.client.results import ExecutionResult
+from dynamic_sessions.client.results import CommandResult, ExecutionResult
 from dynamic_sessions.client.retries import RetryPolicy, Wait
-from dynamic_sessions.client.versions import contract_for
+from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, contract_for
 from dynamic_sessions.smoke.declared import Declaration, from_outputs
 from dynamic_sessions.smoke.egress import target_of
 from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint, from_stack
 
-HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")'}
-"""Each interpreter's hello-world; NodeLTS's is the tutorial's."""
+SHELL = "Shell"
+HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")', SHELL: "echo hello-world"}
+"""Each container type's hello-world: code for the interpreters (NodeLTS's is the tutorial's), a command for Shell."""
 DEFAULT_CONTAINER_TYPE = "NodeLTS"
+SHELL_API_VERSION = SHELL_API_VERSIONS[0]
+"""A Shell pool's default: the first version with Shell commands, the one LangChain's SessionsBashTool speaks."""
 EXPECTED_STDOUT = "hello-world\n"
 PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE, DIFFERS = 0, 1, 2, 3, 4, 5
 BACKOFF_CAP_S = 30.0
@@ -148,7 +151,8 @@ class SmokePolicy(RetryPolicy):
 def check_arguments(args: argparse.Namespace) -> None:
     """Everything the flags alone can get wrong, before anything is looked up or called."""
     try:
-        contract_for(args.api_version)
+        if args.api_version is not None:
+            contract_for(args.api_version)
     except ConfigurationError as error:
         raise Verdict(USAGE, f"--api-version: {error}") from None
     if args.container_type is not None and args.container_type not in HELLO:
@@ -206,6 +210,26 @@ def container_type(flag: str | None, found: Found) -> str:
     return chosen
 
 
+def api_version(flag: str | None, chosen_type: str) -> str:
+    """--api-version, else the default of the container type: Shell commands need a later one than the tutorial's."""
+    if chosen_type == SHELL and flag is not None and flag not in SHELL_API_VERSIONS:
+        raise Verdict(
+            USAGE,
+            f"--api-version {flag} has no Shell commands; a Shell pool runs them at {' or '.join(SHELL_API_VERSIONS)} "
+            f"(drop the flag for {SHELL_API_VERSION})",
+        )
+    return flag or (SHELL_API_VERSION if chosen_type == SHELL else DEFAULT_API_VERSION)
+
+
+def run_in_session(
+    client: SessionsClient, chosen_type: str, source: str, identifier: str
+) -> ExecutionResult | CommandResult:
+    """Runs `source` in the session: as a shell command on a Shell pool, as code on the others."""
+    if chosen_type == SHELL:
+        return client.run_command(source, identifier)
+    return client.execute(source, identifier)
+
+
 def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy, emulator: str) -> Verdict:
     """The verdict when the pool never gave a usable answer; `emulator` is the command that starts one."""
     if isinstance(error, AccessDenied):
@@ -229,9 +253,16 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
     return Verdict(USAGE, str(error))
 
 
-def _judge(result: ExecutionResult, report: Report) -> None:
+def _judge(result: ExecutionResult | CommandResult, report: Report) -> None:
     report.status, report.stdout, report.stderr = result.status, result.stdout, result.stderr
     report.executionMs = result.execution_ms
+    if isinstance(result, CommandResult) and not result.succeeded:
+        why = (result.stderr.strip().splitlines() or [result.error_message or "no stderr"])[0]
+        raise Verdict(
+            WRONG_RESULT,
+            f"the command failed on the pool (status {result.status}, exit code {result.exit_code}"
+            f"{', ' + result.error_name if result.error_name else ''}): {why}",
+        )
     if not result.succeeded:
         first = (result.stderr.strip().splitlines() or ["no stderr"])[0]
         raise Verdict(WRONG_RESULT, f"the code failed on the pool (status {result.status}): {first}")
@@ -264,15 +295,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         found = from_stack(args.stack) if args.verify else find_endpoint(args.endpoint, args.stack)
         report.endpointSource = found.source
         report.containerType = container_type(args.container_type, found)
+        report.apiVersion = api_version(args.api_version, report.containerType)
         declared = _declaration(found) if args.verify else None
         try:
-            client = SessionsClient(found.endpoint, api_version=args.api_version, retry=policy)
+            client = SessionsClient(found.endpoint, api_version=report.apiVersion, retry=policy)
         except ConfigurationError as bad:
             raise Verdict(USAGE, f"{found.source}: {bad}") from None
         report.endpoint = client.endpoint
         client.deadline = started + args.timeout
         try:
-            result = client.execute(HELLO[report.containerType], identifier)
+            result = run_in_session(client, report.containerType, HELLO[report.containerType], identifier)
             reached = True
             _judge(result, report)
             if declared is not None:

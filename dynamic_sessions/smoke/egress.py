@@ -5,10 +5,11 @@ connection counts as egress: a refusal, a timeout or a name that does not resolv
 """
 
 import json
+import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dynamic_sessions.client.results import ExecutionResult
+from dynamic_sessions.client.results import CommandResult, ExecutionResult
 
 MARKER = "egress-probe:"
 CONNECT_TIMEOUT_S = 5
@@ -36,6 +37,22 @@ except OSError as _error:
     _outcome = _errno.errorcode.get(_error.errno or 0, type(_error).__name__)
 print({marker} + _outcome)"""
 
+# Shell pools: bash, the shell a Shell pool runs unless told otherwise, opens the connection through its
+# /dev/tcp redirection, bounded by coreutils' `timeout` (exit 124). Without `timeout` it prints no marker, so a
+# probe that could not run is never taken for blocked egress. Otherwise the outcome is bash's reason, such as
+# "Network is unreachable", "Connection refused" or "Temporary failure in name resolution".
+_SHELL = """if ! command -v timeout >/dev/null; then echo "the egress probe needs coreutils' timeout"; exit 1; fi
+said=$(timeout {timeout_s} bash -c 'exec 3<>"/dev/tcp/$1/$2"' probe {quoted_host} {port} 2>&1)
+case $? in
+  0) outcome=connected ;;
+  124) outcome=timeout ;;
+  *) said=${{said%%$'\\n'*}}; outcome=${{said##*: }} ;;
+esac
+echo {quoted_marker}"$outcome"
+"""
+_TEMPLATES = {"PythonLTS": _PYTHON, "Shell": _SHELL}
+"""Each container type's probe; the others (NodeLTS) run the Node.js one."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -62,9 +79,12 @@ def target_of(url: str) -> Target:
 
 
 def probe_code(container_type: str, target: Target) -> str:
-    template = _PYTHON if container_type == "PythonLTS" else _NODE
+    """The probe in the container type's language: code, or a bash command line for a Shell pool."""
+    template = _TEMPLATES.get(container_type, _NODE)
     return template.format(
         host=json.dumps(target.host),
+        quoted_host=shlex.quote(target.host),
+        quoted_marker=shlex.quote(MARKER),
         port=target.port,
         marker=json.dumps(MARKER),
         timeout_ms=CONNECT_TIMEOUT_S * 1000,
@@ -72,7 +92,7 @@ def probe_code(container_type: str, target: Target) -> str:
     )
 
 
-def outcome_of(result: ExecutionResult) -> str | None:
+def outcome_of(result: ExecutionResult | CommandResult) -> str | None:
     """What the probe printed (`connected`, or why not: ENETUNREACH, ECONNREFUSED, timeout, ...), or None."""
     lines = [line for line in result.stdout.splitlines() if line.startswith(MARKER)]
     return lines[-1][len(MARKER) :].strip() or None if lines else None

@@ -35,6 +35,7 @@ from dynamic_sessions.smoke.check import (
     Report,
     SmokePolicy,
     Verdict,
+    run_in_session,
 )
 from dynamic_sessions.smoke.compare import ON_OFF, Comparison, compare_grants, compare_pool
 from dynamic_sessions.smoke.declared import Declaration
@@ -74,7 +75,7 @@ def probe_egress(
 ) -> tuple[dict[str, Any], Comparison]:
     """Runs the probe in the session `identifier`; the comparison holds its difference, if any."""
     started = time.monotonic()
-    result = client.execute(egress.probe_code(container_type, target), identifier)
+    result = run_in_session(client, container_type, egress.probe_code(container_type, target), identifier)
     took_ms = round((time.monotonic() - started) * 1000)
     outcome = egress.outcome_of(result)
     if outcome is None:
