@@ -148,3 +148,11 @@ def test_the_start_up_report_says_whether_seccomp_is_enforced(hidden, reported):
         assert emulator.execute('console.log("hi")')["result"]["stdout"] == "hi\n"
     finally:
         emulator.stop()
+
+
+def test_the_emulators_description_names_every_container_type():
+    from dynamic_sessions.emulator.__main__ import DESCRIPTION
+    from dynamic_sessions.emulator.sessions.runtimes import CONTAINER_TYPES
+
+    what_it_serves = DESCRIPTION.split("\n\n", 1)[0]
+    assert [kind for kind in CONTAINER_TYPES if kind not in what_it_serves] == []
