@@ -103,3 +103,12 @@ def test_a_missing_module_of_the_package_itself_stays_a_module_not_found_error()
         "except Exception as error:\n    print(type(error).__name__)\n",
     )
     assert done.stdout.strip() == "ModuleNotFoundError"
+
+
+def test_a_bad_flag_under_json_is_still_one_report_without_httpx():
+    done = _python("httpx", SMOKE.format(argv=["--json", "--no-such-flag"]))
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["exitCode"] == 2
+    assert report["message"] == "python -m smoke: unrecognized arguments: --no-such-flag"
+    assert "Traceback" not in done.stderr
