@@ -89,7 +89,7 @@ def test_the_shell_request_runs_as_written_against_a_shell_emulator():
 
 
 def test_the_mcp_script_is_a_script():
-    source = _block_after("A script, run with", "python")
+    source = _block_after("A script, run with `POOL_ID`", "python")
     compile(source, "agents.md", "exec")  # a top-level `async with` would be a SyntaxError here
     assert source.rstrip().endswith("asyncio.run(main(server))")
 
