@@ -16,7 +16,7 @@ PULUMI_TIMEOUT_S = 120
 
 
 class EndpointNotFound(Exception):
-    """No endpoint anywhere; the message says where the smoke looked."""
+    """No endpoint anywhere (for --mcp, also: no key); the message says what is missing and where the smoke looked."""
 
 
 @dataclass(frozen=True)
