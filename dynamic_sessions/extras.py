@@ -5,9 +5,11 @@ index, so `pip install dynamic-sessions[client]` would find nothing. pip records
 came from in its `direct_url.json` (PEP 610); the command is built from that record.
 """
 
+import contextlib
 import importlib.metadata
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -44,3 +46,17 @@ def _origin() -> dict[str, Any]:
 def missing_extra_message(needs: str, missing: str, extra: str) -> str:
     """`needs` (what was asked) cannot run because the module `missing` of the extra `extra` is not installed."""
     return f"{needs} needs {missing}, which is not installed; install the '{extra}' extra: {install_command(extra)}"
+
+
+@contextlib.contextmanager
+def extra_needed(needs: str, extra: str) -> Iterator[None]:
+    """A third-party module missing inside the block raises `MissingExtra` naming `extra` and its install command
+    (a missing module of this package is a broken installation, and stays a `ModuleNotFoundError`)."""
+    try:
+        yield
+    except ModuleNotFoundError as missing:
+        if not missing.name or missing.name.partition(".")[0] == "dynamic_sessions":
+            raise
+        from dynamic_sessions.client.errors import MissingExtra
+
+        raise MissingExtra(missing_extra_message(needs, missing.name, extra), name=missing.name) from None

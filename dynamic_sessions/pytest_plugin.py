@@ -95,6 +95,8 @@ class EmulatedPool:
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
+            # A key of the developer's shell would be taken over and not announced: each pool makes its own.
+            env={name: value for name, value in os.environ.items() if name != "MCP_SERVER_API_KEY"},
             start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which then stops it in order
         )
         self.endpoint = self._await_endpoint(3 if mcp else 1)

@@ -75,6 +75,8 @@ def test_a_bad_marker(dynamic_sessions_pool):
 def test_the_fixture_starts_a_shell_pool_and_mcp_enabled_pools(pytester, monkeypatch):
     report = pytester.path / "report.jsonl"
     monkeypatch.setenv("FIXTURE_REPORT", str(report))
+    # A key left in the developer's shell: the fixture's pools still make and announce their own.
+    monkeypatch.setenv("MCP_SERVER_API_KEY", "a-key-of-the-shell-" + "s" * 20)
     pytester.makepyfile(test_app=APP_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
     result.assert_outcomes(passed=4, errors=1)

@@ -1,13 +1,17 @@
 """docs/agents.md sentences held to the program: its tables, its mcp.json and the flags it names."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from dynamic_sessions.client.mcp import McpServer
 from dynamic_sessions.emulator.api import mcp, shell
-from tests.emulator_process import ROOT
+from tests.emulator_process import ROOT, Emulator
 
 PAGE = (ROOT / "docs" / "agents.md").read_text()
 
@@ -55,3 +59,47 @@ def test_the_flags_the_page_names_exist():
     for flag in ("--mcp", "--mcp-api-key", "--stack"):
         assert flag in smoke.stdout
     assert "Shell" in emulator.stdout
+
+
+def _block_after(sentence: str, language: str) -> str:
+    return PAGE.split(sentence, 1)[1].split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def _shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", PAGE, re.DOTALL)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the page's request is a curl command")
+def test_the_shell_request_runs_as_written_against_a_shell_emulator():
+    commands = _block_after("A Shell pool runs commands at", "sh")
+    assert "az account get-access-token --resource https://dynamicsessions.io" in commands  # Azure's token
+    script = commands.replace(".venv/bin/python", sys.executable)
+    shown = json.loads(_block_after("A Shell pool runs commands at", "json"))
+    emulator = Emulator("--container-type", "Shell")
+    try:
+        env = {"PATH": os.environ["PATH"], "POOL_MANAGEMENT_ENDPOINT": emulator.url}
+        done = subprocess.run(["bash", "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        emulator.stop()
+    answer = json.loads(done.stdout)
+    assert {k: v for k, v in answer.items() if k != "id"} == {
+        **{k: v for k, v in shown.items() if k != "id"},
+        "result": {**shown["result"], "executionTimeInMilliseconds": answer["result"]["executionTimeInMilliseconds"]},
+    }
+
+
+def test_the_mcp_script_is_a_script():
+    source = _block_after("A script, run with `POOL_ID`", "python")
+    compile(source, "agents.md", "exec")  # a top-level `async with` would be a SyntaxError here
+    assert source.rstrip().endswith("asyncio.run(main(server))")
+
+
+def test_commands_run_the_projects_python():
+    bare = [line for block in _shell_blocks() for line in block.splitlines() if line.startswith("python")]
+    assert bare == []
+
+
+def test_the_app_install_line_is_the_readmes_with_the_mcp_extra():
+    readme = (ROOT / "README.md").read_text()
+    line = next(line for line in readme.splitlines() if line.startswith("pip install "))
+    assert line.replace("[client,emulator]", "[client,mcp]") in PAGE

@@ -112,9 +112,10 @@ PYTHON_TUTORIAL = [
 class McpPool:
     """An emulator started with --mcp: its data plane (`emulator`), MCP endpoint and key, as it printed them."""
 
-    def __init__(self, *flags: str, key: str | None = None):
-        extra = ("--mcp-api-key", key) if key else ()
-        self.emulator = Emulator(*flags, "--mcp", *extra)
+    def __init__(self, *flags: str, key: str | None = None, key_in_environment: bool = False):
+        extra = ("--mcp-api-key", key) if key and not key_in_environment else ()
+        env = {**os.environ, "MCP_SERVER_API_KEY": key} if key and key_in_environment else None
+        self.emulator = Emulator(*flags, "--mcp", *extra, env=env)
         stdout = self.emulator.process.stdout
         assert stdout is not None
         self.lines = [stdout.readline().strip() for _ in range(1 if key else 2)]
@@ -411,6 +412,31 @@ def test_a_key_given_on_the_command_line_is_used_and_not_printed(launch_mcp):
     assert key not in pool.emulator.logs()
 
 
+def test_a_key_from_the_environment_is_used_and_not_printed(launch_mcp):
+    key = "from-the-environment-" + "e" * 20
+    pool = launch_mcp("--container-type", "Shell", key=key, key_in_environment=True)
+    assert pool.lines == [f"MCP_SERVER_ENDPOINT={pool.emulator.url}/mcp"]
+    assert pool.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
+    refused = httpx.post(pool.endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}, timeout=30)
+    assert refused.status_code == 401  # the variable's key, not one generated beside it
+    assert key not in pool.emulator.logs()
+
+
+def test_a_bad_key_in_the_environment_is_named_by_its_variable():
+    short = "short-key"
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", "--mcp"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "MCP_SERVER_API_KEY": short},
+    )
+    assert done.returncode == 2
+    assert "$MCP_SERVER_API_KEY must be 16..256 printable characters" in done.stderr
+    assert short not in done.stderr
+
+
 def test_mcp_flags_are_checked():
     for flags, said in (
         (["--mcp-api-key", "k" * 40], "pass --mcp with it"),
@@ -432,8 +458,8 @@ def test_mcp_flags_are_checked():
 def launch_mcp() -> Iterator[Any]:
     started: list[McpPool] = []
 
-    def start(*flags: str, key: str | None = None) -> McpPool:
-        started.append(McpPool(*flags, key=key))
+    def start(*flags: str, key: str | None = None, key_in_environment: bool = False) -> McpPool:
+        started.append(McpPool(*flags, key=key, key_in_environment=key_in_environment))
         return started[-1]
 
     yield start

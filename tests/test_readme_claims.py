@@ -148,3 +148,22 @@ def test_the_start_up_report_says_whether_seccomp_is_enforced(hidden, reported):
         assert emulator.execute('console.log("hi")')["result"]["stdout"] == "hi\n"
     finally:
         emulator.stop()
+
+
+def test_the_emulators_description_names_every_container_type():
+    from dynamic_sessions.emulator.__main__ import DESCRIPTION
+    from dynamic_sessions.emulator.sessions.runtimes import CONTAINER_TYPES
+
+    what_it_serves = DESCRIPTION.split("\n\n", 1)[0]
+    assert [kind for kind in CONTAINER_TYPES if kind not in what_it_serves] == []
+
+
+def test_the_quickstart_names_what_ci_installs_and_no_npm():
+    sentence = (ROOT / "docs" / "quickstart.md").read_text().split("\n\n", 2)[1]
+    installed = re.findall(r"missing\+=\(([\w.-]+)\)", (ROOT / ".ci" / "run").read_text())
+    assert installed and [name for name in installed if f"`{name}`" not in sentence] == []
+    count = {3: "three", 4: "four", 5: "five"}[len(installed)]
+    assert f"`.ci/run` installs whichever of these {count} is missing" in sentence
+    # Nothing runs npm to build or test: the docs that time `make test` say so too.
+    assert "npm" not in (ROOT / "Makefile").read_text() and "npm" not in sentence
+    assert "npm ci" not in (ROOT / "docs" / "performance.md").read_text()

@@ -84,6 +84,18 @@ def test_without_a_key_or_a_pool_id_it_says_where_a_key_comes_from(shell_mcp, tm
     assert "poolId" in report["message"]
 
 
+def test_with_the_endpoint_and_no_key_it_says_the_key_is_missing_and_where_one_comes_from(tmp_path):
+    # No pulumi on PATH, as on a machine that only runs the emulator.
+    env = {"MCP_SERVER_ENDPOINT": "http://127.0.0.1:9/mcp", "PATH": str(tmp_path)}
+    code, report, _ = smoke(env=env)
+    assert code == 2
+    assert report["endpointSource"] == "$MCP_SERVER_ENDPOINT"
+    assert report["message"] == (
+        "no MCP key: looked in --mcp-api-key, $MCP_SERVER_API_KEY and fetchMcpServerCredentials on the stack's "
+        "poolId output (the pulumi CLI is not on PATH)"
+    )
+
+
 def test_nothing_listening_exits_4():
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

@@ -621,12 +621,12 @@ def _table(heading: str) -> list[list[str]]:
 
 
 def test_the_docs_exit_codes_are_the_smokes():
-    from dynamic_sessions.smoke import check
+    from dynamic_sessions.smoke import report
     from dynamic_sessions.smoke.__main__ import EPILOG
 
     documented = {row[0] for row in _table("## Exit codes")}
     assert documented == set(re.findall(r"^  (\d)  ", EPILOG, re.MULTILINE)) == {"0", "1", "2", "3", "4", "5"}
-    assert check.DIFFERS == 5
+    assert report.DIFFERS == 5
 
 
 def test_the_docs_flags_are_the_verify_flags_of_help(capsys):
@@ -640,7 +640,7 @@ def test_the_docs_flags_are_the_verify_flags_of_help(capsys):
 def test_the_docs_json_fields_are_the_reports():
     from dataclasses import fields
 
-    from dynamic_sessions.smoke.check import Report
+    from dynamic_sessions.smoke.report import Report
 
     section = DOC.split("## Under `--json`", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(\w+)`", section.split("(each", 1)[0] + section.split("),", 1)[1]))

@@ -14,13 +14,9 @@ __all__ = ["AsyncSessionsClient", "RetryPolicy", "SessionsClient"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        try:
-            from dynamic_sessions.client import client
-        except ModuleNotFoundError as missing:
-            from dynamic_sessions.client.errors import MissingExtra
-            from dynamic_sessions.extras import missing_extra_message
+        from dynamic_sessions.extras import extra_needed
 
-            needs = f"dynamic_sessions.client.{name}"
-            raise MissingExtra(missing_extra_message(needs, str(missing.name), "client"), name=missing.name) from None
+        with extra_needed(f"dynamic_sessions.client.{name}", "client"):
+            from dynamic_sessions.client import client
         return getattr(client, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

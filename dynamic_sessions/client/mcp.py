@@ -19,11 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from dynamic_sessions.client.arm import POOL_API_VERSION, ArmReader, token_audience
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, UnexpectedResponse
-from dynamic_sessions.client.tokens import EntraToken
+from dynamic_sessions.extras import extra_needed
+
+with extra_needed("dynamic_sessions.client.mcp", "mcp"):
+    import httpx
+
+    from dynamic_sessions.client.arm import POOL_API_VERSION, ArmReader, token_audience
+    from dynamic_sessions.client.tokens import EntraToken
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -65,8 +68,9 @@ class McpServer:
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator["ClientSession"]:
         """An initialized `mcp.ClientSession` over the SDK's streamable-HTTP transport."""
-        from mcp import ClientSession
-        from mcp.client.streamable_http import streamable_http_client
+        with extra_needed("McpServer.connect (the official MCP SDK's client)", "mcp"):
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamable_http_client
 
         timeout = httpx.Timeout(30.0, read=READ_TIMEOUT_S)
         async with (

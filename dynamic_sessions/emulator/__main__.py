@@ -5,6 +5,7 @@ import atexit
 import importlib
 import ipaddress
 import logging
+import os
 import socket
 import sys
 
@@ -20,19 +21,21 @@ from dynamic_sessions.emulator.sessions.runtimes import (
 from dynamic_sessions.extras import missing_extra_message
 
 INSTALLED_PROG = "dynamic-sessions-emulator"
+MCP_KEY_VARIABLE = "MCP_SERVER_API_KEY"
 DESCRIPTION = """\
-Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS with
---container-type PythonLTS) on this machine. Every identifier gets its own Node.js or Python
-session, sandboxed with bubblewrap. Both contracts are
-served: code/execute (2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview,
-2025-02-02-preview, 2025-10-02-preview).
+Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS or Shell
+with --container-type) on this machine. Every identifier gets its own Node.js or Python session, or
+Linux shell, sandboxed with bubblewrap. Code interpreters get both contracts: code/execute
+(2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview, 2025-02-02-preview,
+2025-10-02-preview); Shell pools run commands at executions from 2025-02-02-preview.
 
 Auth: send 'Authorization: Bearer <JWT>' whose aud is https://dynamicsessions.io and whose exp
 lies ahead. The signature is NOT checked: this is a local stand-in, bound to loopback only.
 
 When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout. With --mcp,
 the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
-MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key set the key, MCP_SERVER_API_KEY=<key generated now>."""
+MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key or $MCP_SERVER_API_KEY set the key,
+MCP_SERVER_API_KEY=<key generated now>."""
 
 LIMITS = """\
 Limits per tenant (besides the caps above):
@@ -138,7 +141,8 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
     mcp.add_argument(
         "--mcp-api-key",
         metavar="KEY",
-        help="the key MCP clients send as x-ms-apikey (default: one generated per start, printed on stdout)",
+        help=f"the key MCP clients send as x-ms-apikey (default: ${MCP_KEY_VARIABLE}, else one generated per "
+        "start, printed on stdout)",
     )
     add_runtime_arguments(parser)
     args = parser.parse_args(argv)
@@ -152,8 +156,12 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
         parser.error(f"--python and --python-packages need --container-type PythonLTS, not {args.container_type}")
     if args.mcp_api_key is not None and not args.mcp:
         parser.error("--mcp-api-key sets the MCP server's key: pass --mcp with it")
+    key_from = "--mcp-api-key"
+    # Out of the process list, which other users of the machine can read, and the variable clients read too.
+    if args.mcp and args.mcp_api_key is None and os.environ.get(MCP_KEY_VARIABLE):
+        args.mcp_api_key, key_from = os.environ[MCP_KEY_VARIABLE], f"${MCP_KEY_VARIABLE}"
     if args.mcp_api_key is not None and not (16 <= len(args.mcp_api_key) <= 256 and args.mcp_api_key.isprintable()):
-        parser.error("--mcp-api-key must be 16..256 printable characters")
+        parser.error(f"{key_from} must be 16..256 printable characters")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together: pass both PEM files, or neither for plain http")
     return args

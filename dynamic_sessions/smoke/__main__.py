@@ -1,12 +1,14 @@
 """`python -m smoke`: does the deployed pool run code? Exit 0 only when hello-world comes back."""
 
 import argparse
-import json
 import math
 import sys
 from typing import NoReturn
 
+from dynamic_sessions.client.errors import MissingExtra
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
+from dynamic_sessions.extras import extra_needed
+from dynamic_sessions.smoke.report import USAGE, Report, print_report
 
 INSTALLED_PROG = "dynamic-sessions-smoke"
 # The emulator's command that matches the way the smoke was started: installed script, package module, clone.
@@ -68,12 +70,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if self.json_report:
-            from dataclasses import asdict
-
-            from dynamic_sessions.smoke.check import USAGE, Report
-
-            report = Report(passed=False, exitCode=USAGE, message=f"{self.prog}: {message}")
-            sys.stdout.write(json.dumps(asdict(report)) + "\n")
+            print_report(Report(passed=False, exitCode=USAGE, message=f"{self.prog}: {message}"), True, sys.stdout)
         super().error(message)
 
 
@@ -148,12 +145,17 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
 
 def main(argv: list[str] | None = None, prog: str = "python -m smoke") -> int:
     args = parse_args(argv, prog)
-    if args.mcp:
-        from dynamic_sessions.smoke import mcp_check
-
-        return mcp_check.run(args)
-    from dynamic_sessions.smoke.check import run  # the HTTP stack loads only once there is something to do
-
+    # The HTTP stack loads only once there is something to do; without it, the report names the extra to install.
+    try:
+        if args.mcp:
+            with extra_needed(f"{prog} --mcp", "mcp"):
+                from dynamic_sessions.smoke.mcp_check import run
+        else:
+            with extra_needed(prog, "client"):
+                from dynamic_sessions.smoke.check import run
+    except MissingExtra as missing:
+        print_report(Report(passed=False, exitCode=USAGE, message=str(missing)), args.json, sys.stdout)
+        return USAGE
     return run(args)
 
 

@@ -1,12 +1,10 @@
 """The post-deploy check: hello-world on the pool, patient where Azure needs time, clear when it fails."""
 
 import argparse
-import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from dynamic_sessions.client.arm import normalize_arm_endpoint
 from dynamic_sessions.client.client import SessionsClient, connect_failed_message
@@ -27,6 +25,16 @@ from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERS
 from dynamic_sessions.smoke.declared import Declaration, from_outputs
 from dynamic_sessions.smoke.egress import target_of
 from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint, from_stack
+from dynamic_sessions.smoke.report import (
+    ACCESS_DENIED,
+    PASSED,
+    UNAVAILABLE,
+    USAGE,
+    WRONG_RESULT,
+    Report,
+    Verdict,
+    print_report,
+)
 
 SHELL = "Shell"
 HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")', SHELL: "echo hello-world"}
@@ -35,46 +43,9 @@ DEFAULT_CONTAINER_TYPE = "NodeLTS"
 SHELL_API_VERSION = SHELL_API_VERSIONS[0]
 """A Shell pool's default: the first version with Shell commands, the one LangChain's SessionsBashTool speaks."""
 EXPECTED_STDOUT = "hello-world\n"
-PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE, DIFFERS = 0, 1, 2, 3, 4, 5
 BACKOFF_CAP_S = 30.0
 RELEASE_BUDGET_S = 15.0
 EMPTY_FLAG_MEANS = {"--endpoint": "pool's management endpoint URL", "--stack": "name of a deployed stack"}
-
-
-@dataclass
-class Report:
-    passed: bool
-    exitCode: int
-    message: str
-    endpoint: str | None = None
-    endpointSource: str | None = None
-    apiVersion: str | None = None
-    containerType: str | None = None
-    status: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    executionMs: int | None = None
-    wallMs: int | None = None
-    attempts: int = 0
-    sessionReleased: bool | None = None
-    verified: bool | None = None
-    """--verify only: True when Azure holds every declared value that could be compared."""
-    differences: list[dict[str, Any]] | None = None
-    compared: list[str] | None = None
-    unknown: list[str] | None = None
-    otherGrants: list[dict[str, str]] | None = None
-    inheritedGrants: int | None = None
-    egressProbe: dict[str, Any] | None = None
-    armEndpoint: str | None = None
-    armCalls: int | None = None
-    armMs: int | None = None
-
-
-class Verdict(Exception):
-    def __init__(self, exit_code: int, message: str):
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.message = message
 
 
 class Progress:
@@ -337,7 +308,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             _release(client, identifier, report)
         client.close()
     report.wallMs = round((time.monotonic() - started) * 1000)
-    _print(report, args.json, out)
+    print_report(report, args.json, out)
     return report.exitCode
 
 
@@ -350,37 +321,3 @@ def _declaration(found: Found) -> Declaration:
             "run `pulumi up` with this version of the program first",
         )
     return declared
-
-
-def _print(report: Report, as_json: bool, out: TextIO) -> None:
-    if as_json:
-        out.write(json.dumps(asdict(report)) + "\n")
-        return
-    lines = [f"{'PASS' if report.passed else 'FAIL'}  {report.message}"]
-    facts: list[tuple[str, Any]] = [
-        ("endpoint", report.endpoint and f"{report.endpoint} (from {report.endpointSource})"),
-        ("api version", report.apiVersion),
-        ("interpreter", report.containerType),
-        ("status", report.status),
-        ("stdout", None if report.stdout is None else repr(report.stdout)),
-        ("stderr", report.stderr or None),
-        ("execution", None if report.executionMs is None else f"{report.executionMs} ms on the pool"),
-        ("wall time", f"{report.wallMs} ms"),
-        ("attempts", report.attempts or None),
-        ("session", {True: "released", False: "not released", None: None}[report.sessionReleased]),
-    ]
-    facts += [("differs", d["message"]) for d in report.differences or []]
-    facts += [("unknown", line) for line in report.unknown or []]
-    facts += [
-        ("other grant", f"{g['principalId']} ({g['principalType']}) {g['roleDefinitionId']}")
-        for g in report.otherGrants or []
-    ]
-    if report.egressProbe is not None:
-        probe = report.egressProbe
-        facts.append(
-            ("egress probe", f"{probe['target']}: {probe['outcome']} (declared {probe['declared'] or 'unknown'})")
-        )
-    if report.armEndpoint is not None:
-        facts.append(("arm", f"{report.armEndpoint}, {report.armCalls} calls, {report.armMs} ms"))
-    lines += [f"  {name:<13}{value}" for name, value in facts if value is not None]
-    out.write("\n".join(lines) + "\n")

@@ -16,7 +16,7 @@ PULUMI_TIMEOUT_S = 120
 
 
 class EndpointNotFound(Exception):
-    """No endpoint anywhere; the message says where the smoke looked."""
+    """No endpoint anywhere (for --mcp, also: no key); the message says what is missing and where the smoke looked."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,12 @@ def from_stack(stack: str | None) -> Found:
     return Found(endpoint, where, container_type if isinstance(container_type, str) else None, outputs)
 
 
-def stack_outputs(stack: str | None, looked: str) -> dict[str, object]:
-    """`pulumi stack output --json` of `stack` (None: the selected one); `looked` says where else was looked."""
+def stack_outputs(stack: str | None, looked: str, wanted: str = "pool endpoint") -> dict[str, object]:
+    """`pulumi stack output --json` of `stack` (None: the selected one); `looked` says where else `wanted` (what
+    the outputs are read for, named in the error) was looked for."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
-        raise EndpointNotFound(f"no pool endpoint: {looked} (the pulumi CLI is not on PATH)")
+        raise EndpointNotFound(f"no {wanted}: {looked} (the pulumi CLI is not on PATH)")
     command = [pulumi, "stack", "output", "--json"]
     if stack:
         command += ["--stack", stack]
@@ -67,15 +68,15 @@ def stack_outputs(stack: str | None, looked: str) -> dict[str, object]:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PULUMI_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise EndpointNotFound(
-            f"no pool endpoint: `pulumi stack output` did not answer within {PULUMI_TIMEOUT_S} s"
+            f"no {wanted}: `pulumi stack output` did not answer within {PULUMI_TIMEOUT_S} s"
         ) from None
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise EndpointNotFound(f"no pool endpoint: {looked}; pulumi failed for {where}: {detail}")
+        raise EndpointNotFound(f"no {wanted}: {looked}; pulumi failed for {where}: {detail}")
     try:
         outputs = json.loads(done.stdout or "{}")
     except ValueError:
         raise EndpointNotFound(
-            "no pool endpoint: `pulumi stack output --json` printed something that is not JSON"
+            f"no {wanted}: `pulumi stack output --json` printed something that is not JSON"
         ) from None
     return outputs if isinstance(outputs, dict) else {}

@@ -16,20 +16,27 @@ from typing import Any, TextIO
 import httpx
 
 from dynamic_sessions.client.arm import POOL_API_VERSION
-from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, SessionsError
-from dynamic_sessions.client.mcp import ARM_ENDPOINT, ENDPOINT_VARIABLE, KEY_VARIABLE, McpServer, PoolMcpCredentials
-from dynamic_sessions.smoke.check import (
+from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, MissingExtra, SessionsError
+from dynamic_sessions.client.mcp import (
+    ARM_ENDPOINT,
+    ENDPOINT_VARIABLE,
+    FETCH_KEY,
+    KEY_VARIABLE,
+    McpServer,
+    PoolMcpCredentials,
+)
+from dynamic_sessions.smoke.check import EXPECTED_STDOUT
+from dynamic_sessions.smoke.endpoint import EndpointNotFound, stack_outputs
+from dynamic_sessions.smoke.report import (
     ACCESS_DENIED,
-    EXPECTED_STDOUT,
     PASSED,
     UNAVAILABLE,
     USAGE,
     WRONG_RESULT,
     Report,
     Verdict,
-    _print,
+    print_report,
 )
-from dynamic_sessions.smoke.endpoint import EndpointNotFound, stack_outputs
 
 ENDPOINT_OUTPUT, POOL_ID_OUTPUT, API_VERSION_OUTPUT = "mcpServerEndpoint", "poolId", "poolApiVersion"
 PYTHON_TOOL, SHELL_TOOL = "runPythonCodeInRemoteEnvironment", "runShellCommandInRemoteEnvironment"
@@ -38,11 +45,12 @@ PYTHON_TOOL, SHELL_TOOL = "runPythonCodeInRemoteEnvironment", "runShellCommandIn
 def _server(args: argparse.Namespace, report: Report) -> McpServer:
     outputs: dict[str, Any] | None = None
     looked = f"looked in --endpoint, ${ENDPOINT_VARIABLE} and the stack's {ENDPOINT_OUTPUT} output"
+    looked_for_key = f"looked in --mcp-api-key, ${KEY_VARIABLE} and {FETCH_KEY} on the stack's {POOL_ID_OUTPUT} output"
 
-    def output(name: str) -> Any:
+    def output(name: str, wanted: str = "MCP endpoint", where: str = looked) -> Any:
         nonlocal outputs
         if outputs is None:
-            outputs = stack_outputs(args.stack, looked)
+            outputs = stack_outputs(args.stack, where, wanted)
         return outputs.get(name)
 
     if args.endpoint:
@@ -60,9 +68,9 @@ def _server(args: argparse.Namespace, report: Report) -> McpServer:
         return McpServer(endpoint, args.mcp_api_key)
     if os.environ.get(KEY_VARIABLE):
         return McpServer(endpoint, os.environ[KEY_VARIABLE])
-    pool_id = output(POOL_ID_OUTPUT)
+    pool_id = output(POOL_ID_OUTPUT, "MCP key", looked_for_key)
     if not isinstance(pool_id, str) or not pool_id:
-        raise Verdict(USAGE, f"no MCP key: pass --mcp-api-key or ${KEY_VARIABLE}, or a stack with a {POOL_ID_OUTPUT!r}")
+        raise Verdict(USAGE, f"no MCP key: {looked_for_key}; the stack has no {POOL_ID_OUTPUT!r} output")
     api_version = output(API_VERSION_OUTPUT)
     with PoolMcpCredentials(
         pool_id,
@@ -98,6 +106,8 @@ def _verdict(error: BaseException) -> Verdict:
     for leaf in _leaves(error):
         if isinstance(leaf, Verdict):
             return leaf
+        if isinstance(leaf, MissingExtra):
+            return Verdict(USAGE, str(leaf))
         if isinstance(leaf, httpx.HTTPStatusError):
             status = leaf.response.status_code
             if status in (401, 403):
@@ -135,5 +145,5 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except Verdict as verdict:
         report.exitCode, report.message = verdict.exit_code, verdict.message
     report.wallMs = round((time.monotonic() - started) * 1000)
-    _print(report, args.json, out)
+    print_report(report, args.json, out)
     return report.exitCode

@@ -25,20 +25,10 @@ from dynamic_sessions.client.errors import (
     UnexpectedResponse,
 )
 from dynamic_sessions.smoke import egress
-from dynamic_sessions.smoke.check import (
-    ACCESS_DENIED,
-    DIFFERS,
-    UNAVAILABLE,
-    USAGE,
-    WRONG_RESULT,
-    Progress,
-    Report,
-    SmokePolicy,
-    Verdict,
-    run_in_session,
-)
+from dynamic_sessions.smoke.check import Progress, SmokePolicy, run_in_session
 from dynamic_sessions.smoke.compare import ON_OFF, Comparison, compare_grants, compare_pool
 from dynamic_sessions.smoke.declared import Declaration
+from dynamic_sessions.smoke.report import ACCESS_DENIED, DIFFERS, UNAVAILABLE, USAGE, WRONG_RESULT, Report, Verdict
 
 READER_RIGHTS = (
     "--verify reads the pool and the role assignments at its scope (Microsoft.App/sessionPools/read, "
