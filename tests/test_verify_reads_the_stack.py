@@ -5,6 +5,8 @@ ARM's answer is built from the very body and grants the program declared. If Azu
 --verify finds no difference and no unknown value; if Azure changed one property, it names that one.
 """
 
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,17 @@ from tests.pulumi_harness import POOL_TYPE, pool_response, run_program, stack_co
 
 STACKS = sorted(path.stem.split(".", 1)[1] for path in Path(__file__).parent.parent.glob("Pulumi.*.yaml"))
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+
+@pytest.fixture(autouse=True)
+def own_event_loop() -> Iterator[None]:
+    """Each program run on an event loop of its own: a test process may have run other Pulumi programs, or
+    `asyncio.run`, before this file, and their leftover tasks must not wake on this one's loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def deployed(stack: str, check) -> pulumi.Output:
