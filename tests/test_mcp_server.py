@@ -2,6 +2,7 @@
 streamable-HTTP client unchanged, JSON-RPC errors, the API key, and what an MCP caller can and cannot reach."""
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
+from dynamic_sessions.emulator.sessions.session import MAX_QUEUED
 from tests.emulator_process import Emulator, running_below
 
 LATEST = "2025-10-02-preview"
@@ -465,3 +467,25 @@ def launch_mcp() -> Iterator[Any]:
     yield start
     for pool in started:
         pool.stop()
+
+
+def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_plane_executions(shell_mcp):
+    environment = shell_mcp.launch()
+    busy = {"environmentId": environment, "shellCommand": "sleep 0.5"}
+    calls = MAX_QUEUED + 8
+
+    def call(_: int) -> dict[str, Any]:
+        with httpx.Client(timeout=120, headers={"x-ms-apikey": shell_mcp.key}) as http:
+            message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+            message["params"] = {"name": "runShellCommandInRemoteEnvironment", "arguments": busy}
+            return http.post(shell_mcp.endpoint, json=message).json()
+
+    with concurrent.futures.ThreadPoolExecutor(calls) as threads:
+        answers = list(threads.map(call, range(calls)))
+    refused = [a for a in answers if "error" in a]
+    assert refused, "every call was queued behind the busy one"
+    assert len(answers) - len(refused) <= MAX_QUEUED
+    assert all("executions running or waiting" in a["error"]["message"] for a in refused), refused[0]
+    # Once they are done, the environment takes calls again.
+    done = shell_mcp.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="echo ok")
+    assert done["result"]["structuredContent"]["stdout"] == "ok\n"

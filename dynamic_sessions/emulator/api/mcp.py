@@ -19,6 +19,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
 from dynamic_sessions.emulator.sessions.commands import CommandOutcome, run_command
 from dynamic_sessions.emulator.sessions.pool import PoolFull
-from dynamic_sessions.emulator.sessions.session import SessionEnded
+from dynamic_sessions.emulator.sessions.session import QueueFull, SessionEnded
 
 if TYPE_CHECKING:
     from dynamic_sessions.emulator.api.app import EmulatorState
@@ -231,12 +232,14 @@ async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") ->
         command = shell.command_from(command_arguments, state.output_limit)
     except BadRequest as bad:
         raise RpcError(INVALID_PARAMS, bad.message) from None
-    session = await _session(environment, state)
+    session, release = await _session(environment, state, len(json.dumps(command.request())))
     try:
         outcome = await run_command(session, state.pool.launcher.runtime.container_type, command)
     except SessionEnded as ended:
-        await _release(environment, state)
+        await state.pool.end(environment)
         outcome = shell.ended_outcome(ended)
+    finally:
+        release()
     return _tool_result(_command_content(outcome), failed=not outcome.succeeded)
 
 
@@ -258,33 +261,32 @@ def _forget_idle(server: McpServer, state: "EmulatorState") -> None:
             del server.environments[environment]
 
 
-async def _session(environment: str, state: "EmulatorState") -> Any:
+async def _session(environment: str, state: "EmulatorState", code_size: int) -> tuple[Any, Callable[[], None]]:
+    """The environment's session, admitted to its queue as a data-plane execution is (the same per-session limit),
+    and the callable that takes the call out of the queue again."""
     assert state.mcp is not None
     state.mcp.environments[environment] = time.time()
     try:
-        return await state.pool.session_for(environment)
+        return await state.admit(environment, code_size)
     except PoolFull as full:
         raise RpcError(SERVER_ERROR, f"{full}; retry when a session's cooldown ends.") from None
+    except QueueFull as full:
+        raise RpcError(SERVER_ERROR, f"{full}; retry when one of its calls has finished.") from None
     except SessionEnded as ended:
         raise RpcError(SERVER_ERROR, f"No session could be started: {ended}.") from None
 
 
-async def _release(environment: str, state: "EmulatorState") -> None:
-    session = state.pool.sessions.get(environment)
-    if session is not None:
-        state.history.release(session.executions)
-    await state.pool.end(environment)
-
-
 async def _run_python(environment: str, code: str, state: "EmulatorState") -> dict[str, Any]:
-    session = await _session(environment, state)
+    session, release = await _session(environment, state, len(code.encode("utf-8", "surrogatepass")))
     try:
         outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, PYTHON_OUTPUT_MAX_LENGTH)
     except SessionEnded as ended:
-        await _release(environment, state)
+        await state.pool.end(environment)
         message = f"Error: {ended}; the next call with this environmentId starts a new session\n"
         content = {"status": "Failed", "stdout": "", "stderr": message, "result": "", "executionTimeInMilliseconds": 0}
         return _tool_result(content, failed=True)
+    finally:
+        release()
     content = {
         "status": "Succeeded" if outcome.succeeded else "Failed",
         "stdout": outcome.stdout,
