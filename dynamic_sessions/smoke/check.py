@@ -106,17 +106,21 @@ class SmokePolicy(RetryPolicy):
         left = "" if wait.left_s is None else f", {max(0.0, wait.left_s):.0f} s left before the deadline"
         self.progress.say(f"{self.describe(wait.error)}; retrying in {wait.delay_s:.1f} s{left}")
 
+    # What each kind of pause waits for, in its progress line's words.
+    WAITS_FOR_ACCESS = "waiting for the role assignment to take effect"
+    UNANSWERED = "no good answer yet"
+
+    def throttled(self, error: Throttled) -> str:
+        return f"the pool is full ({error.status})"
+
     def describe(self, error: SessionsError) -> str:
         """What a pause waits for, as its progress line says it."""
         if isinstance(error, AccessDenied):
             reason = f"{error.status} {error.error_code or ''}".strip()
-            return (
-                f"waiting for the role assignment to take effect ({reason}): "
-                f"{self.denied_for():.0f} s of {self.rbac_wait_s:.0f} s"
-            )
+            return f"{self.WAITS_FOR_ACCESS} ({reason}): {self.denied_for():.0f} s of {self.rbac_wait_s:.0f} s"
         if isinstance(error, Throttled):
-            return f"the pool is full ({error.status})"
-        return f"no good answer yet ({error})"
+            return self.throttled(error)
+        return f"{self.UNANSWERED} ({error})"
 
 
 def check_arguments(args: argparse.Namespace) -> None:

@@ -48,16 +48,11 @@ def probe_target(args: argparse.Namespace) -> egress.Target:
 class ArmPolicy(SmokePolicy):
     """The smoke's waits, told as waits for Azure Resource Manager."""
 
-    def describe(self, error: SessionsError) -> str:
-        if isinstance(error, AccessDenied):
-            reason = f"{error.status} {error.error_code or ''}".strip()
-            return (
-                f"waiting for read access to the pool in Azure Resource Manager ({reason}): "
-                f"{self.denied_for():.0f} s of {self.rbac_wait_s:.0f} s"
-            )
-        if isinstance(error, Throttled):
-            return f"Azure Resource Manager is throttling reads ({error.status} {error.error_code or ''})".rstrip()
-        return f"no good answer from Azure Resource Manager yet ({error})"
+    WAITS_FOR_ACCESS = "waiting for read access to the pool in Azure Resource Manager"
+    UNANSWERED = "no good answer from Azure Resource Manager yet"
+
+    def throttled(self, error: Throttled) -> str:
+        return f"Azure Resource Manager is throttling reads ({error.status} {error.error_code or ''})".rstrip()
 
 
 def probe_egress(
