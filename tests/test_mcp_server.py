@@ -5,6 +5,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -471,21 +472,32 @@ def launch_mcp() -> Iterator[Any]:
 
 def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_plane_executions(shell_mcp):
     environment = shell_mcp.launch()
-    busy = {"environmentId": environment, "shellCommand": "sleep 0.5"}
-    calls = MAX_QUEUED + 8
 
-    def call(_: int) -> dict[str, Any]:
+    def call(command: str) -> dict[str, Any]:
         with httpx.Client(timeout=120, headers={"x-ms-apikey": shell_mcp.key}) as http:
-            message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
-            message["params"] = {"name": "runShellCommandInRemoteEnvironment", "arguments": busy}
-            return http.post(shell_mcp.endpoint, json=message).json()
+            arguments = {"environmentId": environment, "shellCommand": command}
+            params = {"name": "runShellCommandInRemoteEnvironment", "arguments": arguments}
+            return http.post(
+                shell_mcp.endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+            ).json()
 
-    with concurrent.futures.ThreadPoolExecutor(calls) as threads:
-        answers = list(threads.map(call, range(calls)))
-    refused = [a for a in answers if "error" in a]
-    assert refused, "every call was queued behind the busy one"
-    assert len(answers) - len(refused) <= MAX_QUEUED
+    with concurrent.futures.ThreadPoolExecutor(MAX_QUEUED + 8) as threads:
+        busy = threads.submit(call, "sleep 4")
+        time.sleep(1)  # the busy call holds the session; the next ones wait behind it, or are refused
+        waiting = list(threads.map(call, ["true"] * (MAX_QUEUED + 7)))
+        assert "result" in busy.result()
+    refused = [a for a in waiting if "error" in a]
+    assert len(refused) >= 8, "more calls were held than the session's queue allows"
     assert all("executions running or waiting" in a["error"]["message"] for a in refused), refused[0]
-    # Once they are done, the environment takes calls again.
     done = shell_mcp.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="echo ok")
     assert done["result"]["structuredContent"]["stdout"] == "ok\n"
+
+
+def test_a_generated_key_can_be_passed_on_as_a_flags_value():
+    from dynamic_sessions.emulator.api.mcp import new_key
+
+    keys = {new_key() for _ in range(200)}
+    assert len(keys) == 200
+    assert all(
+        re.fullmatch(r"[0-9a-f]{64}", key) for key in keys
+    )  # never a leading "-", which argparse reads as a flag

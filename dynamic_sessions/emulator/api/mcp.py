@@ -94,7 +94,9 @@ TOOLS_OF = {
 
 
 def new_key() -> str:
-    return secrets.token_urlsafe(32)
+    """256 random bits as hex: a key that can start with `-` (as URL-safe base64 can) is read as a flag when
+    passed on, as in `python -m smoke --mcp-api-key KEY`."""
+    return secrets.token_hex(32)
 
 
 def _version() -> str:
