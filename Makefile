@@ -11,6 +11,11 @@ PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-
 # out in collection order (tests/conftest.py puts the longest first), not xdist's most-tests-first.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 STAMP := $(VENV)/.installed
+# Some machines set PYTHONDONTWRITEBYTECODE=1 for everyone. Under it each Python process a target starts (a test
+# worker, an emulator, the smoke, a provider) compiles every module it imports from source again, and pytest
+# rewrites every test module again in each worker: about 1.5 s of CPU per worker's collection alone. Python's
+# own caches (__pycache__, ignored by git) are written once and read by every later process instead.
+unexport PYTHONDONTWRITEBYTECODE
 DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install lint test demo bench bench-tests clean docs docs-build

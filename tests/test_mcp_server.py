@@ -13,16 +13,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import McpError
 
 from dynamic_sessions.emulator.sessions.session import MAX_QUEUED
 from tests.emulator_process import Emulator, running_below
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 LATEST = "2025-10-02-preview"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -212,6 +212,10 @@ def test_the_python_tutorial_runs_verbatim(python_mcp):
 
 async def _with_sdk(pool: McpPool, steps: Any) -> Any:
     """Runs `steps(session)` with the official SDK's streamable-HTTP client, headers as VS Code's mcp.json sends."""
+    # Imported here, not at the top: every test process collects this module, and the SDK takes ~0.5 s to import.
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
     async with (
         httpx.AsyncClient(headers={"x-ms-apikey": pool.key}, timeout=httpx.Timeout(30, read=300)) as http,
         streamable_http_client(pool.endpoint, http_client=http) as (read, write, _),
@@ -221,7 +225,9 @@ async def _with_sdk(pool: McpPool, steps: Any) -> Any:
 
 
 def test_the_official_mcp_client_initializes_lists_and_calls_tools(shell_mcp):
-    async def steps(session: ClientSession) -> Any:
+    from mcp.shared.exceptions import McpError
+
+    async def steps(session: "ClientSession") -> Any:
         initialized = await session.initialize()
         tools = await session.list_tools()
         launched = await session.call_tool("launchShell", {})

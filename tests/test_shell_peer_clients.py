@@ -11,10 +11,6 @@ import pytest
 from dynamic_sessions.client.tokens import LocalToken
 from tests.emulator_process import serving
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)  # it announces its successor, langchain-azure-compute
-    from langchain_azure_dynamic_sessions import SessionsBashTool
-
 
 @pytest.fixture(scope="module")
 def shell_pool():
@@ -22,6 +18,11 @@ def shell_pool():
 
 
 def test_the_bash_tool_runs_commands_keeps_files_and_moves_them(shell_pool):
+    # Imported here, not at the top: every test process collects this module, and LangChain takes ~0.9 s to import.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # it announces its successor, langchain-azure-compute
+        from langchain_azure_dynamic_sessions import SessionsBashTool
+
     tool = SessionsBashTool(pool_management_endpoint=shell_pool.url, access_token_provider=LocalToken().token)
     content, response = tool._run("echo hello; echo oops >&2; echo kept > notes.txt")
     assert (json.loads(content)["stdout"], json.loads(content)["stderr"]) == ("hello\n", "oops\n")
