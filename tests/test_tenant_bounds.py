@@ -1,6 +1,6 @@
 """A hostile tenant against what the emulator holds for it: inherited descriptors, its answers on the
 kernel channel, its execution history and queue, slow request bodies, address families, per-user kernel
-objects, its teardown, its uploads and its request numbers.
+objects and its request numbers (its files, their teardown and uploads: test_tenant_bounds_files.py).
 
 Each attack is judged from the host: descriptors under /proc/<pid>/fd, host files, the emulator's RSS,
 what other sessions and clients get back.
@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dynamic_sessions.emulator.api import bodies
 from tests.emulator_process import ROOT, Emulator, bearer, descendants
 from tests.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 
@@ -395,51 +396,6 @@ def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_42
         assert "spinner" not in {s["identifier"] for s in listed}, listed
 
 
-# --- 7, 8. tearing down a session of many files --------------------------------------------------
-
-MANY_FILES = """
-const script = 'cd /mnt/data && seq 1 %d | xargs touch && ls -f | wc -l';
-const made = require('child_process').spawnSync('/bin/sh', ['-c', script]);
-Number(String(made.stdout).trim())
-"""
-
-
-def _latencies_while(emulator: Emulator, identifier: str, stop: threading.Event, into: list[float]) -> None:
-    with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer()) as client:
-        while not stop.is_set():
-            started = time.monotonic()
-            answer = client.post("/executions", params=_params(identifier), json={**SYNC, "code": "1"})
-            into.append(time.monotonic() - started)
-            assert answer.status_code == 200
-
-
-@pytest.mark.parametrize("mode", ["root", "nobody"])
-def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_sessions(mode):
-    if mode == "root" and os.geteuid() != 0:
-        pytest.skip("root mode needs root")
-    count = 400_000 if mode == "root" else 200_000  # on a tmpfs as root, on the host's disk as a user
-    with _emulator(mode, "--max-sessions", "3") as emulator:
-        making = {**SYNC, "code": MANY_FILES % count, "timeoutInSeconds": 150}
-        made = emulator.http.post("/executions", params=_params("hoarder"), json=making, timeout=180).json()
-        assert made["result"]["executionResult"] >= count, made
-        emulator.execute("1", "bystander")
-        stop, latencies = threading.Event(), list[float]()
-        pinger = threading.Thread(target=_latencies_while, args=(emulator, "bystander", stop, latencies))
-        pinger.start()
-        time.sleep(0.3)
-        started = time.monotonic()
-        ended = emulator.http.delete("/session", params=_params("hoarder"))
-        teardown = time.monotonic() - started
-        time.sleep(0.3)
-        stop.set()
-        pinger.join()
-        assert ended.status_code == 204
-        # The teardown takes real time (else this proves nothing); the bystander never waits for it.
-        assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
-        assert max(latencies) < teardown / 2, (max(latencies), teardown, len(latencies))
-        assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
-
-
 # --- 4. slow request bodies ----------------------------------------------------------------------
 
 
@@ -455,23 +411,38 @@ def _slow_body(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
+def _answered(sock: socket.socket) -> bool:
+    """Whether the server has answered or closed a connection (it does either to a body cut off)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) is not None
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
     with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "3") as emulator:
         host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
         address = (host, int(port))
         emulator.execute("1", "legit")
+        opened = time.monotonic()
         flood = [_slow_body(address) for _ in range(256)]
         stop = threading.Event()
-        cut_off = 0
+        cut_off: list[float] = []  # when each was found cut off, in seconds after the flood opened
 
-        def trickle() -> None:  # a byte per connection every 2 s; a connection cut off is opened again
-            nonlocal cut_off
-            while not stop.wait(2):
+        def past_the_grace() -> bool:
+            return any(when > bodies.BODY_GRACE_S for when in cut_off)
+
+        def trickle() -> None:  # a byte per connection every second; a connection cut off is opened again
+            while not stop.wait(1):
                 for n, sock in enumerate(flood):
                     try:
+                        if _answered(sock):
+                            raise ConnectionAbortedError
                         sock.sendall(b" ")
                     except OSError:
-                        cut_off += 1
+                        cut_off.append(time.monotonic() - opened)
                         sock.close()
                         with contextlib.suppress(OSError):
                             flood[n] = _slow_body(address)
@@ -481,65 +452,26 @@ def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
         statuses = []
         try:
             with httpx.Client(base_url=emulator.url, timeout=30, headers=bearer()) as client:
-                for n in range(14):  # one a second, over the grace the slow bodies get and past it
+                # Two a second, over the grace the slow bodies get, until the first of them are cut off for
+                # their rate (others may be shed before, to make room), and past it.
+                past = 0
+                while past < 3 and len(statuses) < 80:
                     answer = client.post(
                         "/executions",
                         params=_params("legit"),
-                        json={**SYNC, "code": f"{n}"},
+                        json={**SYNC, "code": f"{len(statuses)}"},
                         headers={"Connection": "close"},
                     )
                     statuses.append(answer.status_code)
-                    time.sleep(1)
+                    past += past_the_grace()
+                    time.sleep(0.5)
         finally:
             stop.set()
             attacker.join()
             for sock in flood:
                 sock.close()
-        assert statuses == [200] * 14, statuses
-        assert cut_off > 0, "slow bodies past the grace period should have been cut off"
-
-
-# --- 9. uploads count towards the session's memory cap --------------------------------------------
-
-
-def _memory_group_bytes(pid: int) -> int:
-    """What the memory cgroup of `pid` holds (cgroup v1 or v2), pages of its tmpfs files included."""
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        number, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            return int(Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.usage_in_bytes").read_text())
-        if number == "0" and not Path("/sys/fs/cgroup/memory").is_dir():
-            return int(Path("/sys/fs/cgroup", path.lstrip("/"), "memory.current").read_text())
-    raise AssertionError(f"no memory cgroup for {pid}")
-
-
-def _upload(emulator: Emulator, identifier: str, name: str, size: int) -> httpx.Response:
-    return emulator.http.post("/files", params=_params(identifier), files={"file": (name, b"u" * size)})
-
-
-@as_root
-def test_uploads_are_charged_to_the_sessions_own_memory_cap():
-    with _emulator("root", "--max-sessions", "2", "--memory-limit", "512M") as emulator:
-        emulator.execute("1", "uploader")
-        kernel = next(
-            p
-            for p in descendants(emulator.process.pid)
-            if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].endswith(b"node")
-        )
-        before = _memory_group_bytes(kernel)
-        assert _upload(emulator, "uploader", "first.bin", 100 * MIB).status_code == 200
-        assert _memory_group_bytes(kernel) - before > 90 * MIB, "the upload's pages are not the session's"
-        # 320 MiB held by code and 300 MiB of uploads cannot both fit in 512 MiB.
-        emulator.execute("globalThis.hoard = Buffer.alloc(320 * 1024 * 1024, 1); 'held'", "uploader")
-        statuses = [_upload(emulator, "uploader", f"more-{n}.bin", 100 * MIB).status_code for n in range(2)]
-        alive = kernel in descendants(emulator.process.pid)
-        if alive:  # what its code holds and what its files hold, together
-            files = os.statvfs(f"/proc/{kernel}/root/mnt/data")
-            in_use = _rss_mib(kernel) * MIB + (files.f_blocks - files.f_bfree) * files.f_frsize
-        else:  # the kernel stopped it at its cap
-            in_use = 0
-        assert in_use <= 540 * MIB, f"the session holds {in_use / MIB:.0f} MiB under a 512 MiB cap ({statuses})"
-        assert 507 in statuses or not alive, statuses
+        assert statuses == [200] * len(statuses), statuses
+        assert past_the_grace(), f"slow bodies past the grace period should have been cut off: {cut_off}"
 
 
 def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid():
