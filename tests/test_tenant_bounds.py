@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.api import bodies
-from tests.emulator_process import ROOT, Emulator, bearer, descendants
+from tests.emulator_process import ROOT, Emulator, bearer, descendants, serving
 from tests.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -55,6 +55,18 @@ def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = ()) -> Emulator:
         log_owner=ORDINARY_UID,
         pass_fds=pass_fds,
     )
+
+
+@pytest.fixture(scope="module")
+def emulator_flags() -> tuple[str, ...]:
+    """The Node emulator the module's tests share when they need no flags of their own."""
+    return ("--max-sessions", "12")
+
+
+@pytest.fixture(scope="module")
+def python_emulator() -> Iterator[Emulator]:
+    """The PythonLTS emulator the module's tests share."""
+    yield from serving("--container-type", "PythonLTS", "--max-sessions", "6")
 
 
 @contextlib.contextmanager
@@ -182,30 +194,28 @@ while (sent < forged.length) {
 """
 
 
-def test_a_forged_answer_of_millions_of_objects_costs_the_emulator_little_and_ends_that_session():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "3") as emulator:
-        emulator.execute("1", "forger")
-        emulator.execute("1", "bystander")
-        # 32 MB of empty objects: about 900 MiB of Python dicts once parsed.
-        line = """'{"seq":2,"ok":true,"stdout":"","stderr":"","result":[' + '{},'.repeat(11e6) + '{}],"ms":0}\\n'"""
-        with PeakRss(emulator.process.pid) as rss:
-            attack = emulator.execute(FORGE % line, "forger", timeoutInSeconds=60)
-        assert attack["status"] == "Failed" and "session was stopped" in attack["result"]["stderr"], attack
-        assert rss.growth < 120, f"emulator RSS grew {rss.growth:.0f} MiB"
-        assert emulator.execute("6 * 7", "bystander")["result"]["executionResult"] == 42
-        assert emulator.execute("typeof forged", "forger")["result"]["executionResult"] == "undefined"
+def test_a_forged_answer_of_millions_of_objects_costs_the_emulator_little_and_ends_that_session(emulator):
+    emulator.execute("1", "forger")
+    emulator.execute("1", "bystander")
+    # 32 MB of empty objects: about 900 MiB of Python dicts once parsed.
+    line = """'{"seq":2,"ok":true,"stdout":"","stderr":"","result":[' + '{},'.repeat(11e6) + '{}],"ms":0}\\n'"""
+    with PeakRss(emulator.process.pid) as rss:
+        attack = emulator.execute(FORGE % line, "forger", timeoutInSeconds=60)
+    assert attack["status"] == "Failed" and "session was stopped" in attack["result"]["stderr"], attack
+    assert rss.growth < 120, f"emulator RSS grew {rss.growth:.0f} MiB"
+    assert emulator.execute("6 * 7", "bystander")["result"]["executionResult"] == 42
+    assert emulator.execute("typeof forged", "forger")["result"]["executionResult"] == "undefined"
 
 
-def test_a_forged_answer_with_the_right_number_is_held_to_the_output_limit():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
-        # The session's first request is number 1: its answer, forged, carries 5,000,000 characters.
-        line = """JSON.stringify({seq: 1, ok: true, stdout: 'x'.repeat(5e6), stderr: 'e'.repeat(5e6),
-                                result: 'r'.repeat(5e6), ms: 0, extra: ['y'.repeat(5e6)]}) + '\\n'"""
-        body = emulator.execute(FORGE % line, "forger", timeoutInSeconds=60)["result"]
-        limit = 1024 * 1024
-        for name in ("stdout", "stderr", "executionResult"):
-            assert len(body[name]) <= limit + 200, (name, len(body[name]))
-        assert len(json.dumps(body)) < 4 * limit
+def test_a_forged_answer_with_the_right_number_is_held_to_the_output_limit(emulator):
+    # The session's first request is number 1: its answer, forged, carries 5,000,000 characters.
+    line = """JSON.stringify({seq: 1, ok: true, stdout: 'x'.repeat(5e6), stderr: 'e'.repeat(5e6),
+                            result: 'r'.repeat(5e6), ms: 0, extra: ['y'.repeat(5e6)]}) + '\\n'"""
+    body = emulator.execute(FORGE % line, "number-forger", timeoutInSeconds=60)["result"]
+    limit = 1024 * 1024
+    for name in ("stdout", "stderr", "executionResult"):
+        assert len(body[name]) <= limit + 200, (name, len(body[name]))
+    assert len(json.dumps(body)) < 4 * limit
 
 
 # --- 10. request numbers -------------------------------------------------------------------------
@@ -222,14 +232,13 @@ seen
 """
 
 
-def test_request_numbers_are_per_session_so_no_tenant_counts_anothers_calls():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--container-type", "PythonLTS") as emulator:
-        first = emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
-        assert isinstance(first, int)
-        for n in range(5):
-            emulator.execute(f"{n}", "busy-neighbour")
-        second = emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
-        assert second == first + 1, (first, second)
+def test_request_numbers_are_per_session_so_no_tenant_counts_anothers_calls(python_emulator):
+    first = python_emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
+    assert isinstance(first, int)
+    for n in range(5):
+        python_emulator.execute(f"{n}", "busy-neighbour")
+    second = python_emulator.execute(OWN_NUMBER, "watcher")["result"]["executionResult"]
+    assert second == first + 1, (first, second)
 
 
 # --- 6. address families ------------------------------------------------------------------------
@@ -253,19 +262,18 @@ refused
 """
 
 
-def test_vsock_and_other_unneeded_address_families_are_refused():
+def test_vsock_and_other_unneeded_address_families_are_refused(python_emulator):
     if not Path("/dev/vsock").exists():
         pytest.skip("this machine has no vsock")
-    with _emulator("root" if os.geteuid() == 0 else "user", "--container-type", "PythonLTS") as emulator:
-        refused = emulator.execute(HOLD_FAMILIES, "vsock")["result"]["executionResult"]
-        assert refused == dict.fromkeys(("vsock", "alg", "packet", "bluetooth"), errno.EAFNOSUPPORT), refused
-        # The session holds no vsock port of the host's: the host binds the port itself.
-        with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as own:
-            own.bind((socket.VMADDR_CID_ANY, VSOCK_PORT))
-        assert (
-            emulator.execute("import socket; socket.socket().close(); 'inet'", "vsock")["result"]["executionResult"]
-            == "inet"
-        )
+    refused = python_emulator.execute(HOLD_FAMILIES, "vsock")["result"]["executionResult"]
+    assert refused == dict.fromkeys(("vsock", "alg", "packet", "bluetooth"), errno.EAFNOSUPPORT), refused
+    # The session holds no vsock port of the host's: the host binds the port itself.
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as own:
+        own.bind((socket.VMADDR_CID_ANY, VSOCK_PORT))
+    assert (
+        python_emulator.execute("import socket; socket.socket().close(); 'inet'", "vsock")["result"]["executionResult"]
+        == "inet"
+    )
 
 
 # --- 7. kernel objects an ordinary user's sessions share ------------------------------------------
@@ -327,25 +335,24 @@ SYNC = {"codeInputType": "Inline", "executionType": "Synchronous", "timeoutInSec
 ASYNC = {**SYNC, "executionType": "Asynchronous"}
 
 
-def test_a_long_operation_id_is_refused_naming_the_header_and_costs_nothing():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
-        emulator.execute("1", "ids-0")
-        before = _rss_mib(emulator.process.pid)
-        for n in range(200):
-            response = emulator.http.post(
-                "/executions",
-                params=_params("ids-0"),
-                json={**SYNC, "code": "1"},
-                headers={"operation-id": f"{n:05d}" + "i" * 60_000},
-            )
-            assert response.status_code == 400, response.text[:200]
-        assert "operation-id" in response.json()["error"]["message"]
-        assert _rss_mib(emulator.process.pid) - before < 10
-        kept = emulator.http.post(
-            "/executions", params=_params("ids-0"), json={**SYNC, "code": "2"}, headers={"operation-id": "op-1"}
+def test_a_long_operation_id_is_refused_naming_the_header_and_costs_nothing(emulator):
+    emulator.execute("1", "ids-0")
+    before = _rss_mib(emulator.process.pid)
+    for n in range(200):
+        response = emulator.http.post(
+            "/executions",
+            params=_params("ids-0"),
+            json={**SYNC, "code": "1"},
+            headers={"operation-id": f"{n:05d}" + "i" * 60_000},
         )
-        assert kept.status_code == 200 and kept.json()["id"] == "op-1"
-        assert emulator.http.get("/executions/op-1", params=_params("ids-0")).json()["result"]["executionResult"] == 2
+        assert response.status_code == 400, response.text[:200]
+    assert "operation-id" in response.json()["error"]["message"]
+    assert _rss_mib(emulator.process.pid) - before < 10
+    kept = emulator.http.post(
+        "/executions", params=_params("ids-0"), json={**SYNC, "code": "2"}, headers={"operation-id": "op-1"}
+    )
+    assert kept.status_code == 200 and kept.json()["id"] == "op-1"
+    assert emulator.http.get("/executions/op-1", params=_params("ids-0")).json()["result"]["executionResult"] == 2
 
 
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
@@ -373,27 +380,26 @@ def test_the_history_of_sessions_that_end_by_cooldown_is_released():
 # --- 5. the execution queue ----------------------------------------------------------------------
 
 
-def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_429():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
-        busy = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": "while (true) {}"})
-        assert busy.status_code == 202, busy.text
-        before = _rss_mib(emulator.process.pid)
-        code = "// " + "q" * (2 * MIB)
-        statuses = []
-        for _ in range(40):  # 80 MB of code, were every one held
-            queued = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": code})
-            statuses.append(queued.status_code)
-        grown = _rss_mib(emulator.process.pid) - before
-        assert set(statuses) == {202, 429} and statuses.count(202) <= 8, statuses
-        assert queued.headers["Retry-After"] and queued.json()["error"]["code"] == "TooManyRequests"
-        assert grown < 40, f"emulator RSS grew {grown:.0f} MiB"
-        # Other sessions are not held to this one's queue.
-        assert emulator.execute("'free'", "neighbour")["result"]["executionResult"] == "free"
-        assert emulator.http.delete("/session", params=_params("spinner")).status_code == 204
-        # What was queued behind it ends with it, instead of starting a session of its own.
-        time.sleep(1)
-        listed = emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
-        assert "spinner" not in {s["identifier"] for s in listed}, listed
+def test_executions_queued_behind_a_busy_session_are_bounded_and_refused_with_429(emulator):
+    busy = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": "while (true) {}"})
+    assert busy.status_code == 202, busy.text
+    before = _rss_mib(emulator.process.pid)
+    code = "// " + "q" * (2 * MIB)
+    statuses = []
+    for _ in range(40):  # 80 MB of code, were every one held
+        queued = emulator.http.post("/executions", params=_params("spinner"), json={**ASYNC, "code": code})
+        statuses.append(queued.status_code)
+    grown = _rss_mib(emulator.process.pid) - before
+    assert set(statuses) == {202, 429} and statuses.count(202) <= 8, statuses
+    assert queued.headers["Retry-After"] and queued.json()["error"]["code"] == "TooManyRequests"
+    assert grown < 40, f"emulator RSS grew {grown:.0f} MiB"
+    # Other sessions are not held to this one's queue.
+    assert emulator.execute("'free'", "neighbour")["result"]["executionResult"] == "free"
+    assert emulator.http.delete("/session", params=_params("spinner")).status_code == 204
+    # What was queued behind it ends with it, instead of starting a session of its own.
+    time.sleep(1)
+    listed = emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+    assert "spinner" not in {s["identifier"] for s in listed}, listed
 
 
 # --- 4. slow request bodies ----------------------------------------------------------------------
@@ -474,17 +480,16 @@ def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
         assert past_the_grace(), f"slow bodies past the grace period should have been cut off: {cut_off}"
 
 
-def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "2") as emulator:
-        seen = emulator.execute(
-            "const fs = require('fs');"
-            "fs.readdirSync('/proc').filter((n) => /^\\d+$/.test(n))"
-            ".map((n) => { try { return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8'); } catch { return ''; } })"
-            ".join('\\n')",
-            "reader",
-        )["result"]["executionResult"]
-        assert "bwrap" in seen  # pid 1 of the session's namespace
-        assert "dynamic-sessions-scratch" not in seen and f"emulator-{emulator.process.pid}" not in seen, seen
+def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid(emulator):
+    seen = emulator.execute(
+        "const fs = require('fs');"
+        "fs.readdirSync('/proc').filter((n) => /^\\d+$/.test(n))"
+        ".map((n) => { try { return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8'); } catch { return ''; } })"
+        ".join('\\n')",
+        "reader",
+    )["result"]["executionResult"]
+    assert "bwrap" in seen  # pid 1 of the session's namespace
+    assert "dynamic-sessions-scratch" not in seen and f"emulator-{emulator.process.pid}" not in seen, seen
 
 
 # --- what --help and docs/sandbox.md say of these limits ------------------------------------------
@@ -562,8 +567,7 @@ def test_anything_but_an_answer_within_its_bounds_is_refused(line):
 
 
 @as_root
-def test_as_root_inotify_works_and_is_counted_per_session_uid():
-    with _emulator("root", "--container-type", "PythonLTS", "--max-sessions", "2") as emulator:
-        taken = emulator.execute(INOTIFY_HOARD, "watcher")["result"]["executionResult"]
-        assert taken[1] >= 100, taken  # the session's own uid's instances (the per-user limit is theirs alone)
-        assert emulator.execute(INOTIFY_HOARD, "other-watcher")["result"]["executionResult"][1] >= 100
+def test_as_root_inotify_works_and_is_counted_per_session_uid(python_emulator):
+    taken = python_emulator.execute(INOTIFY_HOARD, "watcher")["result"]["executionResult"]
+    assert taken[1] >= 100, taken  # the session's own uid's instances (the per-user limit is theirs alone)
+    assert python_emulator.execute(INOTIFY_HOARD, "other-watcher")["result"]["executionResult"][1] >= 100
