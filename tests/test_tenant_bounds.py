@@ -458,7 +458,7 @@ def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
 
         attacker = threading.Thread(target=trickle)
         attacker.start()
-        statuses = []
+        statuses: list[int] = []
         try:
             with httpx.Client(base_url=emulator.url, timeout=30, headers=bearer()) as client:
                 # Two a second, over the grace the slow bodies get, until they are cut off, and past it.
