@@ -287,7 +287,7 @@ def test_a_channel_flooded_between_calls_costs_the_emulator_no_memory(emulator):
     for n in range(3):
         assert run(emulator, FLOOD_CHANNEL.format(fd=fd), f"flood-{n}")["executionResult"] == "flooding"
     peak = before
-    for _ in range(40):  # 4 s: the flood would have pushed well past 100 MiB into an emulator that read it
+    for _ in range(15):  # 1.5 s: an emulator that read the flood holds over 200 MiB of it within 1 s
         time.sleep(0.1)
         peak = max(peak, _rss_mib(emulator.process.pid))
     assert peak - before < 48, f"emulator RSS grew {peak - before} MiB"
