@@ -428,58 +428,57 @@ def _ended(sock: socket.socket) -> bytes | None:
         return b""
 
 
-def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered():
-    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "3") as emulator:
-        host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
-        address = (host, int(port))
-        emulator.execute("1", "legit")
-        opened = time.monotonic()
-        flood = [_slow_body(address) for _ in range(256)]
-        stop = threading.Event()
-        # When each was answered 408 for its rate, in seconds after the flood opened; others are shed
-        # without an answer, the slowest first, to make room for the legitimate connections.
-        cut_off: list[float] = []
+def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered(emulator):
+    host, port = emulator.url.removeprefix("http://").rsplit(":", 1)
+    address = (host, int(port))
+    emulator.execute("1", "legit")
+    opened = time.monotonic()
+    flood = [_slow_body(address) for _ in range(256)]
+    stop = threading.Event()
+    # When each was answered 408 for its rate, in seconds after the flood opened; others are shed
+    # without an answer, the slowest first, to make room for the legitimate connections.
+    cut_off: list[float] = []
 
-        def trickle() -> None:  # a byte per connection every second; a connection cut off is opened again
-            while not stop.wait(1):
-                for n, sock in enumerate(flood):
-                    try:
-                        ended = _ended(sock)
-                        if ended is None:
-                            sock.sendall(b" ")
-                            continue
-                    except OSError:
-                        ended = b""
-                    if ended.startswith(b"HTTP/1.1 408"):
-                        cut_off.append(time.monotonic() - opened)
-                    sock.close()
-                    with contextlib.suppress(OSError):
-                        flood[n] = _slow_body(address)
-
-        attacker = threading.Thread(target=trickle)
-        attacker.start()
-        statuses: list[int] = []
-        try:
-            with httpx.Client(base_url=emulator.url, timeout=30, headers=bearer()) as client:
-                # Two a second, over the grace the slow bodies get, until they are cut off, and past it.
-                past = 0
-                while past < 3 and len(statuses) < 80:
-                    answer = client.post(
-                        "/executions",
-                        params=_params("legit"),
-                        json={**SYNC, "code": f"{len(statuses)}"},
-                        headers={"Connection": "close"},
-                    )
-                    statuses.append(answer.status_code)
-                    past += bool(cut_off)
-                    time.sleep(0.5)
-        finally:
-            stop.set()
-            attacker.join()
-            for sock in flood:
+    def trickle() -> None:  # a byte per connection every second; a connection cut off is opened again
+        while not stop.wait(1):
+            for n, sock in enumerate(flood):
+                try:
+                    ended = _ended(sock)
+                    if ended is None:
+                        sock.sendall(b" ")
+                        continue
+                except OSError:
+                    ended = b""
+                if ended.startswith(b"HTTP/1.1 408"):
+                    cut_off.append(time.monotonic() - opened)
                 sock.close()
-        assert statuses == [200] * len(statuses), statuses
-        assert cut_off and min(cut_off) >= bodies.BODY_GRACE_S, f"slow bodies cut off for their rate: {cut_off}"
+                with contextlib.suppress(OSError):
+                    flood[n] = _slow_body(address)
+
+    attacker = threading.Thread(target=trickle)
+    attacker.start()
+    statuses: list[int] = []
+    try:
+        with httpx.Client(base_url=emulator.url, timeout=30, headers=bearer()) as client:
+            # Two a second, over the grace the slow bodies get, until they are cut off, and past it.
+            past = 0
+            while past < 3 and len(statuses) < 80:
+                answer = client.post(
+                    "/executions",
+                    params=_params("legit"),
+                    json={**SYNC, "code": f"{len(statuses)}"},
+                    headers={"Connection": "close"},
+                )
+                statuses.append(answer.status_code)
+                past += bool(cut_off)
+                time.sleep(0.5)
+    finally:
+        stop.set()
+        attacker.join()
+        for sock in flood:
+            sock.close()
+    assert statuses == [200] * len(statuses), statuses
+    assert cut_off and min(cut_off) >= bodies.BODY_GRACE_S, f"slow bodies cut off for their rate: {cut_off}"
 
 
 def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid(emulator):
