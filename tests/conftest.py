@@ -18,7 +18,7 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 LONGEST_FIRST = (
     "test_tenant_bounds.py",
     "test_emulator_hostile.py",
-    "test_tenant_bounds_files.py",
+    "test_tenant_bounds_ending.py",
     "test_pytest_plugin.py",
     "test_sandbox.py",
     "test_python_sessions.py",

@@ -1,6 +1,7 @@
 """A hostile tenant against what the emulator holds for it: inherited descriptors, its answers on the
 kernel channel, its execution history and queue, slow request bodies, address families, per-user kernel
-objects and its request numbers (its files, their teardown and uploads: test_tenant_bounds_files.py).
+objects, its uploads and its request numbers (what its sessions leave when they end:
+test_tenant_bounds_ending.py).
 
 Each attack is judged from the host: descriptors under /proc/<pid>/fd, host files, the emulator's RSS,
 what other sessions and clients get back.
@@ -43,7 +44,7 @@ def _rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = ()) -> Emulator:
+def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = (), tmpdir: str | None = None) -> Emulator:
     python = _python_for(ORDINARY_UID)
     if python is None:
         pytest.skip("no Python this machine's ordinary users may run with the project importable")
@@ -51,7 +52,7 @@ def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = ()) -> Emulator:
         *flags,
         interpreter=[*as_user(ORDINARY_UID), python],
         cwd="/",
-        env=_user_env(),
+        env={**_user_env(), **({"TMPDIR": tmpdir} if tmpdir else {})},
         log_owner=ORDINARY_UID,
         pass_fds=pass_fds,
     )
@@ -70,10 +71,15 @@ def python_emulator() -> Iterator[Emulator]:
 
 
 @contextlib.contextmanager
-def _emulator(mode: str, *flags: str, pass_fds: tuple[int, ...] = ()) -> Iterator[Emulator]:
+def _emulator(mode: str, *flags: str, pass_fds: tuple[int, ...] = (), tmpdir: str | None = None) -> Iterator[Emulator]:
+    """An emulator run by root, by whoever runs the tests ("user") or by nobody, whose scratch folder is then
+    under `tmpdir` if given."""
     if mode == "nobody" and os.geteuid() != 0:  # "user" is whoever runs the tests
         pytest.skip("switching to nobody needs root")
-    running = _user_emulator(*flags, pass_fds=pass_fds) if mode == "nobody" else Emulator(*flags, pass_fds=pass_fds)
+    if mode == "nobody":
+        running = _user_emulator(*flags, pass_fds=pass_fds, tmpdir=tmpdir)
+    else:
+        running = Emulator(*flags, pass_fds=pass_fds)
     try:
         yield running
     finally:
@@ -355,28 +361,6 @@ def test_a_long_operation_id_is_refused_naming_the_header_and_costs_nothing(emul
     assert emulator.http.get("/executions/op-1", params=_params("ids-0")).json()["result"]["executionResult"] == 2
 
 
-def test_the_history_of_sessions_that_end_by_cooldown_is_released():
-    # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
-    # freed, so the emulator's RSS shows what is held.
-    flags = ("--max-sessions", "4", "--cooldown", "3", "--output-max-length", str(40 * MIB))
-    with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
-        emulator.execute("1", "warm")
-        before = _rss_mib(emulator.process.pid)
-        for s in range(3):
-            emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
-        held = _rss_mib(emulator.process.pid) - before
-        assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
-        deadline = time.monotonic() + 30
-        while (
-            time.monotonic() < deadline
-            and emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
-        ):
-            time.sleep(0.5)
-        assert not emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
-        left = _rss_mib(emulator.process.pid) - before
-        assert left < held / 3, f"{left:.0f} of {held:.0f} MiB still held after every session ended"
-
-
 # --- 5. the execution queue ----------------------------------------------------------------------
 
 
@@ -479,6 +463,49 @@ def test_a_flood_of_slow_bodies_leaves_legitimate_requests_answered(emulator):
             sock.close()
     assert statuses == [200] * len(statuses), statuses
     assert cut_off and min(cut_off) >= bodies.BODY_GRACE_S, f"slow bodies cut off for their rate: {cut_off}"
+
+
+# --- 9. uploads count towards the session's memory cap --------------------------------------------
+
+
+def _memory_group_bytes(pid: int) -> int:
+    """What the memory cgroup of `pid` holds (cgroup v1 or v2), pages of its tmpfs files included."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        number, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return int(Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.usage_in_bytes").read_text())
+        if number == "0" and not Path("/sys/fs/cgroup/memory").is_dir():
+            return int(Path("/sys/fs/cgroup", path.lstrip("/"), "memory.current").read_text())
+    raise AssertionError(f"no memory cgroup for {pid}")
+
+
+def _upload(emulator: Emulator, identifier: str, name: str, size: int) -> httpx.Response:
+    return emulator.http.post("/files", params=_params(identifier), files={"file": (name, b"u" * size)})
+
+
+@as_root
+def test_uploads_are_charged_to_the_sessions_own_memory_cap():
+    with _emulator("root", "--max-sessions", "2", "--memory-limit", "512M") as emulator:
+        emulator.execute("1", "uploader")
+        kernel = next(
+            p
+            for p in descendants(emulator.process.pid)
+            if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].endswith(b"node")
+        )
+        before = _memory_group_bytes(kernel)
+        assert _upload(emulator, "uploader", "first.bin", 100 * MIB).status_code == 200
+        assert _memory_group_bytes(kernel) - before > 90 * MIB, "the upload's pages are not the session's"
+        # 320 MiB held by code and 300 MiB of uploads cannot both fit in 512 MiB.
+        emulator.execute("globalThis.hoard = Buffer.alloc(320 * 1024 * 1024, 1); 'held'", "uploader")
+        statuses = [_upload(emulator, "uploader", f"more-{n}.bin", 100 * MIB).status_code for n in range(2)]
+        alive = kernel in descendants(emulator.process.pid)
+        if alive:  # what its code holds and what its files hold, together
+            files = os.statvfs(f"/proc/{kernel}/root/mnt/data")
+            in_use = _rss_mib(kernel) * MIB + (files.f_blocks - files.f_bfree) * files.f_frsize
+        else:  # the kernel stopped it at its cap
+            in_use = 0
+        assert in_use <= 540 * MIB, f"the session holds {in_use / MIB:.0f} MiB under a 512 MiB cap ({statuses})"
+        assert 507 in statuses or not alive, statuses
 
 
 def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_emulators_pid(emulator):
