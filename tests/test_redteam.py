@@ -81,11 +81,10 @@ def _limit(pid: int, name: str) -> tuple[str, str]:
 
 @needs_bwrap
 @as_root
-def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions(launch):
+def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions(emulator):
     _, why_not = cgroups.discover()
     if "cpu" in why_not:
         pytest.skip(f"this machine gives the emulator no cpu cgroup: {why_not['cpu']}")
-    emulator = launch()
     assert "cap cpu: a fair share per session" in emulator.logs()
     bystander = kernel_of(emulator, "bystander")
     hogger = kernel_of(emulator, "hogger")
@@ -101,6 +100,7 @@ def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions
     assert {_cpu_cgroup(p) for p in spinners} == {own}
     assert _cpu_cgroup(bystander) != own
     assert _cpu_cgroup(emulator.process.pid) != own  # the emulator itself is never in a session's group
+    assert emulator.http.delete("/session", params=_params("hogger")).status_code == 204  # its spinners with it
 
 
 def _comm(pid: int) -> str:
@@ -340,8 +340,8 @@ def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(emul
 
 @needs_bwrap
 @pytest.mark.parametrize("flags", [(), ("--no-caps",)], ids=["caps", "no-caps"])
-def test_session_code_can_never_dump_core(launch, flags):
-    emulator = launch(*flags)
+def test_session_code_can_never_dump_core(request, flags):
+    emulator = request.getfixturevalue("launch")(*flags) if flags else request.getfixturevalue("emulator")
     kernel = kernel_of(emulator, "dumper")
     # 1 byte: no core file fits, and the kernel never runs a core_pattern helper for it.
     assert _limit(kernel, "Max core file size") == ("1", "1")
