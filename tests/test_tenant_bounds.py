@@ -70,6 +70,15 @@ def python_emulator() -> Iterator[Emulator]:
     yield from serving("--container-type", "PythonLTS", "--max-sessions", "6")
 
 
+@pytest.fixture(scope="module")
+def nobody_emulator() -> Iterator[Emulator]:
+    """The PythonLTS emulator, without its preloaded packages and with a 256 MiB memory cap, that nobody runs
+    for the module's tests of an ordinary user's kernel objects."""
+    flags = ("--container-type", "PythonLTS", "--python-packages", "none", "--memory-limit", "256M")
+    with _emulator("nobody", *flags) as running:
+        yield running
+
+
 @contextlib.contextmanager
 def _emulator(mode: str, *flags: str, pass_fds: tuple[int, ...] = (), tmpdir: str | None = None) -> Iterator[Emulator]:
     """An emulator run by root, by whoever runs the tests ("user") or by nobody, whose scratch folder is then
@@ -311,28 +320,24 @@ def _shmem_mib() -> float:
 
 
 @as_root
-def test_as_an_ordinary_user_memfd_pages_cannot_escape_the_memory_cap():
-    with _emulator(
-        "nobody", "--container-type", "PythonLTS", "--python-packages", "none", "--memory-limit", "256M"
-    ) as emulator:
-        before = _shmem_mib()
-        outcome = emulator.execute(MEMFD_FILL, "hoarder", timeoutInSeconds=60)["result"]["executionResult"]
-        grown = _shmem_mib() - before
-        assert outcome == errno.ENOSYS, outcome
-        assert grown < 256, f"the host's shared memory grew {grown:.0f} MiB"
-        assert "memfd and System V shared memory" in emulator.logs()
+def test_as_an_ordinary_user_memfd_pages_cannot_escape_the_memory_cap(nobody_emulator):
+    before = _shmem_mib()
+    outcome = nobody_emulator.execute(MEMFD_FILL, "hoarder", timeoutInSeconds=60)["result"]["executionResult"]
+    grown = _shmem_mib() - before
+    assert outcome == errno.ENOSYS, outcome
+    assert grown < 256, f"the host's shared memory grew {grown:.0f} MiB"
+    assert "memfd and System V shared memory" in nobody_emulator.logs()
 
 
 @as_root
-def test_as_an_ordinary_user_one_session_cannot_take_every_inotify_instance_of_the_user():
-    with _emulator("nobody", "--container-type", "PythonLTS", "--python-packages", "none") as emulator:
-        taken = emulator.execute(INOTIFY_HOARD, "hoarder")["result"]["executionResult"]
-        assert taken == [errno.ENOSYS, 0], taken
-        # The host's own processes of that user still get theirs.
-        probe = "import ctypes; fd = ctypes.CDLL(None).inotify_init1(0); print(fd)"
-        own = subprocess.run([*as_user(ORDINARY_UID), "/usr/bin/python3", "-c", probe], capture_output=True, text=True)
-        assert int(own.stdout) >= 0, own
-        assert emulator.execute("1 + 1", "other")["result"]["executionResult"] == 2
+def test_as_an_ordinary_user_one_session_cannot_take_every_inotify_instance_of_the_user(nobody_emulator):
+    taken = nobody_emulator.execute(INOTIFY_HOARD, "inotify-hoarder")["result"]["executionResult"]
+    assert taken == [errno.ENOSYS, 0], taken
+    # The host's own processes of that user still get theirs.
+    probe = "import ctypes; fd = ctypes.CDLL(None).inotify_init1(0); print(fd)"
+    own = subprocess.run([*as_user(ORDINARY_UID), "/usr/bin/python3", "-c", probe], capture_output=True, text=True)
+    assert int(own.stdout) >= 0, own
+    assert nobody_emulator.execute("1 + 1", "other")["result"]["executionResult"] == 2
 
 
 # --- 3. execution history ------------------------------------------------------------------------
