@@ -16,7 +16,9 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 # hands whole files to its processes in collection order, so these start first and no process is left
 # running a long file alone at the end; every other file keeps its place after them.
 LONGEST_FIRST = (
+    "test_tenant_bounds.py",
     "test_emulator_hostile.py",
+    "test_tenant_bounds_ending.py",
     "test_pytest_plugin.py",
     "test_sandbox.py",
     "test_python_sessions.py",

@@ -39,6 +39,12 @@ def launch_flags():
     return ("--max-sessions", "4")
 
 
+@pytest.fixture(scope="module")
+def emulator_flags():
+    """The emulator the module's tests share: room for every identifier they use."""
+    return ("--max-sessions", "12")
+
+
 def _cgroups(pid: int) -> dict[str, str]:
     """Each v1 controller's (and v2's unified) cgroup of `pid`."""
     found = {}
@@ -75,11 +81,10 @@ def _limit(pid: int, name: str) -> tuple[str, str]:
 
 @needs_bwrap
 @as_root
-def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions(launch):
+def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions(emulator):
     _, why_not = cgroups.discover()
     if "cpu" in why_not:
         pytest.skip(f"this machine gives the emulator no cpu cgroup: {why_not['cpu']}")
-    emulator = launch()
     assert "cap cpu: a fair share per session" in emulator.logs()
     bystander = kernel_of(emulator, "bystander")
     hogger = kernel_of(emulator, "hogger")
@@ -95,6 +100,7 @@ def test_a_sessions_busy_processes_share_one_cpu_group_apart_from_other_sessions
     assert {_cpu_cgroup(p) for p in spinners} == {own}
     assert _cpu_cgroup(bystander) != own
     assert _cpu_cgroup(emulator.process.pid) != own  # the emulator itself is never in a session's group
+    assert emulator.http.delete("/session", params=_params("hogger")).status_code == 204  # its spinners with it
 
 
 def _comm(pid: int) -> str:
@@ -129,10 +135,9 @@ const fs = require('fs');
 
 
 @needs_bwrap
-def test_swapping_a_name_for_links_while_requests_run_never_reaches_the_host(launch, tmp_path):
+def test_swapping_a_name_for_links_while_requests_run_never_reaches_the_host(emulator, tmp_path):
     tmp_path.chmod(0o755)
     canary = Canary(tmp_path)
-    emulator = launch()
     ident = "racer"
     code = SWAPPER.format(target=str(canary.path), absent=str(canary.absent))
     assert run(emulator, code, ident)["executionResult"] == "swapping"
@@ -226,8 +231,7 @@ errors if platform.machine() == "x86_64" else "not x86_64"
 
 
 @needs_bwrap
-def test_every_session_process_runs_under_the_seccomp_filter(launch):
-    emulator = launch()
+def test_every_session_process_runs_under_the_seccomp_filter(emulator):
     assert "sandbox: seccomp: io_uring" in emulator.logs()
     kernel = kernel_of(emulator, "filtered")
     assert status(kernel)["Seccomp"] == "2"  # filter mode, as the host reads it
@@ -272,8 +276,7 @@ def _rss_mib(pid: int) -> int:
 
 
 @needs_bwrap
-def test_a_channel_flooded_between_calls_costs_the_emulator_no_memory(launch):
-    emulator = launch()
+def test_a_channel_flooded_between_calls_costs_the_emulator_no_memory(emulator):
     fd = run(
         emulator,
         "require('fs').readdirSync('/proc/self/fd').map(Number).find((n) => "
@@ -284,21 +287,22 @@ def test_a_channel_flooded_between_calls_costs_the_emulator_no_memory(launch):
     for n in range(3):
         assert run(emulator, FLOOD_CHANNEL.format(fd=fd), f"flood-{n}")["executionResult"] == "flooding"
     peak = before
-    for _ in range(40):  # 4 s: the flood would have pushed well past 100 MiB into an emulator that read it
+    for _ in range(15):  # 1.5 s: an emulator that read the flood holds over 200 MiB of it within 1 s
         time.sleep(0.1)
         peak = max(peak, _rss_mib(emulator.process.pid))
     assert peak - before < 48, f"emulator RSS grew {peak - before} MiB"
     # The flood is not an answer: the next call ends that session and a fresh one answers the one after.
     emulator.execute("1", "flood-1", timeoutInSeconds=20)
     assert run(emulator, "6 * 7", "flood-1")["executionResult"] == 42
+    for ended in ("flood-0", "flood-1", "flood-2"):  # the shared emulator runs no flood past this test
+        emulator.http.delete("/session", params=_params(ended))
 
 
 # --- signals ---------------------------------------------------------------------------------------
 
 
 @needs_bwrap
-def test_kill_minus_one_and_signals_to_host_pids_reach_only_the_sessions_own_processes(launch):
-    emulator = launch()
+def test_kill_minus_one_and_signals_to_host_pids_reach_only_the_sessions_own_processes(emulator):
     bystander = kernel_of(emulator, "bystander")
     attacker = kernel_of(emulator, "attacker")
     targets = " ".join(str(p) for p in (emulator.process.pid, bystander, os.getpid(), 1))
@@ -318,8 +322,7 @@ def test_kill_minus_one_and_signals_to_host_pids_reach_only_the_sessions_own_pro
 
 
 @needs_bwrap
-def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(launch):
-    emulator = launch()
+def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(emulator):
     first = kernel_of(emulator, "quitter")
     assert run(emulator, "setTimeout(() => process.exit(5), 50); 'later'", "quitter")["executionResult"] == "later"
     deadline = time.monotonic() + 10
@@ -337,8 +340,8 @@ def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(laun
 
 @needs_bwrap
 @pytest.mark.parametrize("flags", [(), ("--no-caps",)], ids=["caps", "no-caps"])
-def test_session_code_can_never_dump_core(launch, flags):
-    emulator = launch(*flags)
+def test_session_code_can_never_dump_core(request, flags):
+    emulator = request.getfixturevalue("launch")(*flags) if flags else request.getfixturevalue("emulator")
     kernel = kernel_of(emulator, "dumper")
     # 1 byte: no core file fits, and the kernel never runs a core_pattern helper for it.
     assert _limit(kernel, "Max core file size") == ("1", "1")
@@ -352,8 +355,7 @@ def test_session_code_can_never_dump_core(launch, flags):
 
 
 @needs_bwrap
-def test_a_name_of_the_emulators_own_temporary_form_is_refused_and_others_like_it_are_listed(launch):
-    emulator = launch()
+def test_a_name_of_the_emulators_own_temporary_form_is_refused_and_others_like_it_are_listed(emulator):
     ident = "collider"
     folder = _host_folder(emulator, ident)
     reserved = ".upload-0011223344556677"

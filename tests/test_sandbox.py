@@ -1,7 +1,8 @@
 """Hostile session code against the emulator's sandbox, one attack per test, judged by what the host sees.
 
-Every test starts its own emulator (a real process), runs the attack as session code, and then
-looks from the host: /proc of the session's processes, host files, cgroups, disk usage.
+A test runs the attack as session code on a real emulator process (its own when it needs flags, a
+killed emulator or a clean environment; else the one the module shares), and then looks from the host:
+/proc of the session's processes, host files, cgroups, disk usage.
 """
 
 import contextlib
@@ -48,6 +49,12 @@ NS_GET_PARENT = 0xB702  # ioctl: the parent of a user namespace  # nobody: an or
 @pytest.fixture
 def launch_flags():
     return ("--max-sessions", "4")
+
+
+@pytest.fixture(scope="module")
+def emulator_flags():
+    """The emulator the module's tests share: room for every identifier they use."""
+    return ("--max-sessions", "12")
 
 
 def run(emulator: Emulator, code: str, identifier: str = "attacker", timeout: int = 20) -> dict:
@@ -120,8 +127,7 @@ def rss_kib(pids: set[int]) -> int:
 
 
 @as_root
-def test_the_session_holds_no_capability_and_is_not_root_on_the_host(launch):
-    emulator = launch()
+def test_the_session_holds_no_capability_and_is_not_root_on_the_host(emulator):
     pid = kernel_of(emulator, "capless")
     for member in tree(pid):
         seen = status(member)
@@ -132,14 +138,12 @@ def test_the_session_holds_no_capability_and_is_not_root_on_the_host(launch):
 
 
 @as_root
-def test_two_sessions_run_as_two_different_uids(launch):
-    emulator = launch()
+def test_two_sessions_run_as_two_different_uids(emulator):
     first, second = kernel_of(emulator, "uid-one"), kernel_of(emulator, "uid-two")
     assert status(first)["Uid"].split()[0] != status(second)["Uid"].split()[0]
 
 
-def test_read_only_binds_cannot_be_remounted_read_write(launch):
-    emulator = launch()
+def test_read_only_binds_cannot_be_remounted_read_write(emulator):
     attempts = "; ".join(
         f"mount -o remount,rw,bind {p} {p}" for p in ("/usr", "/opt/emulator/kernel.js", "/etc/hosts", "/")
     )
@@ -151,8 +155,7 @@ def test_read_only_binds_cannot_be_remounted_read_write(launch):
     assert not os.path.exists(f"/proc/{pid}/root/usr/evil")
 
 
-def test_proc_sys_stays_read_only(launch):
-    emulator = launch()
+def test_proc_sys_stays_read_only(emulator):
     before = Path("/proc/sys/kernel/core_pattern").read_text()
     run(emulator, shell("echo '|/mnt/data/pwn' > /proc/sys/kernel/core_pattern; sysctl -w kernel.hostname=x"))
     run(emulator, "require('fs').writeFileSync('/proc/sys/kernel/core_pattern', '|/mnt/data/pwn')")
@@ -160,8 +163,7 @@ def test_proc_sys_stays_read_only(launch):
     assert socket.gethostname() != "x"
 
 
-def test_the_kernel_file_cannot_be_changed_and_is_all_the_session_sees_of_the_emulator(launch):
-    emulator = launch()
+def test_the_kernel_file_cannot_be_changed_and_is_all_the_session_sees_of_the_emulator(emulator):
     before = hashlib.sha256(KERNEL.read_bytes()).hexdigest()
     run(emulator, "require('fs').writeFileSync('/opt/emulator/kernel.js', 'process.exit(7)')", "planter")
     run(emulator, shell("chmod 777 /opt/emulator/kernel.js; echo x >> /opt/emulator/kernel.js; rm -f /opt/emulator/*"))
@@ -179,8 +181,7 @@ def test_the_kernel_file_cannot_be_changed_and_is_all_the_session_sees_of_the_em
     assert run(emulator, "1 + 1", "next-tenant")["executionResult"] == 2
 
 
-def test_a_nested_user_namespace_cannot_be_made(launch):
-    emulator = launch()
+def test_a_nested_user_namespace_cannot_be_made(emulator):
     attempt = shell(
         "unshare -U sleep 30 >/dev/null 2>&1 & unshare -U -r sleep 30 >/dev/null 2>&1 & sleep 0.5; echo tried"
     )
@@ -507,10 +508,9 @@ def test_a_killed_emulator_leaves_no_network_relay_behind(launch):
     assert not any(os.path.exists(f"/proc/{p}") for p in relays)
 
 
-def test_without_egress_nothing_is_reached(launch):
+def test_without_egress_nothing_is_reached(emulator):
     address = _host_address() or "127.0.0.1"
     listener = Listener(address)
-    emulator = launch()
     run(emulator, CONNECT.format(port=listener.port, host=address), "closed")
     assert listener.accepted == 0
 

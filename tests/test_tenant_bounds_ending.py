@@ -1,0 +1,104 @@
+"""A hostile tenant against what the emulator holds for it once its sessions end: a session of hundreds of
+thousands of files torn down while other sessions run, and the execution history of sessions that end by
+cooldown.
+
+Each is judged from the host: what other sessions get back and how long they wait, the emulator's RSS.
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.emulator_process import Emulator, bearer
+from tests.test_sandbox import ORDINARY_UID
+from tests.test_tenant_bounds import MIB, SYNC, V, _emulator, _params, _rss_mib
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+
+# --- 7, 8. tearing down a session of many files --------------------------------------------------
+
+MANY_FILES = """
+const script = 'cd /mnt/data && seq 1 %d | xargs touch && ls -f | wc -l';
+const made = require('child_process').spawnSync('/bin/sh', ['-c', script]);
+Number(String(made.stdout).trim())
+"""
+
+
+def _latencies_while(emulator: Emulator, identifier: str, stop: threading.Event, into: list[float]) -> None:
+    with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer()) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            answer = client.post("/executions", params=_params(identifier), json={**SYNC, "code": "1"})
+            into.append(time.monotonic() - started)
+            assert answer.status_code == 200
+
+
+@pytest.fixture
+def memory_folder() -> Iterator[str]:
+    """A folder of nobody's own on a tmpfs (/dev/shm), private as mkdtemp makes it."""
+    folder = tempfile.mkdtemp(prefix="tenant-bounds-", dir="/dev/shm")
+    os.chown(folder, ORDINARY_UID, ORDINARY_UID)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", ["root", "nobody"])
+def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_sessions(mode, memory_folder):
+    if mode == "root" and os.geteuid() != 0:
+        pytest.skip("root mode needs root")
+    # On a tmpfs in both modes: the session's own as root, as a user (whose /mnt/data is a plain folder of
+    # the scratch folder, removed by the same code as on a disk) under a TMPDIR on /dev/shm, as many systems'
+    # /tmp is; a disk would only make the files slower to make, and their number less even.
+    count = 400_000
+    with _emulator(mode, "--max-sessions", "3", tmpdir=memory_folder) as emulator:
+        making = {**SYNC, "code": MANY_FILES % count, "timeoutInSeconds": 150}
+        made = emulator.http.post("/executions", params=_params("hoarder"), json=making, timeout=180).json()
+        assert made["result"]["executionResult"] >= count, made
+        emulator.execute("1", "bystander")
+        stop, latencies = threading.Event(), list[float]()
+        pinger = threading.Thread(target=_latencies_while, args=(emulator, "bystander", stop, latencies))
+        pinger.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        ended = emulator.http.delete("/session", params=_params("hoarder"))
+        teardown = time.monotonic() - started
+        time.sleep(0.3)
+        stop.set()
+        pinger.join()
+        assert ended.status_code == 204
+        # The teardown takes real time (else this proves nothing); the bystander never waits for it.
+        assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
+        assert max(latencies) < teardown / 2, (max(latencies), teardown, len(latencies))
+        assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
+
+
+# --- 3. the execution history of sessions that end by cooldown ----------------------------------
+
+
+def test_the_history_of_sessions_that_end_by_cooldown_is_released():
+    # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
+    # freed, so the emulator's RSS shows what is held.
+    flags = ("--max-sessions", "4", "--cooldown", "3", "--output-max-length", str(40 * MIB))
+    with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
+        emulator.execute("1", "warm")
+        before = _rss_mib(emulator.process.pid)
+        for s in range(3):
+            emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
+        held = _rss_mib(emulator.process.pid) - before
+        assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        ):
+            time.sleep(0.5)
+        assert not emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        left = _rss_mib(emulator.process.pid) - before
+        assert left < held / 3, f"{left:.0f} of {held:.0f} MiB still held after every session ended"
