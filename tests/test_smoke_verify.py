@@ -322,7 +322,7 @@ def test_updating_then_succeeded_is_read_again_until_it_settles(capsys, monkeypa
 def test_a_pool_still_updating_at_the_deadline_exits_4(capsys, monkeypatch, tmp_path, emulator):
     with ArmStandIn(POOL, pool_properties(emulator.url), granted(), states=["Updating"]) as arm:
         code, report, _ = verify(
-            capsys, monkeypatch, tmp_path, outputs(emulator.url), arm, "--timeout", "8", "--backoff", "1"
+            capsys, monkeypatch, tmp_path, outputs(emulator.url), arm, "--timeout", "4", "--backoff", "0.2"
         )
     assert code == 4
     assert "the pool is still Updating in Azure Resource Manager at the deadline" in report["message"]
