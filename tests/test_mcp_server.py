@@ -482,8 +482,12 @@ def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_
             ).json()
 
     with concurrent.futures.ThreadPoolExecutor(MAX_QUEUED + 8) as threads:
-        busy = threads.submit(call, "sleep 4")
-        time.sleep(1)  # the busy call holds the session; the next ones wait behind it, or are refused
+        busy = threads.submit(call, "sleep 3")
+        # Once the host sees the busy command, it holds the session; the next calls wait behind it, or are refused.
+        deadline = time.monotonic() + 30
+        while not running_below(shell_mcp.emulator.process.pid, "sleep 3") and not busy.done():
+            assert time.monotonic() < deadline, "the busy call never started"
+            time.sleep(0.02)
         waiting = list(threads.map(call, ["true"] * (MAX_QUEUED + 7)))
         assert "result" in busy.result()
     refused = [a for a in waiting if "error" in a]
