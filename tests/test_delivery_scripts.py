@@ -214,7 +214,7 @@ def test_smoke_passes_and_its_report_is_kept_and_summarised(ci):
 
 def test_smoke_exit_3_fails_the_gate_and_the_summary_names_the_missing_role(ci):
     with FaultServer(error(403, "Forbidden", "no role")) as server:
-        done, report = smoke_gate(ci, server, "--rbac-wait", "1")
+        done, report = smoke_gate(ci, server, "--rbac-wait", "0.3")
     assert done.returncode == 3
     assert report["exitCode"] == 3 and report["passed"] is False
     assert "FAIL (exit 3: access not granted after waiting" in ci.summary

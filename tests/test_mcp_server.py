@@ -153,9 +153,13 @@ def serving_mcp(*flags: str, key: str | None = None) -> Iterator[McpPool]:
     pool.stop()
 
 
+# The shell pool is given its key on the command line, as a user who picks their own; the others generate theirs.
+COMMAND_LINE_KEY = "k" * 40
+
+
 @pytest.fixture(scope="module")
 def shell_mcp():
-    yield from serving_mcp("--container-type", "Shell", "--max-sessions", "10")
+    yield from serving_mcp("--container-type", "Shell", "--max-sessions", "10", key=COMMAND_LINE_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +405,7 @@ def test_environments_are_sessions_of_the_pool_with_its_capacity_and_release(lau
 
 
 def test_an_environments_session_ends_after_the_cooldown_and_the_id_starts_a_new_one(launch_mcp):
-    pool = launch_mcp("--container-type", "Shell", "--cooldown", "1")
+    pool = launch_mcp("--container-type", "Shell", "--cooldown", "0.5")
     environment = pool.launch()
     pool.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="touch kept")
     deadline = time.monotonic() + 15
@@ -413,12 +417,11 @@ def test_an_environments_session_ends_after_the_cooldown_and_the_id_starts_a_new
     assert (content["stdout"], content["exitCode"]) == ("", 0)  # a new session: the file went with the old one
 
 
-def test_a_key_given_on_the_command_line_is_used_and_not_printed(launch_mcp):
-    key = "k" * 40
-    pool = launch_mcp("--container-type", "Shell", key=key)
-    assert pool.lines == [f"MCP_SERVER_ENDPOINT={pool.emulator.url}/mcp"]
-    assert pool.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
-    assert key not in pool.emulator.logs()
+def test_a_key_given_on_the_command_line_is_used_and_not_printed(shell_mcp):
+    assert shell_mcp.key == COMMAND_LINE_KEY
+    assert shell_mcp.lines == [f"MCP_SERVER_ENDPOINT={shell_mcp.emulator.url}/mcp"]
+    assert shell_mcp.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
+    assert COMMAND_LINE_KEY not in shell_mcp.emulator.logs()
 
 
 def test_a_key_from_the_environment_is_used_and_not_printed(launch_mcp):
@@ -488,8 +491,12 @@ def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_
             ).json()
 
     with concurrent.futures.ThreadPoolExecutor(MAX_QUEUED + 8) as threads:
-        busy = threads.submit(call, "sleep 4")
-        time.sleep(1)  # the busy call holds the session; the next ones wait behind it, or are refused
+        busy = threads.submit(call, "sleep 3")
+        # Once the host sees the busy command, it holds the session; the next calls wait behind it, or are refused.
+        deadline = time.monotonic() + 30
+        while not running_below(shell_mcp.emulator.process.pid, "sleep 3") and not busy.done():
+            assert time.monotonic() < deadline, "the busy call never started"
+            time.sleep(0.02)
         waiting = list(threads.map(call, ["true"] * (MAX_QUEUED + 7)))
         assert "result" in busy.result()
     refused = [a for a in waiting if "error" in a]

@@ -4,6 +4,7 @@ sessions, and what Azure's data plane makes of the kernel's results."""
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,36 @@ def _expected_list(expected: Any) -> list[Any]:
     return expected if isinstance(expected, list) else [expected]
 
 
+class NelSession:
+    """nel's cases run in order in one session, as nel runs them (later cases read what earlier ones declared);
+    each answer is kept, so the state before case N is always what cases 0..N-1 left, whichever is checked."""
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+        self.identifier = "nel-cases"
+        self.answers: list[dict[str, Any]] = []
+
+    def answer(self, index: int) -> dict[str, Any]:
+        while len(self.answers) <= index:
+            self.answers.append(jupyter(self.emulator, NEL_CASES[len(self.answers)]["code"], self.identifier))
+        return self.answers[index]
+
+    def close(self) -> None:
+        self.emulator.http.delete("/session", params={"api-version": SESSION_VERSION, "identifier": self.identifier})
+
+
+@pytest.fixture(scope="module")
+def nel_session(emulator: Emulator) -> Iterator[NelSession]:
+    session = NelSession(emulator)
+    yield session
+    session.close()
+
+
 @pytest.mark.parametrize("index", range(len(NEL_CASES)), ids=[f"{i}:{c['code'][:60]}" for i, c in enumerate(NEL_CASES)])
-def test_nel_execute_case(emulator: Emulator, index: int) -> None:
-    """nel runs its cases in order in one session (later cases read what earlier ones declared): the cases
-    before this one run first in a session of its own, then this one is checked as nel's test checks it."""
-    identifier = f"nel-case-{index}"
-    for earlier in NEL_CASES[:index]:
-        jupyter(emulator, earlier["code"], identifier)
+def test_nel_execute_case(nel_session: NelSession, index: int) -> None:
+    """The case's answer in nel's session, checked as nel's test checks it."""
     case = NEL_CASES[index]
-    body = jupyter(emulator, case["code"], identifier)
-    emulator.http.delete("/session", params={"api-version": SESSION_VERSION, "identifier": identifier})
+    body = nel_session.answer(index)
     outputs = body["result"]["executionResult"]
     results = [o["data"] for o in outputs if o["output_type"] == "execute_result"]
     errors = [o for o in outputs if o["output_type"] == "error"]

@@ -223,17 +223,18 @@ def test_a_deadline_bounds_a_request_that_hangs():
 
 
 def test_an_execution_given_a_longer_timeout_than_the_clients_is_waited_for(monkeypatch):
-    monkeypatch.setattr("dynamic_sessions.client.client.READ_MARGIN_S", 0.5)
-    slow = dataclasses.replace(legacy_ok(), delay_s=2.5)
+    monkeypatch.setattr("dynamic_sessions.client.client.READ_MARGIN_S", 0.2)
+    # Both answers come later than the client's own wait (1 s + 0.2 s); the second well within 3 s + 0.2 s.
+    slower, slow = dataclasses.replace(legacy_ok(), delay_s=2), dataclasses.replace(legacy_ok(), delay_s=1.5)
     with (
-        FaultServer(slow, slow) as server,
+        FaultServer(slower, slow) as server,
         SessionsClient(server.url, token_provider=FixedToken(), execution_timeout_s=1) as client,
     ):
         with pytest.raises(UnreachableError, match="Timeout"):
-            client.execute(HELLO, identifier="test")  # the client's own: 1 s + 0.5 s
-        result = client.execute(HELLO, identifier="test", timeout_s=4)
+            client.execute(HELLO, identifier="test")
+        result = client.execute(HELLO, identifier="test", timeout_s=3)
     assert result.stdout == "hello-world\n"
-    assert server.requests[1].json()["properties"]["timeoutInSeconds"] == 4
+    assert server.requests[1].json()["properties"]["timeoutInSeconds"] == 3
 
 
 @pytest.mark.parametrize("timeout_s", [0, -5, 221])

@@ -1,4 +1,6 @@
-"""`python -m smoke --mcp` as a user runs it, against the emulator's MCP server (a real process on loopback)."""
+"""`python -m smoke --mcp` against the emulator's MCP server (a real process on loopback): as a user runs it where
+its exit code, its output or its refusal to echo a key is the point, by its `main` in this process where the
+point is where the endpoint and the key come from."""
 
 import json
 import os
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dynamic_sessions.smoke.__main__ import main
 from tests.emulator_process import ROOT
 from tests.test_mcp_server import McpPool, serving_mcp
 
@@ -39,6 +42,20 @@ def smoke(*flags: str, env: dict[str, str] | None = None) -> tuple[int, Any, str
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
+def smoke_here(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *flags: str, env: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """The smoke's `main` with --json in this process, in the environment `smoke` gives its process;
+    (exit code, report)."""
+    for name in os.environ:
+        if name.startswith(("MCP_SERVER_", "POOL_MANAGEMENT")):
+            monkeypatch.delenv(name)
+    for name, setting in (env or {}).items():
+        monkeypatch.setenv(name, setting)
+    code = main(["--mcp", "--json", *flags])
+    return code, json.loads(capsys.readouterr().out)
+
+
 def test_the_hello_world_runs_through_the_mcp_server_of_a_shell_pool(shell_mcp):
     code, report, _ = smoke(env={"MCP_SERVER_ENDPOINT": shell_mcp.endpoint, "MCP_SERVER_API_KEY": shell_mcp.key})
     assert code == 0, report
@@ -48,8 +65,8 @@ def test_the_hello_world_runs_through_the_mcp_server_of_a_shell_pool(shell_mcp):
     assert "runShellCommandInRemoteEnvironment" in report["message"]
 
 
-def test_python_pools_run_it_as_python_with_the_key_from_the_flag(python_mcp):
-    code, report, _ = smoke("--endpoint", python_mcp.endpoint, "--mcp-api-key", python_mcp.key)
+def test_python_pools_run_it_as_python_with_the_key_from_the_flag(capsys, monkeypatch, python_mcp):
+    code, report = smoke_here(capsys, monkeypatch, "--endpoint", python_mcp.endpoint, "--mcp-api-key", python_mcp.key)
     assert code == 0, report
     assert "runPythonCodeInRemoteEnvironment" in report["message"]
 
@@ -62,32 +79,34 @@ def test_a_wrong_key_exits_3_and_is_never_echoed(shell_mcp):
     assert wrong not in json.dumps(report) + stderr
 
 
-def test_the_endpoint_comes_from_the_stack_output(shell_mcp, tmp_path):
+def test_the_endpoint_comes_from_the_stack_output(capsys, monkeypatch, shell_mcp, tmp_path):
     outputs = {"mcpServerEndpoint": shell_mcp.endpoint, "containerType": "Shell"}
     pulumi = tmp_path / "pulumi"
     pulumi.write_text(f"#!{sys.executable}\nimport sys\nprint({json.dumps(json.dumps(outputs))})\n")
     pulumi.chmod(0o755)
     env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "MCP_SERVER_API_KEY": shell_mcp.key}
-    code, report, _ = smoke("--stack", "dev", env=env)
+    code, report = smoke_here(capsys, monkeypatch, "--stack", "dev", env=env)
     assert code == 0, report
     assert report["endpointSource"] == "stack dev"
 
 
-def test_without_a_key_or_a_pool_id_it_says_where_a_key_comes_from(shell_mcp, tmp_path):
+def test_without_a_key_or_a_pool_id_it_says_where_a_key_comes_from(capsys, monkeypatch, shell_mcp, tmp_path):
     pulumi = tmp_path / "pulumi"
     outputs = json.dumps({"mcpServerEndpoint": shell_mcp.endpoint})
     pulumi.write_text(f"#!{sys.executable}\nprint({json.dumps(outputs)})\n")
     pulumi.chmod(0o755)
-    code, report, _ = smoke("--stack", "dev", env={"PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    code, report = smoke_here(capsys, monkeypatch, "--stack", "dev", env={"PATH": f"{tmp_path}:{os.environ['PATH']}"})
     assert code == 2
     assert "--mcp-api-key" in report["message"]
     assert "poolId" in report["message"]
 
 
-def test_with_the_endpoint_and_no_key_it_says_the_key_is_missing_and_where_one_comes_from(tmp_path):
+def test_with_the_endpoint_and_no_key_it_says_the_key_is_missing_and_where_one_comes_from(
+    capsys, monkeypatch, tmp_path
+):
     # No pulumi on PATH, as on a machine that only runs the emulator.
     env = {"MCP_SERVER_ENDPOINT": "http://127.0.0.1:9/mcp", "PATH": str(tmp_path)}
-    code, report, _ = smoke(env=env)
+    code, report = smoke_here(capsys, monkeypatch, env=env)
     assert code == 2
     assert report["endpointSource"] == "$MCP_SERVER_ENDPOINT"
     assert report["message"] == (

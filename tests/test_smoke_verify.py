@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.arm_stand_in import (
     pool_properties,
     role_definition_id,
 )
+from tests.emulator_process import Emulator, serving
 from tests.pulumi_stand_in import StandInPulumi
 from tests.test_sandbox import FarHost
 
@@ -322,7 +324,7 @@ def test_updating_then_succeeded_is_read_again_until_it_settles(capsys, monkeypa
 def test_a_pool_still_updating_at_the_deadline_exits_4(capsys, monkeypatch, tmp_path, emulator):
     with ArmStandIn(POOL, pool_properties(emulator.url), granted(), states=["Updating"]) as arm:
         code, report, _ = verify(
-            capsys, monkeypatch, tmp_path, outputs(emulator.url), arm, "--timeout", "8", "--backoff", "1"
+            capsys, monkeypatch, tmp_path, outputs(emulator.url), arm, "--timeout", "4", "--backoff", "0.2"
         )
     assert code == 4
     assert "the pool is still Updating in Azure Resource Manager at the deadline" in report["message"]
@@ -453,8 +455,8 @@ class Listener:
             count += 1
 
 
-def test_egress_declared_off_and_blocked_passes_and_the_host_sees_nothing(capsys, monkeypatch, tmp_path, launch):
-    pool = launch()  # egress disabled, as declared
+def test_egress_declared_off_and_blocked_passes_and_the_host_sees_nothing(capsys, monkeypatch, tmp_path, emulator):
+    pool = emulator  # egress disabled, as declared
     listener = Listener(_host_address())
     with ArmStandIn(POOL, pool_properties(pool.url), granted()) as arm:
         code, report, _ = verify(
@@ -465,9 +467,15 @@ def test_egress_declared_off_and_blocked_passes_and_the_host_sees_nothing(capsys
     assert listener.accepted() == 0
 
 
+@pytest.fixture(scope="module")
+def open_pool() -> Iterator[Emulator]:
+    """A pool whose sessions may reach out, which the egress-enabled tests share."""
+    yield from serving("--egress", "enabled")
+
+
 @needs_slirp
-def test_egress_declared_on_and_open_passes_and_the_far_host_is_reached(capsys, monkeypatch, tmp_path, launch):
-    pool = launch("--egress", "enabled")
+def test_egress_declared_on_and_open_passes_and_the_far_host_is_reached(capsys, monkeypatch, tmp_path, open_pool):
+    pool = open_pool
     held = pool_properties(pool.url, sessionNetworkConfiguration={"status": "EgressEnabled"})
     with FarHost() as far, ArmStandIn(POOL, held, granted()) as arm:
         url = f"http://{far.address}:{far.port}"
@@ -486,8 +494,8 @@ def test_egress_declared_on_and_open_passes_and_the_far_host_is_reached(capsys, 
 
 
 @needs_slirp
-def test_egress_declared_off_but_open_fails_with_exit_5(capsys, monkeypatch, tmp_path, launch):
-    pool = launch("--egress", "enabled")  # Azure's settings say off, the sessions reach out anyway
+def test_egress_declared_off_but_open_fails_with_exit_5(capsys, monkeypatch, tmp_path, open_pool):
+    pool = open_pool  # Azure's settings say off, the sessions reach out anyway
     with FarHost() as far, ArmStandIn(POOL, pool_properties(pool.url), granted()) as arm:
         url = f"http://{far.address}:{far.port}"
         code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(pool.url), arm, "--egress-probe-url", url)
@@ -498,8 +506,8 @@ def test_egress_declared_off_but_open_fails_with_exit_5(capsys, monkeypatch, tmp
     ]
 
 
-def test_egress_declared_on_but_blocked_fails_with_exit_5(capsys, monkeypatch, tmp_path, launch):
-    pool = launch()
+def test_egress_declared_on_but_blocked_fails_with_exit_5(capsys, monkeypatch, tmp_path, emulator):
+    pool = emulator
     held = pool_properties(pool.url, sessionNetworkConfiguration={"status": "EgressEnabled"})
     with ArmStandIn(POOL, held, granted()) as arm:
         code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(pool.url, egressEnabled=True), arm)
@@ -511,7 +519,8 @@ def test_egress_declared_on_but_blocked_fails_with_exit_5(capsys, monkeypatch, t
 
 
 def test_the_python_probe_runs_on_a_python_pool(capsys, monkeypatch, tmp_path, launch):
-    pool = launch("--container-type", "PythonLTS")
+    # The probe imports the standard library alone, so the pool never waits for the preloaded set to be installed.
+    pool = launch("--container-type", "PythonLTS", "--python-packages", "none")
     held = pool_properties(pool.url, containerType="PythonLTS")
     with ArmStandIn(POOL, held, granted()) as arm:
         code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(pool.url, containerType="PythonLTS"), arm)
