@@ -85,13 +85,18 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
     # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
     # freed, so the emulator's RSS shows what is held.
-    flags = ("--max-sessions", "4", "--cooldown", "3", "--output-max-length", str(40 * MIB))
+    # A cooldown long enough that no kept session ends before the RSS is read, on a loaded machine too.
+    flags = ("--max-sessions", "4", "--cooldown", "6", "--output-max-length", str(40 * MIB))
     with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
         for s in range(3):
             emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
         held = _rss_mib(emulator.process.pid) - before
+        live = {
+            s["identifier"] for s in emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        }
+        assert {"kept-0", "kept-1", "kept-2"} <= live, f"a kept session ended before its history was measured: {live}"
         assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
         deadline = time.monotonic() + 30
         while (
