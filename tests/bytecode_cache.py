@@ -2,11 +2,13 @@
 
 Where PYTHONDONTWRITEBYTECODE is set (as in many containers) and the installed packages were not byte-compiled
 (`make install` passes --no-compile), every such process compiles each module it imports again: about half a
-second of CPU for pytest or the emulator, a second for pip. With PYTHONPYCACHEPREFIX naming one folder of the
-test run, each module is compiled once and read back by every later process; nothing is written next to the
-sources or into the virtual environment.
+second of CPU for pytest or the emulator. With PYTHONPYCACHEPREFIX naming one folder, each module is compiled
+once and read back by every later process. The folder is in the virtual environment the tests run from, so it
+lasts as long as what it caches (`make clean` removes both); nothing is written next to the sources. Python
+checks each cached module against its source's size and time, so an edited module is compiled again.
 """
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,9 +16,13 @@ import pytest
 
 
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test run's cache (of this xdist worker): the same folder for every test that asks."""
-    cache = tmp_path_factory.getbasetemp() / "bytecode"
-    cache.mkdir(exist_ok=True)
+    """The virtual environment's cache, or, where it cannot be written, one of this test run."""
+    cache = Path(sys.prefix) / "bytecode"
+    try:
+        cache.mkdir(exist_ok=True)
+    except OSError:
+        cache = tmp_path_factory.getbasetemp() / "bytecode"
+        cache.mkdir(exist_ok=True)
     return cache
 
 
