@@ -1,4 +1,4 @@
-"""One bytecode cache for the Python processes a test run starts (pytest runs of an app, emulators, pip).
+"""One bytecode cache for the Python processes a test starts: an app's pytest runs and the emulators they start.
 
 Where PYTHONDONTWRITEBYTECODE is set (as in many containers) and the installed packages were not byte-compiled
 (`make install` passes --no-compile), every such process compiles each module it imports again: about half a
@@ -8,11 +8,14 @@ lasts as long as what it caches (`make clean` removes both); nothing is written 
 checks each cached module against its source's size and time, so an edited module is compiled again.
 """
 
+import shutil
 import sys
-from collections.abc import Mapping
+import tempfile
 from pathlib import Path
 
 import pytest
+
+_pruned: set[Path] = set()
 
 
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -23,16 +26,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except OSError:
         cache = tmp_path_factory.getbasetemp() / "bytecode"
         cache.mkdir(exist_ok=True)
+    if cache not in _pruned:
+        # What earlier runs compiled under the temporary folder (the test files of an app's pytest runs) is
+        # never read again; dropped once per test process, so the cache does not grow with every run.
+        shutil.rmtree(cache / Path(tempfile.gettempdir()).relative_to("/"), ignore_errors=True)
+        _pruned.add(cache)
     return cache
 
 
-def environ(base: Mapping[str, str], cache: Path) -> dict[str, str]:
-    """`base` with Python's compiled modules written to, and read from, `cache`."""
-    found = {name: value for name, value in base.items() if name != "PYTHONDONTWRITEBYTECODE"}
-    return {**found, "PYTHONPYCACHEPREFIX": str(cache)}
-
-
 def use(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """For the rest of the test, the processes it starts share the test run's cache."""
+    """For the rest of the test, the processes it starts share the cache."""
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(folder(tmp_path_factory)))
