@@ -11,17 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests import bytecode_cache
+from tests import app_runs
 
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
-def _app_runs_without_langsmith(monkeypatch, tmp_path_factory):
-    """The app's runs load every installed pytest plugin; langsmith's (~0.7 s each) and anyio's (~0.3 s) play
-    no part in them. They share one bytecode cache, so each module they import is compiled once."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin -p no:anyio")
-    bytecode_cache.use(monkeypatch, tmp_path_factory)
+def _app_runs(monkeypatch, tmp_path_factory):
+    app_runs.prepare(monkeypatch, tmp_path_factory)
 
 
 APP_TESTS = '''

@@ -1,4 +1,5 @@
-"""One bytecode cache for the Python processes a test starts: an app's pytest runs and the emulators they start.
+"""How the tests start an app's own pytest runs (pytester, in a subprocess): without the installed plugins that
+play no part in them, and with one bytecode cache for them and the emulators they start.
 
 Where PYTHONDONTWRITEBYTECODE is set (as in many containers) and the installed packages were not byte-compiled
 (`make install` passes --no-compile), every such process compiles each module it imports again: about half a
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+# Every installed pytest plugin loads in an app's run; langsmith's (~0.7 s each) and anyio's (~0.3 s) play no part.
+UNUSED_PLUGINS = "-p no:langsmith_plugin -p no:anyio"
+
 _pruned: set[Path] = set()
 
 
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The virtual environment's cache, or, where it cannot be written, one of this test run."""
     cache = Path(sys.prefix) / "bytecode"
     try:
@@ -34,7 +38,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-def use(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """For the rest of the test, the processes it starts share the cache."""
+def prepare(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """For the rest of the test, the app's runs it starts load no unused plugin and share the bytecode cache."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
-    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(folder(tmp_path_factory)))
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(bytecode_cache(tmp_path_factory)))
