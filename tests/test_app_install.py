@@ -50,11 +50,18 @@ class App:
 
     def run(self, *argv: str, **environ: str) -> subprocess.CompletedProcess[str]:
         """`argv` with the app's environment first on PATH, as after `source venv/bin/activate`."""
-        env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", **QUIET_PIP, **environ}
+        env = {**self.environ(), **QUIET_PIP, **environ}
         env.pop("PYTHONPATH", None)
         done = subprocess.run(argv, cwd=self.folder, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
         return done
+
+    def environ(self) -> dict[str, str]:
+        """The shell's, with the app's environment first on PATH. Its Python caches what it compiles, as by
+        default: where the shell says not to (PYTHONDONTWRITEBYTECODE), each pip run would compile pip again."""
+        env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +74,8 @@ def pool(app: App) -> Iterator[str]:
     """The README's emulator command, as the app's shell would run it, on a free port instead of 8480."""
     (command,) = [line for block in _blocks("sh") for line in block.splitlines() if "dynamic-sessions-emulator" in line]
     argv = shlex.split(command.split("&", 1)[0].replace("--port 8480", "--port 0"))
-    env = {**os.environ, "PATH": f"{app.bin}:{os.environ['PATH']}"}
     started = subprocess.Popen(
-        argv, cwd=app.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        argv, cwd=app.folder, env=app.environ(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert started.stdout is not None
     line = started.stdout.readline().strip()

@@ -4,20 +4,21 @@ that finds the fixture through the distribution's entry point, with and without 
 import json
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import app_runs
+
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
-def _app_runs_without_langsmith(monkeypatch):
-    """The app's runs load every installed pytest plugin; langsmith's (~0.7 s each) and anyio's (~0.3 s) play
-    no part in them."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin -p no:anyio")
+def _app_runs(monkeypatch, tmp_path_factory):
+    app_runs.prepare(monkeypatch, tmp_path_factory)
 
 
 APP_TESTS = '''
@@ -224,13 +225,38 @@ def test_without_bubblewrap_the_fixture_says_why_once_and_its_suggestion_works_a
         # What it says to write in pytest.ini, as it says it.
         block = re.search(r"in pytest.ini:\nE +(\[pytest\])\nE +(dynamic_sessions_emulator_args = .*)\n", output)
         assert block is not None, output
-        (pytester.path / "pytest.ini").write_text("\n".join(block.groups()) + "\n")
-        pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=2)
         toml = re.search(r"under (\[tool.pytest.ini_options\]): (dynamic_sessions_emulator_args = \"[^\"]+\")", output)
         assert toml is not None, output
-        (pytester.path / "pytest.ini").unlink()
-        pytester.makepyprojecttoml("\n".join(toml.groups()) + "\n")
-        pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=2)
+        # Each as written, in a folder of its own; the two runs at once, as neither depends on the other.
+        written = {"pytest.ini": block.groups(), "pyproject.toml": toml.groups()}
+        for name, lines in written.items():
+            folder = pytester.mkdir(name.replace(".", "-"))
+            shutil.copy(pytester.path / "test_two.py", folder)
+            (folder / name).write_text("\n".join(lines) + "\n")
+        for run in _run_at_once(pytester, [pytester.path / name.replace(".", "-") for name in written]):
+            run.assert_outcomes(passed=2)
+
+
+def _run_at_once(pytester: pytest.Pytester, folders: list[Path]) -> list[pytest.RunResult]:
+    """`pytest` in each folder, all started before any is waited for; none is left running."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    began = time.monotonic()
+    started = []
+    try:
+        for folder in folders:
+            with (folder / "stdout").open("w") as out, (folder / "stderr").open("w") as err:
+                started.append((folder, pytester.popen(command, stdout=out, stderr=err, cwd=folder)))
+        codes = [process.wait(120) for _, process in started]
+    finally:
+        for _, process in started:
+            process.kill()
+            process.wait()
+    output = [((folder / "stdout").read_text(), (folder / "stderr").read_text()) for folder, _ in started]
+    duration = time.monotonic() - began
+    return [
+        pytest.RunResult(code, out.splitlines(), err.splitlines(), duration)
+        for code, (out, err) in zip(codes, output, strict=True)
+    ]
 
 
 def test_an_unknown_container_type_names_the_setting(pytester):
