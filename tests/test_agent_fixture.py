@@ -74,8 +74,8 @@ def test_a_bad_marker(dynamic_sessions_pool):
 """
 
 
-def test_the_fixture_starts_a_shell_pool_and_mcp_enabled_pools(pytester, monkeypatch, tmp_path_factory):
-    app_runs.prepare(monkeypatch, tmp_path_factory)
+def test_the_fixture_starts_a_shell_pool_and_mcp_enabled_pools(pytester, monkeypatch):
+    app_runs.prepare(monkeypatch)
     report = pytester.path / "report.jsonl"
     monkeypatch.setenv("FIXTURE_REPORT", str(report))
     # A key left in the developer's shell: the fixture's pools still make and announce their own.

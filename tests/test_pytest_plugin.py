@@ -17,8 +17,8 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
-def _app_runs(monkeypatch, tmp_path_factory):
-    app_runs.prepare(monkeypatch, tmp_path_factory)
+def _app_runs(monkeypatch):
+    app_runs.prepare(monkeypatch)
 
 
 APP_TESTS = '''
