@@ -16,18 +16,28 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 # hands whole files to its processes in collection order, so these start first and no process is left
 # running a long file alone at the end; every other file keeps its place after them.
 LONGEST_FIRST = (
+    "test_app_install.py",
     "test_tenant_bounds.py",
-    "test_emulator_hostile.py",
-    "test_tenant_bounds_ending.py",
     "test_pytest_plugin.py",
-    "test_sandbox.py",
-    "test_python_sessions.py",
+    "test_emulator_hostile.py",
     "test_redteam.py",
     "test_emulator.py",
-    "test_app_install.py",
+    "test_python_sessions.py",
+    "test_sandbox.py",
+    "test_tenant_bounds_ending.py",
     "test_delivery_scripts.py",
+    "test_mcp_server.py",
+    "test_smoke_verify.py",
+    "test_end_to_end.py",
     "test_install_paths.py",
+    "test_docs.py",
+    "test_nodelts_kernel.py",
     "test_peer_clients.py",
+    "test_delivery_bootstrap.py",
+    "test_python_preloaded.py",
+    "test_readme_claims.py",
+    "test_smoke_client.py",
+    "test_smoke_command.py",
 )
 
 
