@@ -1,7 +1,7 @@
 """`make bench-tests`: how long `make test` takes from a fresh clone, and again once it is installed.
 
 A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
-`make test` timed twice: first from nothing (the virtual environment from pip's cache, actionlint's
+`make test` timed twice: first from nothing (the virtual environment from uv's and pip's caches, actionlint's
 wheel among it, mypy's first run, the docs site, every test), then again with all of that in place.
 Each row carries the machine's load average before it ran, and the CPU time `make test` used: on a
 shared machine the wall times move with the load, the CPU time much less.
@@ -88,7 +88,7 @@ def main() -> int:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
         ).stdout.strip()
-        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, pip's cache as this machine has it")
+        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, uv's and pip's caches as this machine has them")
         failed = 0
         for name, slug, target in RUNS:
             before = load_average()
