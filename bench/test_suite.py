@@ -88,7 +88,8 @@ def main() -> int:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
         ).stdout.strip()
-        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, uv's and pip's caches as this machine has them")
+        caches = "uv's and pip's caches as this machine has them"
+        print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, {caches}")
         failed = 0
         for name, slug, target in RUNS:
             before = load_average()
