@@ -46,7 +46,9 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-test: lint docs-build
+# The site's strict build is one of the tests (tests/test_docs.py runs docs-build's command on the pages), so
+# it is not built a second time before them.
+test: lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The documentation site: `docs` serves it with live reload; `docs-build` fails on any warning, a broken link included.

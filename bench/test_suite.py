@@ -2,7 +2,8 @@
 
 A clone of this repository's HEAD in a temporary folder, as a newcomer or CI starts from, and its
 `make test` timed twice: first from nothing (the virtual environment from uv's and pip's caches, actionlint's
-wheel among it, mypy's first run, the docs site, every test), then again with all of that in place.
+wheel among it, mypy's first run, every test, the docs site's strict build among them), then again with all
+of that in place.
 Each row carries the machine's load average before it ran, and the CPU time `make test` used: on a
 shared machine the wall times move with the load, the CPU time much less.
 """
@@ -27,7 +28,6 @@ RUNS = [("`make test`, fresh clone", "fresh-clone", 180.0), ("`make test`, insta
 PHASES = {
     "workflow lint": ("bin/actionlint",),
     "ruff and mypy": ("-m ruff check",),
-    "docs": ("-m mkdocs build",),
     "pytest": ("-m pytest -n",),
 }
 # pytest's last line: "==== 630 passed in 61.20s (0:01:01) ====".

@@ -44,7 +44,7 @@ def test_every_page_the_readme_names_is_in_the_sites_navigation():
 
 
 def _docs_build_recipe() -> list[str]:
-    """The command `make docs-build` runs (and `make test` with it), with the Makefile's variables filled in."""
+    """The command `make docs-build` runs (`make test` runs it through the tests below), its variables filled in."""
     recipe = (ROOT / "Makefile").read_text().split("\ndocs-build:", 1)[1].splitlines()[1].strip()
     return recipe.replace("$(PY)", sys.executable).split()
 
