@@ -16,9 +16,11 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.stand_in_server import StandInServer
 
 ARM_AUDIENCE = "https://management.azure.com"
 POOL_API_VERSIONS = ("2024-02-02-preview", "2025-02-02-preview", "2025-10-02-preview", "2026-01-01")
@@ -154,18 +156,15 @@ class ArmStandIn:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll: shutdown() waits for serve_forever's next look, half a second by default.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.server = StandInServer(Handler)
+        self.url = self.server.url
 
     def __enter__(self) -> "ArmStandIn":
-        self.thread.start()
+        self.server.thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.stand_in_server import StandInServer
 
 
 @dataclass
@@ -88,18 +90,15 @@ class FaultServer:
             def log_message(self, *_: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._server = StandInServer(Handler)
+        self.url = self._server.url
 
     def __enter__(self) -> "FaultServer":
-        self._thread.start()
+        self._server.thread.start()
         return self
 
     def __exit__(self, *_: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def executions(self) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST"]

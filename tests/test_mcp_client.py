@@ -4,7 +4,6 @@ Manager, whose exact requests are asserted), and a connected official-SDK sessio
 import asyncio
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from azure.core.credentials import AccessToken
 
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
 from dynamic_sessions.client.mcp import ARM_SCOPE, McpServer, PoolMcpCredentials
+from tests.stand_in_server import StandInServer
 from tests.test_mcp_server import McpPool, serving_mcp
 
 POOL_ID = "/subscriptions/1111/resourceGroups/rg-agents/providers/Microsoft.App/sessionPools/agents-pool"
@@ -71,14 +71,12 @@ class Arm:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll: shutdown() waits for serve_forever's next look, half a second by default.
-        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        self.server = StandInServer(Handler)
+        self.url = self.server.url
+        self.server.thread.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
