@@ -57,26 +57,44 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
     # the scratch folder, removed by the same code as on a disk) under a TMPDIR on /dev/shm, as many systems'
     # /tmp is; a disk would only make the files slower to make, and their number less even.
     count = 400_000
-    with _emulator(mode, "--max-sessions", "3", tmpdir=memory_folder) as emulator:
+    flags = ("--max-sessions", "3", "--output-max-length", str(40 * MIB))
+    with _emulator(mode, *flags, tmpdir=memory_folder) as emulator:
         making = {**SYNC, "code": MANY_FILES % count, "timeoutInSeconds": 150}
         made = emulator.http.post("/executions", params=_params("hoarder"), json=making, timeout=180).json()
         assert made["result"]["executionResult"] >= count, made
         emulator.execute("1", "bystander")
-        stop, latencies = threading.Event(), list[float]()
+        before = _rss_mib(emulator.process.pid)
+        emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", "hoarder", timeoutInSeconds=60)
+        held = _rss_mib(emulator.process.pid) - before
+        stop, latencies, rss = threading.Event(), list[float](), list[tuple[float, float]]()
         pinger = threading.Thread(target=_latencies_while, args=(emulator, "bystander", stop, latencies))
+        watcher = threading.Thread(target=_rss_while, args=(emulator.process.pid, stop, rss))
         pinger.start()
         time.sleep(0.3)
+        watcher.start()
         started = time.monotonic()
         ended = emulator.http.delete("/session", params=_params("hoarder"))
         teardown = time.monotonic() - started
         time.sleep(0.3)
         stop.set()
         pinger.join()
+        watcher.join()
         assert ended.status_code == 204
         # The teardown takes real time (else this proves nothing); the bystander never waits for it.
         assert teardown > 0.3, f"the teardown took only {teardown:.2f} s"
         assert max(latencies) < teardown / 2, (max(latencies), teardown, len(latencies))
+        # Nothing can read the hoarder's history once it has ended, so it is not held while its files go.
+        assert held > 30, f"the hoarder's history should hold about 36 MiB, RSS grew {held:.0f} MiB"
+        early = [mib - before for at, mib in rss if started < at < started + teardown / 2]
+        least = min(early, default=held)
+        assert least < held / 3, f"{least:.0f} of {held:.0f} MiB still held in the teardown's first half"
         assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
+
+
+def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]]) -> None:
+    while not stop.is_set():
+        into.append((time.monotonic(), _rss_mib(pid)))
+        time.sleep(0.01)
 
 
 # --- 3. the execution history of sessions that end by cooldown ----------------------------------

@@ -59,7 +59,7 @@ class EmulatorState:
         if session not in self.watched:
             self.watched.add(session)
             history = session.executions
-            session.when_closed(lambda: self.history.release(history))
+            session.when_ended(lambda: self.history.release(history))
         return session, release
 
 

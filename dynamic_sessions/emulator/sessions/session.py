@@ -92,7 +92,7 @@ class Session:
         self._network_exit = -1
         self.on_closed: Callable[[], None] | None = None
         """Called once, when the session's processes and files are gone (the pool frees its slot)."""
-        self._when_closed: list[Callable[[], None]] = []
+        self._when_ended: list[Callable[[], None]] = []
         self._removed = False
         self._removal: asyncio.Future[None] | None = None
         self._queued = 0
@@ -122,9 +122,10 @@ class Session:
         drop = [self.launcher.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
         return self.group.entering([*drop, "/bin/cat"])
 
-    def when_closed(self, callback: Callable[[], None]) -> None:
-        """Calls `callback` once the session has ended, however it ends (what it held is released then)."""
-        self._when_closed.append(callback)
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` as soon as the session ends, however it ends: before its process is reaped and its
+        files are removed, which can take seconds, since nothing can reach what it held once it has ended."""
+        self._when_ended.append(callback)
 
     def enqueue(self, code_bytes: int) -> Callable[[], None]:
         """Counts one more execution (whose code takes `code_bytes` of memory) towards the session's queue; `QueueFull`
@@ -382,6 +383,7 @@ class Session:
         folder may hold a million files; other sessions are served meanwhile. Its slot is freed after.
         """
         self.alive = False
+        self._ended()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -401,6 +403,8 @@ class Session:
 
     def kill_now(self) -> None:
         """Kills the process group and removes the files without waiting; also the last resort at exit."""
+        self.alive = False
+        self._ended()
         self._kill()
         self._release_files()
 
@@ -426,7 +430,9 @@ class Session:
         done, self.on_closed = self.on_closed, None
         if done is not None:
             done()
-        hooks, self._when_closed = self._when_closed, []
+
+    def _ended(self) -> None:
+        hooks, self._when_ended = self._when_ended, []
         for hook in hooks:
             hook()
 
