@@ -17,7 +17,9 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
-def _app_runs(monkeypatch):
+def _app_runs(request, monkeypatch):
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # which clears PYTEST_ADDOPTS as it starts: prepare after it
     app_runs.prepare(monkeypatch)
 
 
