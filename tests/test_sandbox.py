@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -464,16 +465,26 @@ class FarHost:
     def __enter__(self) -> "FarHost":
         self.name = f"far-{os.getpid()}"
         link = f"vf{os.getpid() % 100000}"
-        for command in (
-            ["ip", "netns", "add", self.name],
-            ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
-            ["ip", "addr", "add", f"{self.ours}/30", "dev", link],
-            ["ip", "link", "set", link, "up"],
-            ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
-            ["ip", "-n", self.name, "link", "set", "eth0", "up"],
-            ["ip", "-n", self.name, "link", "set", "lo", "up"],
-        ):
-            subprocess.run(command, check=True, capture_output=True, timeout=10)
+        self.listener: subprocess.Popen[str] | None = None
+        # One namespace made or removed at a time on this machine: `ip netns add` and `delete`, run at once by
+        # two test processes, once left a namespace file bound to nothing ("Invalid argument" for the veth).
+        with _far_hosts_lock():
+            subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
+            try:
+                for command in (
+                    ["ip", "netns", "add", self.name],
+                    ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
+                    ["ip", "addr", "add", f"{self.ours}/30", "dev", link],
+                    ["ip", "link", "set", link, "up"],
+                    ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
+                    ["ip", "-n", self.name, "link", "set", "eth0", "up"],
+                    ["ip", "-n", self.name, "link", "set", "lo", "up"],
+                ):
+                    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=10)
+                    assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+            except BaseException:
+                subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
+                raise
         self.listener = subprocess.Popen(
             ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
             stdout=subprocess.PIPE,
@@ -483,13 +494,22 @@ class FarHost:
         return self
 
     def accepted(self) -> bool:
-        assert self.listener.stdout is not None
+        assert self.listener is not None and self.listener.stdout is not None
         return self.listener.stdout.readline().strip() == "accepted"
 
     def __exit__(self, *_: object) -> None:
-        self.listener.kill()
-        self.listener.wait()
-        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
+        if self.listener is not None:
+            self.listener.kill()
+            self.listener.wait()
+        with _far_hosts_lock():
+            subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
+
+
+@contextlib.contextmanager
+def _far_hosts_lock() -> Iterator[None]:
+    with open(Path(tempfile.gettempdir()) / "dynamic-sessions-tests-netns.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")

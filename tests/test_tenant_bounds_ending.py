@@ -11,7 +11,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -104,20 +103,14 @@ def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]])
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
     # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
     # freed, so the emulator's RSS shows what is held.
-    # The three at once, so that no kept session ends before the RSS is read, on a loaded machine too.
-    flags = ("--max-sessions", "4", "--cooldown", "4", "--output-max-length", str(40 * MIB))
+    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended), with a
+    # cooldown long enough that no kept session ends before the RSS is read, on a loaded machine too.
+    flags = ("--max-sessions", "4", "--cooldown", "6", "--output-max-length", str(40 * MIB))
     with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
-
-        def keep(identifier: str) -> None:
-            code = "console.log('x'.repeat(36 * 1024 * 1024)); 'kept'"
-            with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer()) as client:
-                answer = client.post("/executions", params=_params(identifier), json={**SYNC, "code": code})
-                assert answer.status_code == 200, answer.text
-
-        with ThreadPoolExecutor(3) as executor:
-            list(executor.map(keep, [f"kept-{s}" for s in range(3)]))
+        for s in range(3):
+            emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
         held = _rss_mib(emulator.process.pid) - before
         live = {
             s["identifier"] for s in emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
