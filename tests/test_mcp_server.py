@@ -142,6 +142,13 @@ class McpPool:
     def launch(self) -> str:
         return self.tool("launchShell")["result"]["structuredContent"]["environmentId"]
 
+    def printed_until_exit(self) -> str:
+        """Stops the emulator, and returns what it printed on stdout after the lines read at its start."""
+        self.stop()
+        stdout = self.emulator.process.stdout
+        assert stdout is not None
+        return stdout.read()
+
     def stop(self) -> None:
         self.http.close()
         self.emulator.stop()
@@ -417,11 +424,13 @@ def test_an_environments_session_ends_after_the_cooldown_and_the_id_starts_a_new
     assert (content["stdout"], content["exitCode"]) == ("", 0)  # a new session: the file went with the old one
 
 
-def test_a_key_given_on_the_command_line_is_used_and_not_printed(shell_mcp):
-    assert shell_mcp.key == COMMAND_LINE_KEY
-    assert shell_mcp.lines == [f"MCP_SERVER_ENDPOINT={shell_mcp.emulator.url}/mcp"]
-    assert shell_mcp.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
-    assert COMMAND_LINE_KEY not in shell_mcp.emulator.logs()
+def test_a_key_given_on_the_command_line_is_used_and_not_printed(launch_mcp):
+    pool = launch_mcp("--container-type", "Shell", key=COMMAND_LINE_KEY)
+    assert pool.key == COMMAND_LINE_KEY
+    assert pool.lines == [f"MCP_SERVER_ENDPOINT={pool.emulator.url}/mcp"]
+    assert pool.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
+    logs = pool.emulator.logs()
+    assert COMMAND_LINE_KEY not in logs + pool.printed_until_exit()  # on stdout, all it printed up to its exit
 
 
 def test_a_key_from_the_environment_is_used_and_not_printed(launch_mcp):
@@ -431,7 +440,8 @@ def test_a_key_from_the_environment_is_used_and_not_printed(launch_mcp):
     assert pool.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
     refused = httpx.post(pool.endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}, timeout=30)
     assert refused.status_code == 401  # the variable's key, not one generated beside it
-    assert key not in pool.emulator.logs()
+    logs = pool.emulator.logs()
+    assert key not in logs + pool.printed_until_exit()  # on stdout, all it printed up to its exit
 
 
 def test_a_bad_key_in_the_environment_is_named_by_its_variable():
