@@ -6,7 +6,6 @@ came from in its `direct_url.json` (PEP 610); the command is built from that rec
 """
 
 import contextlib
-import importlib.metadata
 import json
 import sys
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ def install_command(extra: str) -> str:
 
 
 def _origin() -> dict[str, Any]:
+    import importlib.metadata  # here, when a message needs it: ~12 ms of every start of the emulator and the smoke
+
     # A clone's working folder holds setuptools' own *.egg-info too, without the record: skip to the installed one.
     for distribution in importlib.metadata.distributions(name=DISTRIBUTION):
         try:

@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -100,6 +99,8 @@ def new_key() -> str:
 
 
 def _version() -> str:
+    from importlib import metadata  # here: ~12 ms of every emulator's start, MCP server or not
+
     try:
         return metadata.version("dynamic-sessions")
     except metadata.PackageNotFoundError:
