@@ -82,8 +82,13 @@ class Emulator:
         body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": 10}
         body.update(extra)
         response = self.http.post("/executions", params={"api-version": version, "identifier": identifier}, json=body)
-        assert response.status_code in (200, 202), response.text
+        assert response.status_code in (200, 202), f"{response.text}\n{self.log_tail()}"
         return response.json()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the emulator's log (a session that did not start says why there), for a failure."""
+        kept = self.logs().splitlines()[-lines:] if os.path.exists(self.log.name) else []
+        return "the emulator's log, last lines:\n" + "\n".join(kept)
 
     def stop(self, stop_signal: int = signal.SIGTERM) -> int:
         """Stops the emulator (again is harmless) and returns its exit status."""

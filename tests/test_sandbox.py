@@ -552,6 +552,24 @@ def test_egress_without_slirp4netns_is_refused_not_shared(tmp_path):
     assert done.returncode == 2 and "slirp4netns" in done.stderr and "loopback" in done.stderr
 
 
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
+def test_a_session_whose_network_cannot_be_set_up_is_refused_and_the_log_says_why(tmp_path):
+    broken = tmp_path / "slirp4netns"  # found first on PATH; ends at once, never writing to its --ready-fd
+    broken.write_text("#!/bin/sh\necho 'slirp4netns: cannot open /dev/net/tun' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    emulator = Emulator("--egress", "enabled", env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    try:
+        body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 20}
+        params = {"api-version": "2025-10-02-preview", "identifier": "no-network"}
+        refused = emulator.http.post("/executions", params=params, json=body, timeout=60)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "SessionUnavailable"
+        assert "slirp4netns" not in refused.text  # the host's side of it is the operator's, in the log
+        assert "a session could not start: slirp4netns could not give the session its network" in emulator.logs()
+    finally:
+        emulator.stop()
+
+
 # --- the scratch folder ---------------------------------------------------------------------
 
 

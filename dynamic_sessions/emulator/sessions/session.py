@@ -210,7 +210,11 @@ class Session:
             if with_network:
                 await self._attach_network(info_r)
             hello = await asyncio.wait_for(self._reader.readline(), START_TIMEOUT_S)
-        except (TimeoutError, OSError):
+        except TimeoutError:
+            log.warning("a session did not say it was ready within %.0f s", START_TIMEOUT_S)
+            hello = b""
+        except OSError as error:  # the network's set-up says what failed; the client is told only that it did
+            log.warning("a session could not start: %s", error)
             hello = b""
         if json.loads(hello or b"{}").get("ready") is not True:
             await self.close()
