@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 # (~25 s of a fresh install); Python compiles, and caches, the few that are imported when they are.
 PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile
 # `make test`'s ~170 packages go in through uv, which fetches and unpacks them in parallel: ~10 s from nothing
-# where pip takes ~60 s with a warm cache. pip puts uv itself into the virtual environment first, from PyPI.
+# where pip takes ~60 s with a warm cache. pip puts uv itself into the virtual environment first, from PyPI, at
+# the version requirements-dev.txt allows.
 UV := $(VENV)/bin/uv
+UV_REQUIREMENT := $(shell grep -E '^uv[<>=]' requirements-dev.txt)
 # Test processes: twice the cores, since most tests wait on subprocesses, sockets and timeouts rather than
 # compute; each test file stays in one process, so the emulator a module shares is started once. Files go
 # out in collection order (tests/conftest.py puts the longest first), not xdist's most-tests-first.
@@ -32,7 +34,7 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 	touch $@
 
 $(UV): | $(PY)
-	$(PIP) 'uv>=0.9,<1'
+	$(PIP) '$(UV_REQUIREMENT)'
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(UV)
 	@echo "make: installing the Pulumi program's runtime, the package and the test tools into $(VENV)"

@@ -13,7 +13,7 @@ UNUSED_PLUGINS = "-p no:langsmith_plugin -p no:anyio"
 
 
 def prepare(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For the rest of the test, the app's runs it starts load no unused plugin and cache their bytecode. Called
-    once pytester is set up, which clears PYTEST_ADDOPTS when it starts."""
+    """For the rest of the test, the app's runs it starts load no unused plugin and cache their bytecode (the
+    `pytester` fixture of tests/conftest.py calls it)."""
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)

@@ -160,7 +160,7 @@ class ArmStandIn:
         self.url = self.server.url
 
     def __enter__(self) -> "ArmStandIn":
-        self.server.thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *_: object) -> None:

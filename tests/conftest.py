@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dynamic_sessions.emulator.sessions import packages, runtimes
+from tests import app_runs
 from tests.emulator_process import Emulator, serving
 
 QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
@@ -95,3 +96,11 @@ def preloaded_packages() -> Path:
     python = runtimes.default_python()
     version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"], **QUIET)
     return packages.provisioned(version.stdout.strip(), python)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester (for the modules that load it) with the app's runs prepared, once it has started: it clears
+    PYTEST_ADDOPTS as it starts."""
+    app_runs.prepare(monkeypatch)
+    return pytester

@@ -94,7 +94,7 @@ class FaultServer:
         self.url = self._server.url
 
     def __enter__(self) -> "FaultServer":
-        self._server.thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_: Any) -> None:

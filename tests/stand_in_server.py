@@ -28,6 +28,9 @@ class StandInServer(ThreadingHTTPServer):
             f"stand-in server, request from {client_address}: {getattr(kind, '__name__', kind)}: {error}\n"
         )
 
+    def start(self) -> None:
+        self.thread.start()
+
     def stop(self) -> None:
         self.shutdown()
         self.server_close()

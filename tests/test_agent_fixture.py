@@ -5,8 +5,6 @@ import json
 
 import pytest
 
-from tests import app_runs
-
 pytest_plugins = ["pytester"]
 
 APP_TESTS = """
@@ -75,7 +73,6 @@ def test_a_bad_marker(dynamic_sessions_pool):
 
 
 def test_the_fixture_starts_a_shell_pool_and_mcp_enabled_pools(pytester, monkeypatch):
-    app_runs.prepare(monkeypatch)
     report = pytester.path / "report.jsonl"
     monkeypatch.setenv("FIXTURE_REPORT", str(report))
     # A key left in the developer's shell: the fixture's pools still make and announce their own.

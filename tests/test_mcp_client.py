@@ -73,7 +73,7 @@ class Arm:
 
         self.server = StandInServer(Handler)
         self.url = self.server.url
-        self.server.thread.start()
+        self.server.start()
 
     def close(self) -> None:
         self.server.stop()

@@ -11,16 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import app_runs
-
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture(autouse=True)
-def _app_runs(request, monkeypatch):
-    if "pytester" in request.fixturenames:
-        request.getfixturevalue("pytester")  # which clears PYTEST_ADDOPTS as it starts: prepare after it
-    app_runs.prepare(monkeypatch)
 
 
 APP_TESTS = '''

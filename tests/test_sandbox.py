@@ -466,11 +466,11 @@ class FarHost:
         self.name = f"far-{os.getpid()}"
         link = f"vf{os.getpid() % 100000}"
         self.listener: subprocess.Popen[str] | None = None
-        # One namespace made or removed at a time on this machine: `ip netns add` and `delete`, run at once by
-        # two test processes, once left a namespace file bound to nothing ("Invalid argument" for the veth).
-        with _far_hosts_lock():
-            subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
-            try:
+        try:
+            # One namespace made or removed at a time on this machine: `ip netns add` and `delete`, run at once
+            # by two test processes, once left a namespace file bound to nothing ("Invalid argument" for the veth).
+            with _far_hosts_lock():
+                self._delete_namespace()  # a leftover of the same name, from a run that was killed
                 for command in (
                     ["ip", "netns", "add", self.name],
                     ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
@@ -482,15 +482,15 @@ class FarHost:
                 ):
                     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=10)
                     assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
-            except BaseException:
-                subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
-                raise
-        self.listener = subprocess.Popen(
-            ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.listener.stdout is not None and self.listener.stdout.readline().strip() == "listening"
+            self.listener = subprocess.Popen(
+                ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert self.listener.stdout is not None and self.listener.stdout.readline().strip() == "listening"
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def accepted(self) -> bool:
@@ -502,7 +502,10 @@ class FarHost:
             self.listener.kill()
             self.listener.wait()
         with _far_hosts_lock():
-            subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
+            self._delete_namespace()
+
+    def _delete_namespace(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True, timeout=10)
 
 
 @contextlib.contextmanager
@@ -552,7 +555,6 @@ def test_egress_without_slirp4netns_is_refused_not_shared(tmp_path):
     assert done.returncode == 2 and "slirp4netns" in done.stderr and "loopback" in done.stderr
 
 
-@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
 def test_a_session_whose_network_cannot_be_set_up_is_refused_and_the_log_says_why(tmp_path):
     broken = tmp_path / "slirp4netns"  # found first on PATH; ends at once, never writing to its --ready-fd
     broken.write_text("#!/bin/sh\necho 'slirp4netns: cannot open /dev/net/tun' >&2\nexit 1\n")
