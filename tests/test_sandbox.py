@@ -572,6 +572,17 @@ def test_a_session_whose_network_cannot_be_set_up_is_refused_and_the_log_says_wh
         emulator.stop()
 
 
+def test_a_session_whose_process_ends_before_it_is_ready_is_refused_and_the_log_says_so(launch):
+    cramped = launch("--max-processes", "1")  # too few for the sandbox's own processes
+    refused = cramped.http.post(
+        "/executions",
+        params={"api-version": "2025-10-02-preview", "identifier": "cramped"},
+        json={"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 20},
+    )
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "SessionUnavailable", refused.text
+    assert "a session's process ended before it said it was ready" in cramped.logs()
+
+
 # --- the scratch folder ---------------------------------------------------------------------
 
 

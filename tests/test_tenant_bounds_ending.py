@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -89,6 +90,59 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
         least = min(early, default=held)
         assert least < held / 3, f"{least:.0f} of {held:.0f} MiB still held in the teardown's first half"
         assert emulator.execute("2", "hoarder")["status"] == "Succeeded"
+
+
+LOCKED = """
+const fs = require('fs');
+fs.mkdirSync('/mnt/data/k/l', {recursive: true});
+fs.writeFileSync('/mnt/data/k/l/locked-blob', Buffer.alloc(1024 * 1024, 1));
+fs.chmodSync('/mnt/data/k/l', 0); fs.chmodSync('/mnt/data/k', 0); fs.chmodSync('/mnt/data', 0);
+'locked'
+"""
+
+
+def _found(folder: str, name: str) -> list[str]:
+    """Every path named `name` below `folder`, as root sees them (through folders without permissions)."""
+    return [os.path.join(where, name) for where, _, files in os.walk(folder) if name in files]
+
+
+def test_as_an_ordinary_user_folders_a_session_locked_are_removed_with_it(memory_folder):
+    # Run by an ordinary user, session code is that user, and may take every permission off its own folders.
+    with _emulator("nobody", "--max-sessions", "2", tmpdir=memory_folder) as emulator:
+        assert emulator.execute(LOCKED, "locker")["result"]["executionResult"] == "locked"
+        assert len(_found(memory_folder, "locked-blob")) == 1
+        assert emulator.http.delete("/session", params=_params("locker")).status_code == 204
+        assert _found(memory_folder, "locked-blob") == [], "the session's files outlived it on the host"
+        assert emulator.execute("1 + 1", "after-locker")["result"]["executionResult"] == 2
+
+
+DIES_LEAVING_MANY_FILES = """
+require('child_process').spawnSync('/bin/sh', ['-c', 'cd /mnt/data && seq 1 200000 | xargs touch']);
+setTimeout(() => process.exit(3), 100);
+'made'
+"""
+
+
+def test_calls_that_arrive_while_a_dead_session_is_torn_down_share_one_new_session():
+    # The first call finds the session dead and waits out its teardown (200,000 files); the second, meanwhile,
+    # starts the next session. The first must then use that one, not start a third over it.
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "4") as emulator:
+        made = emulator.execute(DIES_LEAVING_MANY_FILES, "phoenix", timeoutInSeconds=120)
+        assert made["result"]["executionResult"] == "made", made
+        time.sleep(0.5)  # its process has exited
+
+        def count() -> int:
+            code = "globalThis.calls = (globalThis.calls || 0) + 1"
+            return emulator.execute(code, "phoenix", timeoutInSeconds=60)["result"]["executionResult"]
+
+        with ThreadPoolExecutor(2) as threads:
+            first = threads.submit(count)
+            time.sleep(0.05)
+            second = threads.submit(count)
+            counted = sorted([first.result(), second.result()])
+        assert counted == [1, 2], f"the two calls ran in two different sessions: {counted}"
+        listed = emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        assert [s["identifier"] for s in listed] == ["phoenix"]
 
 
 def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]]) -> None:

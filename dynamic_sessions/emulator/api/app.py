@@ -164,8 +164,8 @@ async def _run(
     try:
         return await session.execute(code, timeout_s, _output_limit(state, options), empty_kernel=options.empty_kernel)
     except SessionEnded as ended:
-        if session.identifier is not None and state.pool.sessions.get(session.identifier) is session:
-            await state.pool.end(session.identifier)
+        if session.identifier is not None:
+            await state.pool.end(session.identifier, only=session)
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
 
 

@@ -239,7 +239,7 @@ async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") ->
     try:
         outcome = await run_command(session, state.pool.launcher.runtime.container_type, command)
     except SessionEnded as ended:
-        await state.pool.end(environment)
+        await state.pool.end(environment, only=session)
         outcome = shell.ended_outcome(ended)
     finally:
         release()
@@ -284,7 +284,7 @@ async def _run_python(environment: str, code: str, state: "EmulatorState") -> di
     try:
         outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, PYTHON_OUTPUT_MAX_LENGTH)
     except SessionEnded as ended:
-        await state.pool.end(environment)
+        await state.pool.end(environment, only=session)
         message = f"Error: {ended}; the next call with this environmentId starts a new session\n"
         content = {"status": "Failed", "stdout": "", "stderr": message, "result": "", "executionTimeInMilliseconds": 0}
         return _tool_result(content, failed=True)

@@ -118,7 +118,7 @@ async def create_execution(request: Request, state: "EmulatorState") -> Response
     try:
         outcome = await run_command(session, "Shell", command)
     except SessionEnded as ended:
-        await state.pool.end(identifier)
+        await state.pool.end(identifier, only=session)
         outcome = ended_outcome(ended)
     finally:
         release()

@@ -11,12 +11,14 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import logging
 import os
 import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
+log = logging.getLogger("emulator")
 MNT_DETACH = 2
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -71,14 +73,24 @@ def delete_tree(folder: Path) -> None:
     """
     if not os.path.lexists(folder):
         return
-    subprocess.run(
-        ["/bin/rm", "-rf", "--one-file-system", "--", str(folder)],
+    if _quietly(["/bin/rm", "-rf", "--one-file-system", "--", str(folder)]) == 0:
+        return
+    # Run by an ordinary user, session code is that user: a folder it left without permissions (chmod 000)
+    # stops rm. Give them back to the owner first; chmod -R changes no link and follows none it meets.
+    _quietly(["/bin/chmod", "-R", "u+rwx", "--", str(folder)])
+    if _quietly(["/bin/rm", "-rf", "--one-file-system", "--", str(folder)]) != 0 and os.path.lexists(folder):
+        log.warning("a session's files could not all be removed: what is left is under %s", folder)
+
+
+def _quietly(command: list[str]) -> int:
+    return subprocess.run(
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={"PATH": "/usr/bin:/bin"},
         check=False,
-    )
+    ).returncode
 
 
 def remove_stale(root: Path) -> list[Path]:

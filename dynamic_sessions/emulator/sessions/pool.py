@@ -73,12 +73,12 @@ class Pool:
 
     async def session_for(self, identifier: str) -> Session:
         """The identifier's session, started (or taken from the ready ones) on first use."""
-        session = self.sessions.get(identifier)
-        if session is not None and session.alive and not session.gone:
-            session.last_used = time.time()
-            return session
-        if session is not None:
-            await self.end(identifier)
+        # Again after ending a dead session: while it was torn down, another call may have started the next one.
+        while (session := self.sessions.get(identifier)) is not None:
+            if session.alive and not session.gone:
+                session.last_used = time.time()
+                return session
+            await self.end(identifier, only=session)
         pending = self._starting.get(identifier)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -154,11 +154,14 @@ class Pool:
             self._warming -= 1
         self._ready.append(session)
 
-    async def end(self, identifier: str) -> bool:
-        """Ends a session at once (DELETE /session, cooldown, or its process ended)."""
-        session = self.sessions.pop(identifier, None)
-        if session is None:
+    async def end(self, identifier: str, only: Session | None = None) -> bool:
+        """Ends the identifier's session at once (DELETE /session, cooldown, or its process ended); with `only`,
+        just if that is still the identifier's session: a call that saw its session end must not end the new one
+        another call started under the same identifier meanwhile."""
+        session = self.sessions.get(identifier)
+        if session is None or (only is not None and session is not only):
             return False
+        del self.sessions[identifier]
         await session.close()
         self._refill()
         return True
@@ -171,7 +174,7 @@ class Pool:
             for identifier, session in list(self.sessions.items()):
                 if session.last_used < deadline and not session.busy:
                     log.info("session ended after %ss idle", self.settings.cooldown_s)
-                    await self.end(identifier)
+                    await self.end(identifier, only=session)
 
     async def close(self) -> None:
         """Stops every session process, ready ones included."""

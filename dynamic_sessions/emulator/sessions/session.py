@@ -210,6 +210,8 @@ class Session:
             if with_network:
                 await self._attach_network(info_r)
             hello = await asyncio.wait_for(self._reader.readline(), START_TIMEOUT_S)
+            if not hello:
+                log.warning("a session's process ended before it said it was ready")
         except TimeoutError:
             log.warning("a session did not say it was ready within %.0f s", START_TIMEOUT_S)
             hello = b""
