@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.sessions.session import MAX_QUEUED
-from tests.emulator_process import Emulator, running_below
+from tests.emulator_process import NO_TLS, Emulator, running_below
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -125,7 +125,7 @@ class McpPool:
         announced = dict(line.split("=", 1) for line in self.lines)
         self.endpoint = announced["MCP_SERVER_ENDPOINT"]
         self.key = key or announced["MCP_SERVER_API_KEY"]
-        self.http = httpx.Client(timeout=30, headers={"x-ms-apikey": self.key})
+        self.http = httpx.Client(timeout=30, headers={"x-ms-apikey": self.key}, verify=NO_TLS)
 
     def rpc(self, method: str, params: dict[str, Any] | None = None, message_id: Any = 1) -> dict[str, Any]:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": message_id, "method": method}
@@ -227,8 +227,9 @@ async def _with_sdk(pool: McpPool, steps: Any) -> Any:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
+    headers, timeout = {"x-ms-apikey": pool.key}, httpx.Timeout(30, read=300)
     async with (
-        httpx.AsyncClient(headers={"x-ms-apikey": pool.key}, timeout=httpx.Timeout(30, read=300)) as http,
+        httpx.AsyncClient(headers=headers, timeout=timeout, verify=NO_TLS) as http,
         streamable_http_client(pool.endpoint, http_client=http) as (read, write, _),
         ClientSession(read, write) as session,
     ):
@@ -493,7 +494,7 @@ def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_
     environment = shell_mcp.launch()
 
     def call(command: str) -> dict[str, Any]:
-        with httpx.Client(timeout=120, headers={"x-ms-apikey": shell_mcp.key}) as http:
+        with httpx.Client(timeout=120, headers={"x-ms-apikey": shell_mcp.key}, verify=NO_TLS) as http:
             arguments = {"environmentId": environment, "shellCommand": command}
             params = {"name": "runShellCommandInRemoteEnvironment", "arguments": arguments}
             return http.post(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.emulator_process import Emulator, bearer
+from tests.emulator_process import NO_TLS, Emulator, bearer
 from tests.test_sandbox import ORDINARY_UID
 from tests.test_tenant_bounds import MIB, SYNC, V, _emulator, _params, _rss_mib
 
@@ -33,7 +33,7 @@ Number(String(made.stdout).trim())
 
 
 def _latencies_while(emulator: Emulator, identifier: str, stop: threading.Event, into: list[float]) -> None:
-    with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer()) as client:
+    with httpx.Client(base_url=emulator.url, timeout=60, headers=bearer(), verify=NO_TLS) as client:
         while not stop.is_set():
             started = time.monotonic()
             answer = client.post("/executions", params=_params(identifier), json={**SYNC, "code": "1"})

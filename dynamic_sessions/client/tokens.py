@@ -5,10 +5,8 @@ Tokens are cached and fetched again shortly before they expire. They are returne
 client only; nothing here prints, logs or puts them in an exception.
 """
 
-import base64
 import contextlib
 import importlib.util
-import json
 import logging
 import re
 import threading
@@ -16,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from dynamic_sessions import jwts
 from dynamic_sessions.client.errors import ConfigurationError, MissingExtra
 from dynamic_sessions.extras import missing_extra_message
 
@@ -128,13 +127,4 @@ class LocalToken(_Cached):
         claims: dict[str, Any] = {"aud": self._audience, "exp": int(expires), "iat": int(time.time())}
         if self._object_id:
             claims["oid"] = self._object_id
-        return unsigned_jwt(claims), expires
-
-
-def unsigned_jwt(claims: dict[str, Any]) -> str:
-    """An `alg: none` JWT (RFC 7519 section 6.1): written here because PyJWT would load `cryptography` (~200 ms)."""
-    return f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}."
-
-
-def _b64url(part: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(part, separators=(",", ":")).encode()).rstrip(b"=").decode()
+        return jwts.unsigned(claims), expires

@@ -242,7 +242,7 @@ def report(launcher: Launcher) -> None:
 def missing_server_modules() -> list[str]:
     """The emulator extra's modules that cannot be imported (only the client extra installed, say)."""
     missing = []
-    for name in ("uvicorn", "starlette", "python_multipart", "jwt"):
+    for name in ("uvicorn", "starlette", "python_multipart"):
         try:
             importlib.import_module(name)
         except ImportError:

@@ -1,0 +1,73 @@
+"""The package's own JWT reading and writing (dynamic_sessions/jwts.py), held to PyJWT's: what PyJWT decodes,
+unverified, it reads with the same claims; what PyJWT refuses, it refuses."""
+
+import base64
+import json
+
+import jwt
+import pytest
+
+from dynamic_sessions import jwts
+
+CLAIMS = {"aud": "https://dynamicsessions.io", "exp": 2_000_000_000, "oid": "0000", "roles": ["a", "b"]}
+
+
+def _segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+HEADER = _segment(b'{"alg":"none"}')
+PAYLOAD = _segment(json.dumps(CLAIMS).encode())
+# A header whose base64url spelling has both `-` and `_`, spelt with base64's `+` and `/` instead.
+URL_ALPHABET = _segment(b'{"alg":"none","x":">>>???"}')
+STANDARD_ALPHABET = URL_ALPHABET.replace("-", "+").replace("_", "/")
+
+WELL_FORMED = {
+    "unsigned": jwt.encode(CLAIMS, key="", algorithm="none"),
+    "signed with HS256": jwt.encode(CLAIMS, key="a-secret-of-at-least-32-bytes-long", algorithm="HS256"),
+    "header with a key id": jwt.encode(CLAIMS, key="", algorithm="none", headers={"kid": "k1"}),
+    "padded segments": f"{HEADER}{'=' * (-len(HEADER) % 4)}.{PAYLOAD}{'=' * (-len(PAYLOAD) % 4)}.",
+}
+MALFORMED = {
+    "one segment": "not-a-jwt",
+    "two segments": f"{HEADER}.{PAYLOAD}",
+    "four segments": f"{HEADER}.{PAYLOAD}.{PAYLOAD}.",
+    "header not base64url": f"!!!.{PAYLOAD}.",
+    "header in base64's + and / alphabet": f"{STANDARD_ALPHABET}.{PAYLOAD}.",
+    "header padded thrice": f"{HEADER}===.{PAYLOAD}.",
+    "header padded where no padding fits": f"{HEADER}{'=' * (1 + -len(HEADER) % 4)}.{PAYLOAD}.",
+    "header with stray trailing bits": f"{HEADER[:-1]}{chr(ord(HEADER[-1]) + 1)}.{PAYLOAD}.",
+    "header not JSON": f"{_segment(b'alg')}.{PAYLOAD}.",
+    "header a JSON array": f"{_segment(b'[1]')}.{PAYLOAD}.",
+    "claims a JSON array": f"{HEADER}.{_segment(b'[1, 2]')}.",
+    "claims not UTF-8": f"{HEADER}.{_segment(bytes([0xFF, 0xFE, 0x7B]))}.",
+    "claims nested a hundred thousand deep": f"{HEADER}.{_segment(b'[' * 100_000)}.",
+    "signature not base64url": f"{HEADER}.{PAYLOAD}.a",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("token", WELL_FORMED.values(), ids=WELL_FORMED.keys())
+def test_a_token_pyjwt_decodes_is_read_with_the_same_claims(token):
+    expected = jwt.decode(token, options={"verify_signature": False})
+    assert expected == CLAIMS
+    assert jwts.unverified_claims(token) == expected
+
+
+@pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_token_pyjwt_refuses_is_refused(token):
+    with pytest.raises(jwt.DecodeError):
+        jwt.decode(token, options={"verify_signature": False})
+    assert jwts.unverified_claims(token) is None
+
+
+def test_the_alphabet_case_spells_a_different_header():
+    assert "-" in URL_ALPHABET and "_" in URL_ALPHABET
+    assert jwts.unverified_claims(f"{URL_ALPHABET}.{PAYLOAD}.") == CLAIMS
+
+
+def test_an_unsigned_token_is_what_pyjwt_makes_of_the_same_claims():
+    minted = jwts.unsigned(CLAIMS)
+    assert jwt.get_unverified_header(minted) == {"alg": "none", "typ": "JWT"}
+    assert jwt.decode(minted, options={"verify_signature": False}) == CLAIMS
+    assert minted.endswith(".") and "=" not in minted  # base64url without padding, and an empty signature
