@@ -157,14 +157,16 @@ def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]])
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
     # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
     # freed, so the emulator's RSS shows what is held.
-    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended), with a
-    # cooldown long enough that no kept session ends before the RSS is read, on a loaded machine too.
+    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended); then a
+    # call to each, so that none ends before the RSS is read, however long the outputs took on a loaded machine.
     flags = ("--max-sessions", "4", "--cooldown", "6", "--output-max-length", str(40 * MIB))
     with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
         for s in range(3):
             emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
+        for s in range(3):  # each call starts a session's cooldown again: none ends while the RSS is read
+            emulator.execute("1", f"kept-{s}")
         held = _rss_mib(emulator.process.pid) - before
         live = {
             s["identifier"] for s in emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
