@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
-from tests.emulator_process import ROOT, bearer, descendants
+from tests.emulator_process import NO_TLS, ROOT, bearer, descendants
 
 TUTORIAL_CURL = (
     b'{"properties": {"codeInputType": "inline", "executionType": "synchronous", '
@@ -26,6 +26,7 @@ def test_the_tutorials_curl_gets_the_tutorials_answer(emulator):
         f"{emulator.url}/code/execute?api-version=2024-02-02-preview&identifier=test",
         content=TUTORIAL_CURL,
         headers={"Content-Type": "application/json", **bearer()},
+        verify=NO_TLS,
     )
     assert response.status_code == 200
     properties = response.json()["properties"]
@@ -222,6 +223,7 @@ def test_bad_tokens_get_401(emulator, headers, expected):
         params={"api-version": "2025-10-02-preview", "identifier": "auth"},
         json={},
         headers=headers,
+        verify=NO_TLS,
     )
     assert _error(response) == (401, "Unauthorized")
     assert expected in response.json()["error"]["message"]
@@ -394,13 +396,16 @@ def test_allow_principal_rehearses_a_missing_role_assignment(launch):
     guarded = launch("--allow-principal", "11111111-1111-1111-1111-111111111111")
     body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5}
     params = {"api-version": "2025-10-02-preview", "identifier": "guarded"}
-    stranger = httpx.post(f"{guarded.url}/executions", params=params, json=body, headers=bearer(oid="2222"))
+    stranger = httpx.post(
+        f"{guarded.url}/executions", params=params, json=body, headers=bearer(oid="2222"), verify=NO_TLS
+    )
     assert _error(stranger) == (403, "Forbidden")
     allowed = httpx.post(
         f"{guarded.url}/executions",
         params=params,
         json=body,
         headers=bearer(oid="11111111-1111-1111-1111-111111111111"),
+        verify=NO_TLS,
     )
     assert allowed.status_code == 200
 

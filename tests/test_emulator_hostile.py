@@ -29,7 +29,7 @@ from dynamic_sessions.emulator.api import bodies
 from dynamic_sessions.emulator.api.contract import BadRequest
 from dynamic_sessions.emulator.api.history import Ledger, weight
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
-from tests.emulator_process import Emulator, bearer
+from tests.emulator_process import NO_TLS, Emulator, bearer
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
@@ -559,6 +559,7 @@ def test_a_token_whose_exp_is_not_finite_is_refused(emulator, exp):
         params=_params("exp-check"),
         json=EXECUTION,
         headers={"Authorization": f"Bearer {token}"},
+        verify=NO_TLS,
     )
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "Unauthorized"

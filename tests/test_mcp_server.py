@@ -370,14 +370,17 @@ def test_json_rpc_errors_for_methods_tools_arguments_and_environments(shell_mcp)
 def test_the_endpoint_needs_the_key_and_never_logs_it(shell_mcp):
     message = {"jsonrpc": "2.0", "id": "1", "method": "initialize"}
     for headers in ({}, {"x-ms-apikey": "wrong-" + shell_mcp.key}, {"x-ms-apikey": shell_mcp.key[:-1]}):
-        denied = httpx.post(shell_mcp.endpoint, json=message, headers=headers, timeout=30)
+        denied = httpx.post(shell_mcp.endpoint, json=message, headers=headers, timeout=30, verify=NO_TLS)
         assert denied.status_code == 401
         assert shell_mcp.key not in denied.text
     # The data plane's bearer token is not the MCP key, and the MCP key opens no data-plane route.
     bearer_only = shell_mcp.emulator.http.post(shell_mcp.endpoint, json=message)
     assert bearer_only.status_code == 401
     data_plane = httpx.get(
-        f"{shell_mcp.emulator.url}/listSessions", params={"api-version": LATEST}, headers={"x-ms-apikey": shell_mcp.key}
+        f"{shell_mcp.emulator.url}/listSessions",
+        params={"api-version": LATEST},
+        headers={"x-ms-apikey": shell_mcp.key},
+        verify=NO_TLS,
     )
     assert data_plane.status_code == 401
     shell_mcp.rpc("initialize")
@@ -439,7 +442,9 @@ def test_a_key_from_the_environment_is_used_and_not_printed(launch_mcp):
     pool = launch_mcp("--container-type", "Shell", key=key, key_in_environment=True)
     assert pool.lines == [f"MCP_SERVER_ENDPOINT={pool.emulator.url}/mcp"]
     assert pool.rpc("initialize")["result"]["protocolVersion"] == "2025-03-26"
-    refused = httpx.post(pool.endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}, timeout=30)
+    refused = httpx.post(
+        pool.endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "initialize"}, timeout=30, verify=NO_TLS
+    )
     assert refused.status_code == 401  # the variable's key, not one generated beside it
     logs = pool.emulator.logs()
     assert key not in logs + pool.printed_until_exit()  # on stdout, all it printed up to its exit
