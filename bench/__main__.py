@@ -2,7 +2,8 @@
 
 Figures: warm hello-world latency over HTTP; a new session's first execute with and without
 ready sessions; executions per second across 5 concurrent sessions with the project's async
-client; memory per idle session; and the baseline of one fresh `node -e` process per execution. Agent pools:
+client; memory per idle session; and the baseline of one fresh `node -e` process per execution; a large upload's
+client CPU beside the same bytes handed to httpx whole. Agent pools:
 a Shell pool's warm command, and MCP tool calls beside direct executions.
 """
 
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import agents, python_sessions, smoke_cli, verify_cost
+from bench import agents, python_sessions, smoke_cli, uploads, verify_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import percentile, timed
@@ -159,7 +160,7 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
-    for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick):
+    for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick) + uploads.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
     agents.run(args.quick)

@@ -175,6 +175,22 @@ def test_files_use_each_contracts_routes(version, upload, listing, content, uplo
     assert data == b"a,b"
 
 
+def test_an_upload_sent_again_after_a_429_carries_the_whole_file_both_times():
+    data = bytes(range(256)) * 4096 * 3  # 3 MiB: more than one of httpx's 64 KiB reads, and than a socket takes at once
+    stored = {"name": "big.bin", "type": "file", "sizeInBytes": len(data), "lastModifiedAt": "t"}
+    throttled = error(429, "TooManyRequests", "pool full", headers={"Retry-After": "0"})
+    with (
+        FaultServer(throttled, Reply(body=stored)) as server,
+        SessionsClient(
+            server.url, api_version="2025-10-02-preview", token_provider=FixedToken(), retry=RetryPolicy(backoff_s=0.01)
+        ) as client,
+    ):
+        assert client.upload_file("s-1", "big.bin", data).size == len(data)
+    assert len(server.requests) == 2
+    for sent in server.requests:
+        assert sent.body.count(data) == 1 and len(sent.body) - len(data) < 500  # the file, once, and its part's head
+
+
 def test_http_errors_are_typed_and_carry_code_message_and_trace_but_never_the_token():
     token = "very-secret-token-value"
     with (

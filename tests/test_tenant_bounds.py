@@ -9,6 +9,7 @@ what other sessions and clients get back.
 
 import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -487,7 +488,8 @@ def _memory_group_bytes(pid: int) -> int:
 
 
 def _upload(emulator: Emulator, identifier: str, name: str, size: int) -> httpx.Response:
-    return emulator.http.post("/files", params=_params(identifier), files={"file": (name, b"u" * size)})
+    # A file, as the package's client sends one: 64 KiB at a time.
+    return emulator.http.post("/files", params=_params(identifier), files={"file": (name, io.BytesIO(b"u" * size))})
 
 
 @as_root

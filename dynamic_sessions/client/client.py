@@ -7,6 +7,7 @@ those flows over httpx's sync or async transport.
 
 import contextlib
 import email.utils
+import io
 import ipaddress
 import socket
 import ssl
@@ -379,7 +380,9 @@ class _Flows:
         return True
 
     def _upload(self, identifier: str, name: str, data: bytes) -> Flow[FileInfo]:
-        files = {"file": (name, data, "application/octet-stream")}
+        # As a file, so httpx sends it 64 KiB at a time: bytes go to httpcore in one piece, whose socket writes
+        # copy what is left after every partial send (100 MiB: ~0.8 s of CPU, against ~0.06 s this way).
+        files = {"file": (name, io.BytesIO(data), "application/octet-stream")}
         response = yield self._request("POST", self.contract.UPLOAD_PATH, identifier, files=files)
         assert response is not None
         info: FileInfo = self.contract.parse_upload(_json(response))
