@@ -5,6 +5,7 @@ import dataclasses
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -175,18 +176,28 @@ def test_files_use_each_contracts_routes(version, upload, listing, content, uplo
     assert data == b"a,b"
 
 
-def test_an_upload_sent_again_after_a_429_carries_the_whole_file_both_times():
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["SessionsClient", "AsyncSessionsClient"])
+def test_an_upload_sent_again_after_a_429_carries_the_whole_file_both_times(asynchronous):
     data = bytes(range(256)) * 4096 * 3  # 3 MiB: more than one of httpx's 64 KiB reads, and than a socket takes at once
     stored = {"name": "big.bin", "type": "file", "sizeInBytes": len(data), "lastModifiedAt": "t"}
     throttled = error(429, "TooManyRequests", "pool full", headers={"Retry-After": "0"})
-    with (
-        FaultServer(throttled, Reply(body=stored)) as server,
-        SessionsClient(
-            server.url, api_version="2025-10-02-preview", token_provider=FixedToken(), retry=RetryPolicy(backoff_s=0.01)
-        ) as client,
-    ):
-        assert client.upload_file("s-1", "big.bin", data).size == len(data)
-    assert len(server.requests) == 2
+    options = {
+        "api_version": "2025-10-02-preview",
+        "token_provider": FixedToken(),
+        "retry": RetryPolicy(backoff_s=0.01),
+    }
+
+    async def upload_async(url: str) -> Any:
+        async with AsyncSessionsClient(url, **options) as client:
+            return await client.upload_file("s-1", "big.bin", data)
+
+    with FaultServer(throttled, Reply(body=stored)) as server:
+        if asynchronous:
+            info = asyncio.run(upload_async(server.url))
+        else:
+            with SessionsClient(server.url, **options) as client:
+                info = client.upload_file("s-1", "big.bin", data)
+    assert info.size == len(data) and len(server.requests) == 2
     for sent in server.requests:
         assert sent.body.count(data) == 1 and len(sent.body) - len(data) < 500  # the file, once, and its part's head
 
