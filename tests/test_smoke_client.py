@@ -181,7 +181,7 @@ def test_an_upload_sent_again_after_a_429_carries_the_whole_file_both_times(asyn
     data = bytes(range(256)) * 4096 * 3  # 3 MiB: more than one of httpx's 64 KiB reads, and than a socket takes at once
     stored = {"name": "big.bin", "type": "file", "sizeInBytes": len(data), "lastModifiedAt": "t"}
     throttled = error(429, "TooManyRequests", "pool full", headers={"Retry-After": "0"})
-    options = {
+    options: dict[str, Any] = {
         "api_version": "2025-10-02-preview",
         "token_provider": FixedToken(),
         "retry": RetryPolicy(backoff_s=0.01),
