@@ -57,7 +57,7 @@ def test_ending_a_session_of_hundreds_of_thousands_of_files_never_stalls_other_s
     # On a tmpfs in both modes: the session's own as root, as a user (whose /mnt/data is a plain folder of
     # the scratch folder, removed by the same code as on a disk) under a TMPDIR on /dev/shm, as many systems'
     # /tmp is; a disk would only make the files slower to make, and their number less even.
-    count = 400_000
+    count = 300_000
     flags = ("--max-sessions", "3", "--output-max-length", str(40 * MIB))
     with _emulator(mode, *flags, tmpdir=memory_folder) as emulator:
         making = {**SYNC, "code": MANY_FILES % count, "timeoutInSeconds": 150}
