@@ -21,6 +21,7 @@ PAYLOAD = _segment(json.dumps(CLAIMS).encode())
 # A header whose base64url spelling has both `-` and `_`, spelt with base64's `+` and `/` instead.
 URL_ALPHABET = _segment(b'{"alg":"none","x":">>>???"}')
 STANDARD_ALPHABET = URL_ALPHABET.replace("-", "+").replace("_", "/")
+HUGE_NUMBER = _segment(b'{"exp": ' + b"9" * 5000 + b"}")
 
 WELL_FORMED = {
     "unsigned": jwt.encode(CLAIMS, key="", algorithm="none"),
@@ -42,6 +43,7 @@ MALFORMED = {
     "claims a JSON array": f"{HEADER}.{_segment(b'[1, 2]')}.",
     "claims not UTF-8": f"{HEADER}.{_segment(bytes([0xFF, 0xFE, 0x7B]))}.",
     "claims nested a hundred thousand deep": f"{HEADER}.{_segment(b'[' * 100_000)}.",
+    "claims with an integer of 5,000 digits": f"{HEADER}.{HUGE_NUMBER}.",  # past Python's 4,300 digits
     "signature not base64url": f"{HEADER}.{PAYLOAD}.a",
     "empty": "",
 }

@@ -6,10 +6,11 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from dynamic_sessions.extras import install_command
-from tests.emulator_process import ROOT
+from tests.emulator_process import NO_TLS, ROOT, bearer
 
 # A None entry in sys.modules makes `import <module>` raise ModuleNotFoundError, as for a module not installed.
 WITHOUT = "import runpy, sys\nsys.modules[{module!r}] = None\n"
@@ -112,3 +113,30 @@ def test_a_bad_flag_under_json_is_still_one_report_without_httpx():
     assert report["exitCode"] == 2
     assert report["message"] == "python -m smoke: unrecognized arguments: --no-such-flag"
     assert "Traceback" not in done.stderr
+
+
+def test_the_emulator_reads_tokens_without_pyjwt():
+    # The emulator extra has no PyJWT (the client's has it through msal): its token checks must not need it.
+    program = WITHOUT.format(module="jwt") + (
+        "sys.argv = ['python -m emulator', '--port', '0', '--max-sessions', '2']\n"
+        "runpy.run_module('emulator', run_name='__main__')\n"
+    )
+    emulator = subprocess.Popen(
+        [sys.executable, "-c", program], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert emulator.stdout is not None
+        line = emulator.stdout.readline().strip()
+        assert line.startswith("POOL_MANAGEMENT_ENDPOINT="), f"the emulator did not start without PyJWT: {line!r}"
+        url = line.split("=", 1)[1]
+        params = {"api-version": "2025-10-02-preview", "identifier": "no-pyjwt"}
+        body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": "1 + 1", "timeoutInSeconds": 10}
+        accepted = httpx.post(f"{url}/executions", params=params, json=body, headers=bearer(), verify=NO_TLS)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["result"]["executionResult"] == 2
+        malformed = {"Authorization": "Bearer not-a-jwt"}
+        refused = httpx.post(f"{url}/executions", params=params, json=body, headers=malformed, verify=NO_TLS)
+        assert refused.status_code == 401 and "not a well-formed JWT" in refused.text
+    finally:
+        emulator.terminate()
+        emulator.wait(15)
