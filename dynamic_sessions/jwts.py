@@ -18,8 +18,9 @@ def unsigned(claims: dict[str, Any]) -> str:
 
 
 def unverified_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a compact JWT, its signature unchecked; None unless it is three dot-separated base64url
-    segments whose first two are JSON objects (the header and the claims), as PyJWT requires too."""
+    """The claims of a compact JWT, its signature unchecked; None unless PyJWT (2.15) would decode it too: three
+    dot-separated base64url segments, the first two JSON objects (the header and the claims), and a header whose
+    `kid` is a string and that asks for no extension a decoder must understand (RFC 7515 section 4.1.11)."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -28,7 +29,21 @@ def unverified_claims(token: str) -> dict[str, Any] | None:
         _decode(parts[2])
     except (ValueError, RecursionError, binascii.Error):  # RecursionError: JSON nested thousands deep
         return None
-    return claims if isinstance(header, dict) and isinstance(claims, dict) else None
+    if not (isinstance(header, dict) and isinstance(claims, dict) and _header_accepted(header)):
+        return None
+    return claims
+
+
+def _header_accepted(header: dict[str, Any]) -> bool:
+    if "kid" in header and not isinstance(header["kid"], str):
+        return False
+    # `crit` names extensions the token cannot be read without; b64 (RFC 7797) is the only one PyJWT knows, and
+    # `b64: false` means the claims travel apart from the token (a detached payload), which no caller sends here.
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or any(name != "b64" or name not in header for name in crit):
+            return False
+    return header.get("b64", True) is not False
 
 
 def _encode(part: dict[str, Any]) -> str:

@@ -22,11 +22,29 @@ PAYLOAD = _segment(json.dumps(CLAIMS).encode())
 URL_ALPHABET = _segment(b'{"alg":"none","x":">>>???"}')
 STANDARD_ALPHABET = URL_ALPHABET.replace("-", "+").replace("_", "/")
 HUGE_NUMBER = _segment(b'{"exp": ' + b"9" * 5000 + b"}")
+# Headers PyJWT refuses once decoded: a key id that is not a string, extensions it does not know or that are
+# missing, and a detached payload (b64: false, RFC 7797).
+REFUSED_HEADERS = {
+    "with a numeric kid": b'{"alg":"none","kid":1}',
+    "with a null kid": b'{"alg":"none","kid":null}',
+    "with an empty crit": b'{"alg":"none","crit":[]}',
+    "with crit naming exp": b'{"alg":"none","crit":["exp"],"exp":1}',
+    "with crit a string": b'{"alg":"none","crit":"b64"}',
+    "with crit naming a missing b64": b'{"alg":"none","crit":["b64"]}',
+    "with crit a number": b'{"alg":"none","crit":[1]}',
+    "with b64 false, critical": b'{"alg":"none","b64":false,"crit":["b64"]}',
+    "with b64 false alone": b'{"alg":"none","b64":false}',
+}
+ACCEPTED_HEADERS = {
+    "with b64 true, critical": b'{"alg":"none","b64":true,"crit":["b64"]}',
+    "with b64 true alone": b'{"alg":"none","b64":true}',
+}
 
 WELL_FORMED = {
     "unsigned": jwt.encode(CLAIMS, key="", algorithm="none"),
     "signed with HS256": jwt.encode(CLAIMS, key="a-secret-of-at-least-32-bytes-long", algorithm="HS256"),
     "header with a key id": jwt.encode(CLAIMS, key="", algorithm="none", headers={"kid": "k1"}),
+    **{f"header {name}": f"{_segment(header)}.{PAYLOAD}." for name, header in ACCEPTED_HEADERS.items()},
     "padded segments": f"{HEADER}{'=' * (-len(HEADER) % 4)}.{PAYLOAD}{'=' * (-len(PAYLOAD) % 4)}.",
 }
 MALFORMED = {
@@ -45,6 +63,7 @@ MALFORMED = {
     "claims nested a hundred thousand deep": f"{HEADER}.{_segment(b'[' * 100_000)}.",
     "claims with an integer of 5,000 digits": f"{HEADER}.{HUGE_NUMBER}.",  # past Python's 4,300 digits
     "signature not base64url": f"{HEADER}.{PAYLOAD}.a",
+    **{f"header {name}": f"{_segment(header)}.{PAYLOAD}." for name, header in REFUSED_HEADERS.items()},
     "empty": "",
 }
 
@@ -58,7 +77,7 @@ def test_a_token_pyjwt_decodes_is_read_with_the_same_claims(token):
 
 @pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
 def test_a_token_pyjwt_refuses_is_refused(token):
-    with pytest.raises(jwt.DecodeError):
+    with pytest.raises(jwt.InvalidTokenError):  # DecodeError, or for a header's fields InvalidTokenError itself
         jwt.decode(token, options={"verify_signature": False})
     assert jwts.unverified_claims(token) is None
 

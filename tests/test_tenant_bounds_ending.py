@@ -145,6 +145,12 @@ def test_calls_that_arrive_while_a_dead_session_is_torn_down_share_one_new_sessi
         assert [s["identifier"] for s in listed] == ["phoenix"]
 
 
+def _etags(emulator: Emulator) -> dict[str, str]:
+    """Each live session's identifier and etag: a new etag under an identifier is a new session."""
+    listed = emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+    return {session["identifier"]: session["etag"] for session in listed}
+
+
 def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]]) -> None:
     while not stop.is_set():
         into.append((time.monotonic(), _rss_mib(pid)))
@@ -157,21 +163,24 @@ def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]])
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
     # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
     # freed, so the emulator's RSS shows what is held.
-    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended); then a
-    # call to each, so that none ends before the RSS is read, however long the outputs took on a loaded machine.
+    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended), each
+    # earlier one called again after each output, so that none ends before the RSS is read (its etag would change).
     flags = ("--max-sessions", "4", "--cooldown", "6", "--output-max-length", str(40 * MIB))
     with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
+        kept: dict[str, str] = {}  # identifier: the etag (its process) of the session that holds the output
         for s in range(3):
             emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
-        for s in range(3):  # each call starts a session's cooldown again: none ends while the RSS is read
-            emulator.execute("1", f"kept-{s}")
+            etag = _etags(emulator).get(f"kept-{s}")
+            assert etag, f"kept-{s} ended as soon as its output came back"
+            kept[f"kept-{s}"] = etag
+            # A call starts a session's cooldown again: none ends before the RSS is read.
+            for earlier in list(kept)[:-1]:
+                emulator.execute("1", earlier)
         held = _rss_mib(emulator.process.pid) - before
-        live = {
-            s["identifier"] for s in emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
-        }
-        assert {"kept-0", "kept-1", "kept-2"} <= live, f"a kept session ended before its history was measured: {live}"
+        now = _etags(emulator)
+        assert {name: now.get(name) for name in kept} == kept, "a kept session ended before its history was measured"
         assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
         deadline = time.monotonic() + 30
         while (
