@@ -20,7 +20,8 @@ def unsigned(claims: dict[str, Any]) -> str:
 def unverified_claims(token: str) -> dict[str, Any] | None:
     """The claims of a compact JWT, its signature unchecked; None unless PyJWT (2.15) would decode it too: three
     dot-separated base64url segments, the first two JSON objects (the header and the claims), and a header whose
-    `kid` is a string and that asks for no extension a decoder must understand (RFC 7515 section 4.1.11)."""
+    `kid`, if any, is a string, whose `crit` (RFC 7515 section 4.1.11) names only a `b64` it carries, and whose
+    `b64` is not false."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
