@@ -10,7 +10,6 @@ a Shell pool's warm command, and MCP tool calls beside direct executions.
 import argparse
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 from bench import agents, python_sessions, smoke_cli, uploads, verify_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
-from bench.samples import percentile, timed
+from bench.samples import own_cpu_s, percentile, timed
 from bench.table import row
 from dynamic_sessions.client.client import AsyncSessionsClient
 from dynamic_sessions.client.tokens import LocalToken
@@ -67,11 +66,6 @@ def tree_cpu_s(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def fresh_process(count: int) -> list[float]:

@@ -1,5 +1,6 @@
-"""Latency samples: taking them and reading a percentile off them."""
+"""Latency samples: taking them and reading a percentile off them; the bench process's own CPU time."""
 
+import resource
 import time
 from collections.abc import Callable
 
@@ -17,3 +18,9 @@ def timed(fn: Callable[[], object], count: int) -> list[float]:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def own_cpu_s() -> float:
+    """User and system CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

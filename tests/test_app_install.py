@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_runs import UV
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = (ROOT / "README.md").read_text().split("## Use it from your app", 1)[1].split("\n## ", 1)[0]
 HOSTED = "git+https://github.com/<org>/<repo>@<commit>"
@@ -25,8 +27,6 @@ LOCAL_URL = "git+file://localhost{root}@{commit}"
 # pip as configured here, not as it is used: no version check, and no byte-compiling of what it installs
 # (Python compiles what is imported; the same as `make install`'s --no-compile).
 QUIET_PIP = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_COMPILE": "1"}
-# A development requirement (requirements-dev.txt), beside the Python running the tests.
-UV = str(Path(sys.executable).parent / "uv")
 
 
 def _blocks(language: str) -> list[str]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_runs import UV
+
 ROOT = Path(__file__).resolve().parent.parent
 NOT_SOURCES = shutil.ignore_patterns(".venv", "node_modules", ".git", "build", "dist", "*.egg-info", "__pycache__")
 
@@ -27,7 +29,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     shutil.copytree(ROOT, work / "src", ignore=NOT_SOURCES)
     subprocess.run(
         [
-            str(Path(sys.executable).parent / "uv"),
+            UV,
             "build",
             "--quiet",
             "--wheel",

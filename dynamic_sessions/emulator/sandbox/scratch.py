@@ -73,12 +73,13 @@ def delete_tree(folder: Path) -> None:
     """
     if not os.path.lexists(folder):
         return
-    if _quietly(["/bin/rm", "-rf", "--one-file-system", "--", str(folder)]) == 0:
+    remove = ["/bin/rm", "-rf", "--one-file-system", "--", str(folder)]
+    if _quietly(remove) == 0:
         return
     # Run by an ordinary user, session code is that user: a folder it left without permissions (chmod 000)
     # stops rm. Give them back to the owner first; chmod -R changes no link and follows none it meets.
     _quietly(["/bin/chmod", "-R", "u+rwx", "--", str(folder)])
-    if _quietly(["/bin/rm", "-rf", "--one-file-system", "--", str(folder)]) != 0 and os.path.lexists(folder):
+    if _quietly(remove) != 0 and os.path.lexists(folder):
         log.warning("a session's files could not all be removed: what is left is under %s", folder)
 
 

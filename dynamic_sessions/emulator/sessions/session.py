@@ -388,7 +388,6 @@ class Session:
         The removal runs in a worker thread: a session's cgroups may take a while to empty, and its
         folder may hold a million files; other sessions are served meanwhile. Its slot is freed after.
         """
-        self.alive = False
         self._ended()
         if self._writer is not None:
             self._writer.close()
@@ -409,7 +408,6 @@ class Session:
 
     def kill_now(self) -> None:
         """Kills the process group and removes the files without waiting; also the last resort at exit."""
-        self.alive = False
         self._ended()
         self._kill()
         self._release_files()
@@ -438,6 +436,8 @@ class Session:
             done()
 
     def _ended(self) -> None:
+        """The session takes no more calls, and what waited for its end is told, before any teardown."""
+        self.alive = False
         hooks, self._when_ended = self._when_ended, []
         for hook in hooks:
             hook()
