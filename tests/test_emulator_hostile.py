@@ -30,6 +30,7 @@ from dynamic_sessions.emulator.api.contract import BadRequest
 from dynamic_sessions.emulator.api.history import Ledger, weight
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
 from tests.emulator_process import NO_TLS, Emulator, bearer
+from tests.test_tenant_bounds import _rss_mib
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
@@ -563,6 +564,18 @@ def test_a_token_whose_exp_is_not_finite_is_refused(emulator, exp):
     )
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def test_distinct_long_tokens_are_not_kept_by_the_emulator(emulator):
+    # Each of 400 tokens near 50 KB (a request head may hold 64 KiB) is new: kept, they would be 20 MB.
+    before = _rss_mib(emulator.process.pid)
+    for n in range(400):
+        long_token = bearer(n=n, padding="p" * 36_000)
+        assert len(long_token["Authorization"]) > 48_000
+        listed = emulator.http.get("/listSessions", params={"api-version": V}, headers=long_token)
+        assert listed.status_code == 200, listed.text
+    grown = _rss_mib(emulator.process.pid) - before
+    assert grown < 8, f"the emulator's RSS grew {grown:.0f} MiB over 400 distinct long tokens"
 
 
 def test_get_and_delete_of_an_unknown_session_get_404_and_release_says_false(emulator):
