@@ -566,6 +566,17 @@ def test_a_token_whose_exp_is_not_finite_is_refused(emulator, exp):
     assert response.json()["error"]["code"] == "Unauthorized"
 
 
+def test_a_kernel_that_exits_with_a_request_unread_fails_that_call_and_the_next_starts_fresh(emulator):
+    # Busy when the next request arrives, then gone without reading it: its end of the channel is reset.
+    exits = "setTimeout(() => { const end = Date.now() + 700; while (Date.now() < end); process.exit(3); }, 100); 1"
+    assert emulator.execute(exits, "unread")["status"] == "Succeeded"
+    time.sleep(0.3)
+    cut = emulator.http.post("/executions", params=_params("unread"), json={**EXECUTION, "code": "2"})
+    assert cut.status_code == 200, cut.text  # before: 500, and the client's connection was dropped with it
+    assert cut.json()["status"] == "Failed" and "exited" in cut.json()["result"]["stderr"]
+    assert emulator.execute("3", "unread")["result"]["executionResult"] == 3
+
+
 def test_distinct_long_tokens_are_not_kept_by_the_emulator(emulator):
     # Each of 400 tokens near 50 KB (a request head may hold 64 KiB) is new: kept, they would be 20 MB.
     before = _rss_mib(emulator.process.pid)
@@ -576,6 +587,14 @@ def test_distinct_long_tokens_are_not_kept_by_the_emulator(emulator):
         assert listed.status_code == 200, listed.text
     grown = _rss_mib(emulator.process.pid) - before
     assert grown < 8, f"the emulator's RSS grew {grown:.0f} MiB over 400 distinct long tokens"
+
+
+def test_a_long_wrong_audience_is_named_in_80_characters(emulator):
+    # What a refusal says is kept with the token's claims: a 16 KiB audience would be kept whole.
+    refused = emulator.http.get("/listSessions", params={"api-version": V}, headers=bearer(aud="a" * 16_000))
+    assert refused.status_code == 401
+    message = refused.json()["error"]["message"]
+    assert "'aaaa" in message and len(message) < 250, message
 
 
 def test_get_and_delete_of_an_unknown_session_get_404_and_release_says_false(emulator):

@@ -53,7 +53,7 @@ def _read_claims(token: str) -> Claims | str:
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     if not any(isinstance(a, str) and a.rstrip("/") == AUDIENCE for a in audiences):
-        return f"The token's audience is {audience!r}; it must be {AUDIENCE!r} (request scope {AUDIENCE}/.default)."
+        return f"The token's audience is {audience!r:.80}; it must be {AUDIENCE!r} (request scope {AUDIENCE}/.default)."
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
         return "The token has no expiry (exp)."

@@ -353,7 +353,10 @@ class Session:
         chunk, self._unread = self._unread, b""
         while True:
             if not chunk:
-                chunk = await self._reader.read(CHANNEL_CHUNK)
+                try:
+                    chunk = await self._reader.read(CHANNEL_CHUNK)
+                except OSError:  # a kernel that exits with a request unread resets the channel: it has ended too
+                    return None
                 if not chunk:
                     return None
             newline = chunk.find(b"\n")
