@@ -191,3 +191,38 @@ def test_the_history_of_sessions_that_end_by_cooldown_is_released():
         assert not emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
         left = _rss_mib(emulator.process.pid) - before
         assert left < held / 3, f"{left:.0f} of {held:.0f} MiB still held after every session ended"
+
+
+# --- 4. many teardowns at once ---------------------------------------------------------------------
+
+
+def test_teardowns_at_once_leave_other_sessions_large_answers_on_time():
+    # Seven sessions of 60,000 files ended together. Each teardown waits on rm in a thread; on asyncio's default
+    # pool (cores + 4 threads, 6 here) they held every thread that parses another session's answer of more
+    # than 64 KiB, which then waited for them.
+    heavy = [f"heavy-{n}" for n in range(7)]
+    with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "8") as emulator:
+        for identifier in heavy:
+            made = emulator.execute(MANY_FILES % 60_000, identifier, timeoutInSeconds=60)
+            assert made["result"]["executionResult"] >= 60_000, made
+        large = "'x'.repeat(300000)"  # its answer is parsed in a worker thread
+        assert len(emulator.execute(large, "victim")["result"]["executionResult"]) == 300_000
+
+        def end(identifier: str) -> float:
+            started = time.monotonic()
+            ended = emulator.http.delete("/session", params=_params(identifier))
+            assert ended.status_code == 204
+            return time.monotonic() - started
+
+        latencies: list[float] = []
+        with ThreadPoolExecutor(len(heavy)) as threads:
+            endings = [threads.submit(end, identifier) for identifier in heavy]
+            time.sleep(0.05)
+            while not all(ending.done() for ending in endings):
+                started = time.monotonic()
+                assert emulator.execute(large, "victim")["status"] == "Succeeded"
+                latencies.append(time.monotonic() - started)
+            teardown = max(ending.result() for ending in endings)
+    assert teardown > 0.3, f"the teardowns took only {teardown:.2f} s"
+    # Held by the teardowns, it took most of their time (0.29 and 0.39 s of 0.48 and 0.56 s); now about 0.05 s.
+    assert latencies and max(latencies) < teardown / 3, (max(latencies, default=None), teardown, len(latencies))

@@ -1,6 +1,7 @@
 """One live session: a kernel process (Node.js or Python), its /mnt/data folder, and the channel to it."""
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -27,6 +28,9 @@ from dynamic_sessions.emulator.sessions.answers import RESULT_LIMIT, ForgedAnswe
 WATCHDOG_MARGIN_S = 2.0
 log = logging.getLogger("emulator")
 START_TIMEOUT_S = 20.0
+# Teardowns wait seconds on rm and on cgroups emptying. On threads of their own they never hold the ones of
+# asyncio's default pool (cores + 4), which parse large answers and write uploads for the other sessions.
+TEARDOWNS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="teardown")
 
 
 @dataclass(frozen=True)
@@ -404,7 +408,7 @@ class Session:
         self._close_network_exit()
         if self._removal is None and not self._removed:
             self._removed = True
-            self._removal = asyncio.ensure_future(asyncio.to_thread(self._remove_files))
+            self._removal = asyncio.get_running_loop().run_in_executor(TEARDOWNS, self._remove_files)
         if self._removal is not None:
             await asyncio.shield(self._removal)  # a second close waits for the same removal
         self._closed()
