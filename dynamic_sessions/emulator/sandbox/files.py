@@ -8,7 +8,6 @@ verified regular file for reading or writing. Uploads are written into a fresh f
 O_EXCL and renamed over the name, so they replace a planted link instead of writing through it.
 """
 
-import asyncio
 import contextlib
 import errno
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dynamic_sessions.emulator.sandbox import processes
+from dynamic_sessions.emulator.sandbox import pipes, processes
 
 # Linux's limit for one path component; a longer name could never name a file in /mnt/data.
 MAX_NAME_BYTES = 255
@@ -346,10 +345,15 @@ class Upload:
         _write_all(self._fd, data, self.name)
 
     async def flush(self) -> None:
-        """Hands what `write` held to the copier, from a worker thread (the pipe may be full a while)."""
+        """Hands what `write` held to the copier, waiting on the loop while its pipe is full."""
         if self._pending:
             data, self._pending = b"".join(self._pending), []
-            await asyncio.to_thread(_write_all, self._pipe, data, self.name)
+            try:
+                await pipes.write_all(self._pipe, data)
+            except BrokenPipeError:  # the copier is gone: the kernel stopped it at the session's memory cap
+                raise _not_stored(self.name) from None
+            except OSError as error:
+                raise _os_error(self.name, error) from None
 
     async def finish(self) -> FileInfo:
         """Waits for the copier to have written everything, then puts the file in place (`commit`)."""
@@ -402,8 +406,6 @@ def _write_all(fd: int, data: bytes, name: str) -> None:
     while view:
         try:
             written = os.write(fd, view)
-        except BrokenPipeError:  # the copier is gone: the kernel stopped it at the session's memory cap
-            raise _not_stored(name) from None
         except OSError as error:
             raise _os_error(name, error) from None
         view = view[written:]

@@ -13,11 +13,10 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
-from dynamic_sessions.emulator.sandbox import processes
+from dynamic_sessions.emulator.sandbox import pipes, processes
 from dynamic_sessions.emulator.sandbox.cgroups import SessionGroup
 
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
@@ -43,11 +42,11 @@ def unusable_reason(slirp: str | None, as_root: bool) -> str | None:
     return None
 
 
-async def child_pid(info: asyncio.StreamReader) -> int:
-    """The sandbox's first process, from bubblewrap's --info-fd (one JSON object)."""
+async def child_pid(info_r: int) -> int:
+    """The sandbox's first process, from the read end of bubblewrap's --info-fd (one JSON object)."""
     text = b""
     while b"}" not in text:
-        chunk = await info.read(4096)
+        chunk = await pipes.read(info_r, 4096)
         if not chunk:
             raise OSError("bubblewrap closed its info pipe without naming its child")
         text += chunk
@@ -96,7 +95,7 @@ async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None 
         os.close(ready_w)
         os.close(owner)
     try:
-        ready = await asyncio.wait_for(asyncio.to_thread(os.read, ready_r, 1), 10)
+        ready = await asyncio.wait_for(pipes.read(ready_r, 1), 10)
     finally:
         os.close(ready_r)
     if ready != b"1":
@@ -124,21 +123,27 @@ async def _fence(owner: int, pid: int) -> None:
     """Adds the unreachable routes to the session's network namespace, or raises OSError: no session goes
     out without them."""
     cidrs = [*FENCED, *(f"{address}/32" for address in host_addresses())]
-    # The standard library's run (in a thread) closes every descriptor but `owner` in the child.
+    # Through `processes` and awaited on the loop, not run from a thread: a thread would outlive a cancelled
+    # start and hand `owner`, closed by then, to whatever took its number.
     command = [sys.executable, "-I", "-S", str(FENCE), str(owner), f"/proc/{pid}/ns/net", *cidrs]
+    errors_r, errors_w = os.pipe()
     try:
-        done = await asyncio.to_thread(
-            subprocess.run,
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            pass_fds=(owner,),
-            env={"PATH": "/usr/bin:/bin"},
-            timeout=FENCE_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise OSError("fencing the session's network took too long") from None
-    if done.returncode != 0:
-        raise OSError(f"cannot fence the session's network: {done.stderr.decode(errors='replace').strip()}")
+        fence = processes.spawn(command, pass_fds=(owner,), env={"PATH": "/usr/bin:/bin"}, stderr=errors_w)
+    except BaseException:
+        os.close(errors_r)
+        raise
+    finally:
+        os.close(errors_w)
+    try:
+        try:
+            code = await asyncio.wait_for(fence.wait(), FENCE_TIMEOUT_S)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(fence.pid, signal.SIGKILL)
+            await fence.wait()
+            raise OSError("fencing the session's network took too long") from None
+        if code != 0:
+            said = await pipes.read(errors_r, 65536)  # it has ended: what it wrote is all in the pipe
+            raise OSError(f"cannot fence the session's network: {said.decode(errors='replace').strip()}")
+    finally:
+        os.close(errors_r)

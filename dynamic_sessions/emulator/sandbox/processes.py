@@ -69,13 +69,14 @@ def spawn(
     start_new_session: bool = False,
     stdin: int = subprocess.DEVNULL,
     stdout: int = subprocess.DEVNULL,
+    stderr: int = subprocess.DEVNULL,
 ) -> Child:
-    """Starts `argv` with stdio on /dev/null (or `stdin`, `stdout`) and only `pass_fds` open besides."""
+    """Starts `argv` with stdio on /dev/null (or `stdin`, `stdout`, `stderr`) and only `pass_fds` open besides."""
     popen = subprocess.Popen(
         list(argv),
         stdin=stdin,
         stdout=stdout,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         close_fds=True,
         pass_fds=tuple(pass_fds),
         env=env,

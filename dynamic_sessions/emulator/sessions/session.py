@@ -263,15 +263,10 @@ class Session:
 
     async def _attach_network(self, info_r: int) -> None:
         assert self.launcher.slirp is not None
-        loop = asyncio.get_running_loop()
-        info = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(info), os.fdopen(info_r, "rb", buffering=0)
-        )
         try:
-            pid = await asyncio.wait_for(network.child_pid(info), START_TIMEOUT_S)
+            pid = await asyncio.wait_for(network.child_pid(info_r), START_TIMEOUT_S)
         finally:
-            transport.close()
+            os.close(info_r)
         exit_r, self._network_exit = os.pipe()
         try:
             self._network = await network.attach(self.launcher.slirp, pid, exit_r, self.group)

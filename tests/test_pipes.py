@@ -1,0 +1,145 @@
+"""The emulator's pipe reads and writes (dynamic_sessions/emulator/sandbox/pipes.py), under both event loops it
+may run on: asyncio's own and uvloop (which uvicorn picks when it is installed). Each leaves its descriptor
+open for its owner to close once, starts no thread, and leaves the loop watching nothing once it returns or is
+cancelled, so a number closed afterwards and reused at once is never read or written by what came before."""
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+import uvloop
+
+from dynamic_sessions.emulator.sandbox import pipes
+
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request) -> Iterator[Callable[[Coroutine[Any, Any, Any]], Any]]:
+    loop = LOOPS[request.param]()
+    yield loop.run_until_complete
+    loop.close()
+
+
+class Pipe:
+    """A pipe's two ends; what the test does not close itself is closed after it, once."""
+
+    def __init__(self) -> None:
+        self.read, self.write = os.pipe()
+        self.open = {self.read, self.write}
+
+    def close(self, fd: int) -> None:
+        self.open.remove(fd)
+        os.close(fd)
+
+
+@pytest.fixture
+def pipe() -> Iterator[Pipe]:
+    made = Pipe()
+    yield made
+    for fd in made.open:
+        os.close(fd)
+
+
+def _assert_unwatched(fd: int) -> None:
+    """The running loop watches `fd` neither for reading nor for writing. asyncio's loop says so when a watch is
+    removed; uvloop's says nothing, and its tests rest on what the reads and writes return."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, uvloop.Loop):
+        assert (loop.remove_reader(fd), loop.remove_writer(fd)) == (False, False)
+
+
+async def _cancelled_while_waiting(operation: Coroutine[Any, Any, Any]) -> None:
+    """Starts `operation`, checks that no thread was started to wait in it, then cancels it."""
+    threads = threading.active_count()
+    pending = asyncio.ensure_future(operation)
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    assert threading.active_count() == threads, "a thread waits on the pipe, and would outlive the cancel"
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+
+
+def test_a_read_returns_what_is_there_then_the_end_and_leaves_the_descriptor_open(run, pipe):
+    read, write = pipe.read, pipe.write
+
+    async def reads() -> list[bytes]:
+        later = asyncio.get_running_loop().call_later(0.05, os.write, write, b"child-pid")
+        got = [await pipes.read(read, 5), await pipes.read(read, 100)]
+        later.cancel()
+        pipe.close(write)
+        got.append(await pipes.read(read, 100))
+        _assert_unwatched(read)
+        return got
+
+    assert run(reads()) == [b"child", b"-pid", b""]
+    os.fstat(read)  # still open: its owner closes it
+
+
+def test_a_cancelled_read_leaves_nothing_reading_a_reused_descriptor(run):
+    read, write = os.pipe()
+
+    async def cancelled() -> bytes:
+        await _cancelled_while_waiting(pipes.read(read, 1))
+        _assert_unwatched(read)
+        os.close(read)
+        os.close(write)
+        again, writer = os.pipe()
+        try:
+            assert again == read  # the kernel hands out the lowest free number: the one just closed
+            os.write(writer, b"1")
+            await asyncio.sleep(0.1)
+            return os.read(again, 1)  # nothing of the cancelled read took it
+        finally:
+            os.close(again)
+            os.close(writer)
+
+    assert run(cancelled()) == b"1"
+
+
+def test_a_write_waits_while_the_pipe_is_full_and_then_writes_everything(run, pipe):
+    read, write = pipe.read, pipe.write
+    data = os.urandom(4 << 20)  # 64 times what a pipe holds by default
+
+    async def drained() -> bytes:
+        got = bytearray()
+
+        async def drain() -> None:
+            while len(got) < len(data):
+                await asyncio.sleep(0.001)
+                got.extend(await pipes.read(read, 1 << 20))
+
+        await asyncio.gather(pipes.write_all(write, data), drain())
+        _assert_unwatched(write)
+        return bytes(got)
+
+    assert run(drained()) == data
+    os.fstat(write)
+
+
+def test_a_write_to_a_pipe_whose_reader_is_gone_raises_broken_pipe(run, pipe):
+    pipe.close(pipe.read)
+    with pytest.raises(BrokenPipeError):
+        run(pipes.write_all(pipe.write, b"x" * 100_000))
+
+
+def test_a_cancelled_write_leaves_the_loop_watching_nothing(run, pipe):
+    async def cancelled() -> None:
+        await _cancelled_while_waiting(pipes.write_all(pipe.write, b"x" * (1 << 20)))  # nobody reads
+        _assert_unwatched(pipe.write)
+        pipe.close(pipe.read)
+        pipe.close(pipe.write)
+        again, writer = os.pipe()
+        try:
+            os.write(writer, b"next")
+            await asyncio.sleep(0.1)
+            assert os.read(again, 100) == b"next"  # nothing more of the cancelled write arrived
+        finally:
+            os.close(again)
+            os.close(writer)
+
+    run(cancelled())
