@@ -11,10 +11,11 @@ PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-
 # the version requirements-dev.txt allows.
 UV := $(VENV)/bin/uv
 UV_REQUIREMENT := $(shell grep -E '^uv[<>=]' requirements-dev.txt)
-# Test processes: twice the cores, since most tests wait on subprocesses, sockets and timeouts rather than
-# compute; each test file stays in one process, so the emulator a module shares is started once. Files go
-# out in collection order (tests/conftest.py puts the longest first), not xdist's most-tests-first.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+# Test processes: five for every two cores, since most tests wait on subprocesses, sockets and timeouts rather
+# than compute (on 2 cores, five took 78-83 s where four took 83 s: docs/performance.md); each test file stays
+# in one process, so the emulator a module shares is started once. Files go out in collection order
+# (tests/conftest.py puts the longest first), not xdist's most-tests-first.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 5 / 2 )))
 STAMP := $(VENV)/.installed
 # Some machines set PYTHONDONTWRITEBYTECODE=1 for everyone. Under it each Python process a target starts (a test
 # worker, an emulator, the smoke, a provider) compiles every module it imports from source again, and pytest

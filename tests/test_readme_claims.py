@@ -167,3 +167,20 @@ def test_the_quickstart_names_what_ci_installs_and_no_npm():
     # Nothing runs npm to build or test: the docs that time `make test` say so too.
     assert "npm" not in (ROOT / "Makefile").read_text() and "npm" not in sentence
     assert "npm ci" not in (ROOT / "docs" / "performance.md").read_text()
+
+
+@pytest.mark.parametrize(("cores", "processes"), [(1, 2), (2, 5), (4, 10)])
+def test_make_test_runs_five_processes_for_every_two_cores(tmp_path, cores, processes):
+    assert "five for every two cores the machine has" in (ROOT / "docs" / "quickstart.md").read_text()
+    (tmp_path / "nproc").write_text(f"#!/bin/sh\necho {cores}\n")  # the machine's core count, as nproc says it
+    (tmp_path / "nproc").chmod(0o755)
+    done = subprocess.run(
+        ["make", "-n", "-s", "test"],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in done.stdout.splitlines() if " -m pytest " in line]
+    assert f" -n {processes} --dist loadfile " in command
