@@ -1,12 +1,15 @@
 """The emulator's pipe reads and writes (dynamic_sessions/emulator/sandbox/pipes.py), under both event loops it
 may run on: asyncio's own and uvloop (which uvicorn picks when it is installed). Each leaves its descriptor
 open for its owner to close once, starts no thread, and leaves the loop watching nothing once it returns or is
-cancelled, so a number closed afterwards and reused at once is never read or written by what came before."""
+cancelled, so a number closed afterwards and reused at once is never read or written by what came before.
+The egress fence, a process awaited on the loop with its errors read through a pipe, is held here too."""
 
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +146,33 @@ def test_a_cancelled_write_leaves_the_loop_watching_nothing(run, pipe):
             os.close(writer)
 
     run(cancelled())
+
+
+# --- the egress fence, run as a process of its own and awaited on the loop (sandbox/network.py) ---
+
+
+def test_a_fence_that_fails_says_why_in_the_error(run):
+    from dynamic_sessions.emulator.sandbox import network
+
+    not_a_namespace = os.open(os.devnull, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError, match=r"^cannot fence the session's network: setns: "):
+            run(network._fence(not_a_namespace, os.getpid()))
+    finally:
+        os.close(not_a_namespace)
+
+
+def test_a_fence_that_hangs_is_killed_at_its_timeout(run, tmp_path, monkeypatch):
+    from dynamic_sessions.emulator.sandbox import network
+
+    marker = tmp_path / "fence.pid"
+    hanging = tmp_path / "fence.py"
+    hanging.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    monkeypatch.setattr(network, "FENCE", hanging)
+    monkeypatch.setattr(network, "FENCE_TIMEOUT_S", 0.5)
+    began = time.monotonic()
+    with pytest.raises(OSError, match="fencing the session's network took too long"):
+        run(network._fence(0, os.getpid()))
+    assert time.monotonic() - began < 5
+    pid = int(marker.read_text())
+    assert not Path(f"/proc/{pid}").exists(), "the hung fence was killed and reaped"
