@@ -5,6 +5,7 @@ cancelled, so a number closed afterwards and reused at once is never read or wri
 The egress fence, a process awaited on the loop with its errors read through a pipe, is held here too."""
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -176,3 +177,67 @@ def test_a_fence_that_hangs_is_killed_at_its_timeout(run, tmp_path, monkeypatch)
     assert time.monotonic() - began < 5
     pid = int(marker.read_text())
     assert not Path(f"/proc/{pid}").exists(), "the hung fence was killed and reaped"
+
+
+def _open_descriptors() -> set[str]:
+    """This process's descriptors, each by its number and what it points at (every pidfd reads the same)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+            found.add(f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}")
+    return found
+
+
+def test_a_fence_whose_start_is_given_up_is_killed_and_reaped(run, tmp_path, monkeypatch):
+    from dynamic_sessions.emulator.sandbox import network
+
+    marker = tmp_path / "fence.pid"
+    hanging = tmp_path / "fence.py"
+    hanging.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    monkeypatch.setattr(network, "FENCE", hanging)
+    before = _open_descriptors()
+
+    async def given_up() -> None:
+        fencing = asyncio.ensure_future(network._fence(0, os.getpid()))
+        while not marker.exists() or not marker.read_text():
+            await asyncio.sleep(0.02)
+        fencing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fencing
+        await asyncio.sleep(0.3)  # the killed fence is reaped on the loop
+
+    run(given_up())
+    assert not Path(f"/proc/{int(marker.read_text())}").exists(), "the fence was left running, or a zombie"
+    assert _open_descriptors() - before == set(), "its pidfd or its pipe was left open"
+
+
+def test_an_upload_given_up_while_its_copier_lags_leaves_no_file_and_no_copier(run, tmp_path):
+    from dynamic_sessions.emulator.sandbox.files import UPLOAD_PREFIX, Upload
+
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    temporary = f"{UPLOAD_PREFIX}given-up"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=folder)
+    before = _open_descriptors()
+
+    async def given_up() -> int:
+        # A copier that reads nothing: the held bytes fill its pipe, and finishing waits on it.
+        upload = Upload(folder, temporary, "big.bin", fd, ["/bin/sleep", "60"])
+        copier = upload._copy
+        assert copier is not None
+        upload.write(b"x" * (4 << 20))
+        finishing = asyncio.ensure_future(upload.finish())
+        await asyncio.sleep(0.2)
+        assert not finishing.done()
+        finishing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await finishing
+        await asyncio.sleep(0.3)  # the killed copier is reaped on the loop
+        return copier.pid
+
+    try:
+        pid = run(given_up())
+        assert os.listdir(tmp_path) == [], "the upload's temporary file was left in the session's folder"
+        assert not Path(f"/proc/{pid}").exists(), "the copier was left running, or a zombie"
+        assert _open_descriptors() - before == set(), "a descriptor of the upload was left open"
+    finally:
+        os.close(folder)

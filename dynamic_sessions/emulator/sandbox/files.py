@@ -356,14 +356,18 @@ class Upload:
                 raise _os_error(self.name, error) from None
 
     async def finish(self) -> FileInfo:
-        """Waits for the copier to have written everything, then puts the file in place (`commit`)."""
+        """Waits for the copier to have written everything, then puts the file in place (`commit`); whatever
+        stops it (the copier stopped at the session's cap, the request given up on) removes the upload."""
         if self._copy is not None:
-            await self.flush()
-            os.close(self._pipe)
-            self._pipe = -1
-            if await self._copy.wait() != 0:
+            try:
+                await self.flush()
+                os.close(self._pipe)
+                self._pipe = -1
+                if await self._copy.wait() != 0:
+                    raise _not_stored(self.name)
+            except BaseException:
                 self.abort()
-                raise _not_stored(self.name)
+                raise
             self._copy = None
         return self.commit()
 
@@ -383,8 +387,7 @@ class Upload:
             os.close(self._pipe)
             self._pipe = -1
         if self._copy is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._copy.pid, 9)
+            self._copy.kill()
             self._copy = None
         if self._fd >= 0:
             os.close(self._fd)

@@ -8,11 +8,9 @@ addresses and the cloud's link-local endpoints, which slirp4netns would otherwis
 """
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +23,8 @@ NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
 FENCED = ("169.254.0.0/16", "168.63.129.16/32")
 FENCE = Path(__file__).with_name("fence.py")
 FENCE_TIMEOUT_S = 10.0
+# How long slirp4netns may take to say (on its --ready-fd) that the session has its route out.
+READY_TIMEOUT_S = 10.0
 # What the session's /etc/resolv.conf says: slirp4netns answers DNS at this address.
 RESOLV_CONF = "nameserver 10.0.2.3\n"
 TUN = "/dev/net/tun"
@@ -95,12 +95,19 @@ async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None 
         os.close(ready_w)
         os.close(owner)
     try:
-        ready = await asyncio.wait_for(pipes.read(ready_r, 1), 10)
-    finally:
-        os.close(ready_r)
+        try:
+            ready = await asyncio.wait_for(pipes.read(ready_r, 1), READY_TIMEOUT_S)
+        finally:
+            os.close(ready_r)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise OSError(f"slirp4netns did not give the session its network within {READY_TIMEOUT_S:.0f} s") from None
+    except BaseException:  # the start given up on: no relay is left behind, nor a zombie
+        process.kill()
+        raise
     if ready != b"1":
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
+        process.kill()
         await process.wait()
         raise OSError("slirp4netns could not give the session its network")
     return process
@@ -138,10 +145,12 @@ async def _fence(owner: int, pid: int) -> None:
         try:
             code = await asyncio.wait_for(fence.wait(), FENCE_TIMEOUT_S)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(fence.pid, signal.SIGKILL)
+            fence.kill()
             await fence.wait()
             raise OSError("fencing the session's network took too long") from None
+        except BaseException:  # the start given up on: the fence is stopped, and reaped
+            fence.kill()
+            raise
         if code != 0:
             said = await pipes.read(errors_r, 65536)  # it has ended: what it wrote is all in the pipe
             raise OSError(f"cannot fence the session's network: {said.decode(errors='replace').strip()}")

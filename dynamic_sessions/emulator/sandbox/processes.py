@@ -9,8 +9,12 @@ whatever the loop, so processes start through it; their end is awaited on the lo
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Sequence
+
+# Reaping tasks of killed processes, held until done: the loop keeps only weak references to tasks.
+_REAPING: set["asyncio.Task[int]"] = set()
 
 
 class Child:
@@ -49,6 +53,17 @@ class Child:
         code = self._popen.wait()
         self._close_pidfd()
         return code
+
+    def kill(self) -> None:
+        """SIGKILLs the process if it has not ended; it is then reaped, and its pidfd closed, on the running loop
+        (a process given up on, its start cancelled or failed, leaves neither a zombie nor a descriptor)."""
+        if self.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        reaping = asyncio.get_running_loop().create_task(self.wait())
+        _REAPING.add(reaping)
+        reaping.add_done_callback(_REAPING.discard)
 
     def _close_pidfd(self) -> None:
         if self._pidfd >= 0:

@@ -209,7 +209,12 @@ class Session:
                 os.close(seccomp_r)
             if args_r >= 0:
                 os.close(args_r)
-        self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=CHANNEL_CHUNK)
+        try:
+            self._reader, self._writer = await asyncio.open_connection(sock=ours, limit=CHANNEL_CHUNK)
+        except BaseException:
+            if with_network:
+                os.close(info_r)
+            raise
         try:
             if with_network:
                 await self._attach_network(info_r)
