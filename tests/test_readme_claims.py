@@ -169,6 +169,15 @@ def test_the_quickstart_names_what_ci_installs_and_no_npm():
     assert "npm ci" not in (ROOT / "docs" / "performance.md").read_text()
 
 
+# Without what an outer make passes down (`make test TEST_WORKERS=1` reaches a make run from the tests through
+# MAKEFLAGS) or a TEST_WORKERS of the shell's: the count the Makefile picks by itself.
+MAKE_FREE_ENVIRON = {
+    name: value
+    for name, value in os.environ.items()
+    if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "TEST_WORKERS"}
+}
+
+
 @pytest.mark.parametrize(("cores", "processes"), [(1, 2), (2, 5), (4, 10)])
 def test_make_test_runs_five_processes_for_every_two_cores(tmp_path, cores, processes):
     assert "five for every two cores the machine has" in (ROOT / "docs" / "quickstart.md").read_text()
@@ -177,7 +186,7 @@ def test_make_test_runs_five_processes_for_every_two_cores(tmp_path, cores, proc
     done = subprocess.run(
         ["make", "-n", "-s", "test"],
         cwd=ROOT,
-        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        env={**MAKE_FREE_ENVIRON, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         check=True,
