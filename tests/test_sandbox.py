@@ -467,8 +467,10 @@ class FarHost:
         link = f"vf{os.getpid() % 100000}"
         self.listener: subprocess.Popen[str] | None = None
         try:
-            # One namespace made or removed at a time on this machine: `ip netns add` and `delete`, run at once
-            # by two test processes, once left a namespace file bound to nothing ("Invalid argument" for the veth).
+            # One namespace made, entered or removed at a time on this machine: `ip netns add` and `delete`, run
+            # at once by two test processes, once left a namespace file bound to nothing ("Invalid argument" for
+            # the veth), and `ip netns exec` run beside another's add or delete once found its own so ("setting
+            # the network namespace ... failed: Invalid argument"): the listener starts under the lock too.
             with _far_hosts_lock():
                 self._delete_namespace()  # a leftover of the same name, from a run that was killed
                 for command in (
@@ -482,12 +484,12 @@ class FarHost:
                 ):
                     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=10)
                     assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
-            self.listener = subprocess.Popen(
-                ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert self.listener.stdout is not None and self.listener.stdout.readline().strip() == "listening"
+                self.listener = subprocess.Popen(
+                    ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                assert self.listener.stdout is not None and self.listener.stdout.readline().strip() == "listening"
         except BaseException:
             self.__exit__()
             raise
