@@ -4,8 +4,9 @@ A clone of this repository's HEAD in a temporary folder, as a newcomer or CI sta
 `make test` timed twice: first from nothing (the virtual environment from uv's and pip's caches, actionlint's
 wheel among it, mypy's first run, every test, the docs site's strict build among them), then again with all
 of that in place.
-Each row carries the machine's load average before it ran, and the CPU time `make test` used: on a
-shared machine the wall times move with the load, the CPU time much less.
+Each row carries the machine's load average before it ran, the CPU time `make test` used, and the CPU
+seconds of a fixed workload run just before and just after it: on a shared machine the wall times move with
+the load and with the machine's own speed, which the workload reads.
 """
 
 import os
@@ -32,6 +33,24 @@ PHASES = {
 }
 # pytest's last line: "==== 630 passed in 61.20s (0:01:01) ====".
 SUMMARY = re.compile(r"^=+ (.+) in ([0-9.]+)s(?: \([0-9:]+\))? =+$", re.MULTILINE)
+
+
+# A fixed workload, timed in a process of its own before and after each run: how fast the machine was then.
+# This machine's speed moves by a quarter and more from one hour to the next (a quiet one reads about 1.0 s),
+# and the suite, bound by CPU, moves with it.
+MACHINE_READING = (
+    "import json\n"
+    "records = [{'a': i, 'b': str(i) * 5} for i in range(200000)]\n"
+    "for _ in range(5):\n"
+    "    json.loads(json.dumps(records))\n"
+)
+
+
+def machine_reading() -> float:
+    """CPU seconds of the fixed workload, run now."""
+    before = _cpu_s()
+    subprocess.run([sys.executable, "-c", MACHINE_READING], check=True)
+    return _cpu_s() - before
 
 
 def load_average() -> str:
@@ -92,12 +111,13 @@ def main() -> int:
         print(f"make test in a fresh clone of {commit}, {os.cpu_count()} cores, {caches}")
         failed = 0
         for name, slug, target in RUNS:
-            before = load_average()
+            before, speed = load_average(), machine_reading()
             log = Path(tempfile.gettempdir()) / f"bench-tests-{commit}-{slug}.log"
             seconds, cpu, status, summary = timed_make_test(clone, log)
             met = status == 0 and seconds <= target
             print(row(name, f"{seconds:.0f} s", f"{before}; CPU {cpu:.0f} s", f"<= {target:.0f} s", met))
             print(f"  {summary}; its output: {log}")
+            print(f"  the machine's reading (a fixed workload, {speed:.2f} s before): {machine_reading():.2f} s after")
             if status != 0:
                 failed = status
                 print(
