@@ -163,20 +163,28 @@ def test_a_fence_that_fails_says_why_in_the_error(run):
         os.close(not_a_namespace)
 
 
-def test_a_fence_that_hangs_is_killed_at_its_timeout(run, tmp_path, monkeypatch):
+@pytest.fixture
+def hanging_fence(tmp_path, monkeypatch) -> Path:
+    """The fence replaced by one that never ends; returns the file it writes its pid to once started."""
     from dynamic_sessions.emulator.sandbox import network
 
     marker = tmp_path / "fence.pid"
     hanging = tmp_path / "fence.py"
     hanging.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
     monkeypatch.setattr(network, "FENCE", hanging)
+    return marker
+
+
+def test_a_fence_that_hangs_is_killed_at_its_timeout(run, hanging_fence, monkeypatch):
+    from dynamic_sessions.emulator.sandbox import network
+
     monkeypatch.setattr(network, "FENCE_TIMEOUT_S", 0.5)
     began = time.monotonic()
     with pytest.raises(OSError, match="fencing the session's network took too long"):
         run(network._fence(0, os.getpid()))
     assert time.monotonic() - began < 5
-    pid = int(marker.read_text())
-    assert not Path(f"/proc/{pid}").exists(), "the hung fence was killed and reaped"
+    run(asyncio.sleep(0.3))  # the emulator's loop runs on: the killed fence is reaped there
+    assert not Path(f"/proc/{int(hanging_fence.read_text())}").exists(), "the hung fence was killed and reaped"
 
 
 def _open_descriptors() -> set[str]:
@@ -188,13 +196,10 @@ def _open_descriptors() -> set[str]:
     return found
 
 
-def test_a_fence_whose_start_is_given_up_is_killed_and_reaped(run, tmp_path, monkeypatch):
+def test_a_fence_whose_start_is_given_up_is_killed_and_reaped(run, hanging_fence):
     from dynamic_sessions.emulator.sandbox import network
 
-    marker = tmp_path / "fence.pid"
-    hanging = tmp_path / "fence.py"
-    hanging.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
-    monkeypatch.setattr(network, "FENCE", hanging)
+    marker = hanging_fence
     before = _open_descriptors()
 
     async def given_up() -> None:

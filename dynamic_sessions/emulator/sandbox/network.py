@@ -97,19 +97,15 @@ async def attach(slirp: str, pid: int, exit_fd: int, group: SessionGroup | None 
     try:
         try:
             ready = await asyncio.wait_for(pipes.read(ready_r, 1), READY_TIMEOUT_S)
+        except TimeoutError:
+            raise OSError(f"slirp4netns did not give the session its network within {READY_TIMEOUT_S:.0f} s") from None
         finally:
             os.close(ready_r)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise OSError(f"slirp4netns did not give the session its network within {READY_TIMEOUT_S:.0f} s") from None
-    except BaseException:  # the start given up on: no relay is left behind, nor a zombie
+        if ready != b"1":
+            raise OSError("slirp4netns could not give the session its network")
+    except BaseException:  # failed, or the start given up on: no relay is left behind, nor a zombie
         process.kill()
         raise
-    if ready != b"1":
-        process.kill()
-        await process.wait()
-        raise OSError("slirp4netns could not give the session its network")
     return process
 
 
@@ -145,14 +141,12 @@ async def _fence(owner: int, pid: int) -> None:
         try:
             code = await asyncio.wait_for(fence.wait(), FENCE_TIMEOUT_S)
         except TimeoutError:
-            fence.kill()
-            await fence.wait()
             raise OSError("fencing the session's network took too long") from None
-        except BaseException:  # the start given up on: the fence is stopped, and reaped
-            fence.kill()
-            raise
         if code != 0:
             said = await pipes.read(errors_r, 65536)  # it has ended: what it wrote is all in the pipe
             raise OSError(f"cannot fence the session's network: {said.decode(errors='replace').strip()}")
+    except BaseException:  # timed out, failed or given up on: a fence still running is stopped and reaped
+        fence.kill()
+        raise
     finally:
         os.close(errors_r)

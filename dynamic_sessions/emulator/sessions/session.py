@@ -29,7 +29,7 @@ WATCHDOG_MARGIN_S = 2.0
 log = logging.getLogger("emulator")
 START_TIMEOUT_S = 20.0
 # Teardowns wait seconds on rm and on cgroups emptying. On threads of their own they never hold the ones of
-# asyncio's default pool (cores + 4), which parse large answers and write uploads for the other sessions.
+# asyncio's default pool (cores + 4), which parse the other sessions' large answers.
 TEARDOWNS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="teardown")
 
 
