@@ -1,6 +1,7 @@
 """Emulator fixtures the test modules share; a module sets its own flags by overriding `emulator_flags`
 or `launch_flags`."""
 
+import gc
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,16 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order is kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Once collected, a test process holds every test module and what they import (Pulumi, the MCP SDK, httpx...):
+    # about 125,000 objects that live until it exits, which each full collection would walk again. Frozen, they are
+    # left out of every collection; with the higher thresholds, the young collections run less often. In five test
+    # processes, the garbage collector's time fell from 4.5 s to 2.2 s of CPU (docs/performance.md).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 @pytest.fixture(scope="module")
