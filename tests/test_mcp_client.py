@@ -162,3 +162,44 @@ def test_connect_hands_an_initialized_sdk_session_to_the_app(python_mcp, monkeyp
 
     answer = asyncio.run(agent_turn())
     assert answer.structuredContent["stdout"] == "42\n"
+
+
+def test_connect_to_a_plain_http_server_loads_no_ca_bundle(python_mcp, monkeypatch):
+    import ssl
+
+    loaded: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def record(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loaded.append(args or kwargs)
+        original(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", record)
+
+    async def tools() -> list[str]:
+        async with McpServer(python_mcp.endpoint, python_mcp.key).connect() as session:
+            return [tool.name for tool in (await session.list_tools()).tools]
+
+    assert "launchShell" in asyncio.run(tools())
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "said"),
+    [
+        ("http://pool.example.com/mcp", "uses plain http on a non-loopback host"),
+        ("pool.example.com/mcp", "is not an http(s) URL"),
+    ],
+)
+def test_an_endpoint_the_key_must_not_travel_to_is_refused_by_name(endpoint, said):
+    key = "k" * 40
+    with pytest.raises(ConfigurationError) as refused:
+        McpServer(endpoint, key)
+    message = str(refused.value)
+    assert message.startswith(f"MCP endpoint {endpoint!r} {said}") and "https MCP endpoint" in message
+    assert key not in message
+
+
+def test_https_anywhere_and_plain_http_on_loopback_are_taken():
+    for endpoint in ("https://pool.example.com/mcp", "http://127.0.0.1:8480/mcp", "http://localhost:8480/mcp"):
+        assert McpServer(endpoint, "k" * 40).endpoint == endpoint

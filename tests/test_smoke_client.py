@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dynamic_sessions import __version__
-from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
+from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient, tls_verify
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -673,8 +673,8 @@ def test_backoff_doubles_with_jitter_up_to_its_cap():
 def test_the_plain_http_context_trusts_no_one():
     import ssl
 
-    with SessionsClient("http://127.0.0.1:8480", token_provider=FixedToken()) as client:
-        context = client._tls_verify()
+    context = tls_verify("http://127.0.0.1:8480")
+    assert tls_verify("https://pool.example.com") is True  # httpx's own, with its CA bundle
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.get_ca_certs() == []

@@ -10,7 +10,6 @@ sent to the ARM endpoint's own origin only, and never appears in an error or a l
 """
 
 import contextlib
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dynamic_sessions.client.client import SOCKET_OPTIONS, USER_AGENT, _retry_after, checked_http_url, is_loopback_url
+from dynamic_sessions.client.client import (
+    SOCKET_OPTIONS,
+    USER_AGENT,
+    _retry_after,
+    checked_http_url,
+    is_loopback_url,
+    tls_verify,
+)
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -239,11 +245,7 @@ class ArmReader:
         """A `time.monotonic()` instant no request may outlast."""
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(10.0, read=30.0),
-            # As the data-plane client does: a plain-http stand-in never speaks TLS, so no CA bundle is loaded
-            # for it, and the context given trusts no CA, so TLS through it could never pass.
-            transport=httpx.HTTPTransport(
-                socket_options=SOCKET_OPTIONS, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if plain_http else True
-            ),
+            transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS, verify=tls_verify(self.endpoint)),
         )
 
     def get_pool(self, pool_id: str, api_version: str = POOL_API_VERSION) -> PoolState:

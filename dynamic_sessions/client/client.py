@@ -98,6 +98,15 @@ def normalize_endpoint(endpoint: str) -> str:
     return url
 
 
+def tls_verify(endpoint: str) -> ssl.SSLContext | bool:
+    """What httpx verifies TLS with for requests to `endpoint`: its CA bundle (True) for https; for plain http
+    (loopback only), a context that trusts no CA at all. The package's clients follow no redirect, so plain
+    http never speaks TLS and loading the bundle would cost ~30 to 65 ms of CPU per client for nothing; the
+    MCP SDK follows one from http to https on the same host, and TLS through this context then fails
+    verification rather than passes."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if urlsplit(endpoint).scheme == "http" else True
+
+
 def checked_http_url(url: str, name: str, forms: str) -> str:
     """`url` without trailing slashes, or a ConfigurationError naming `name`: an http(s) URL, plain http on
     loopback only, since a bearer token must not travel unencrypted; `forms` says what is allowed."""
@@ -255,12 +264,6 @@ class _Flows:
             read = min(read_s or self.timeout.read or left, left)
             request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=read).as_dict()
         return request
-
-    def _tls_verify(self) -> ssl.SSLContext | bool:
-        # A plain-http endpoint never speaks TLS (requests go to that endpoint only, redirects are not
-        # followed): loading the CA bundle for it would cost ~65 ms for nothing. Its context trusts no CA
-        # at all, so were TLS ever attempted through it, verification would fail rather than pass.
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if self.plain_http else True
 
     def _url(self, path: str, identifier: str | None, api_version: str) -> httpx.URL:
         # Parsing and encoding a URL is a fair share of a warm call's client time: reuse them.
@@ -438,7 +441,7 @@ class SessionsClient(_Flows):
         super().__init__(endpoint, **options)
         self._http = http or httpx.Client(
             timeout=self.timeout,
-            transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS, verify=self._tls_verify()),
+            transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS, verify=tls_verify(self.endpoint)),
         )
 
     def _call(self, make: Callable[..., Flow[T]], *args: Any) -> T:
@@ -576,7 +579,7 @@ class AsyncSessionsClient(_Flows):
         super().__init__(endpoint, **options)
         self._http = http or httpx.AsyncClient(
             timeout=self.timeout,
-            transport=httpx.AsyncHTTPTransport(socket_options=SOCKET_OPTIONS, verify=self._tls_verify()),
+            transport=httpx.AsyncHTTPTransport(socket_options=SOCKET_OPTIONS, verify=tls_verify(self.endpoint)),
         )
 
     async def _call(self, make: Callable[..., Flow[T]], *args: Any) -> T:

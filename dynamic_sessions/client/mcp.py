@@ -26,6 +26,7 @@ with extra_needed("dynamic_sessions.client.mcp", "mcp"):
     import httpx
 
     from dynamic_sessions.client.arm import POOL_API_VERSION, ArmReader, token_audience
+    from dynamic_sessions.client.client import checked_http_url, tls_verify
     from dynamic_sessions.client.tokens import EntraToken
 
 if TYPE_CHECKING:
@@ -40,14 +41,20 @@ KEY_HEADER = "x-ms-apikey"
 ENDPOINT_VARIABLE, KEY_VARIABLE = "MCP_SERVER_ENDPOINT", "MCP_SERVER_API_KEY"
 # Above the data plane's longest execution (220 s): a tool call may take that long.
 READ_TIMEOUT_S = 300.0
+MCP_ENDPOINT_FORMS = "give the pool's https MCP endpoint, or an emulator's http://127.0.0.1:<port>/mcp"
 
 
 @dataclass(frozen=True)
 class McpServer:
-    """A pool's MCP endpoint and key, in the shapes MCP clients take."""
+    """A pool's MCP endpoint and key, in the shapes MCP clients take. The endpoint must be https, or plain http
+    to this machine (an emulator): any other is a ConfigurationError naming it, and never the key."""
 
     endpoint: str
     api_key: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # The key is a bearer secret: as for the data plane's tokens, plain http only to this machine.
+        checked_http_url(self.endpoint, "MCP endpoint", MCP_ENDPOINT_FORMS)
 
     @classmethod
     def from_environment(cls) -> "McpServer":
@@ -74,7 +81,7 @@ class McpServer:
 
         timeout = httpx.Timeout(30.0, read=READ_TIMEOUT_S)
         async with (
-            httpx.AsyncClient(headers=self.headers, timeout=timeout) as http,
+            httpx.AsyncClient(headers=self.headers, timeout=timeout, verify=tls_verify(self.endpoint)) as http,
             streamable_http_client(self.endpoint, http_client=http) as (read, write, _),
             ClientSession(read, write) as session,
         ):
