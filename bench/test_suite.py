@@ -63,6 +63,13 @@ def _cpu_s() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def fresh_make_env() -> dict[str, str]:
+    """This environment without what a calling make hands its children: run as `make -s bench-tests`, the
+    inner `make test` would be silent too, and print none of the commands the phases are found by."""
+    passed_down = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    return {name: value for name, value in os.environ.items() if name not in passed_down}
+
+
 def timed_make_test(clone: Path, log: Path) -> tuple[float, float, int, str]:
     """Wall and CPU seconds of `make test`, its exit status, and where the time went: each line of its output
     is logged with the second it appeared, and the phases start at the first line of each one's command."""
@@ -72,7 +79,12 @@ def timed_make_test(clone: Path, log: Path) -> tuple[float, float, int, str]:
     with (
         log.open("w") as out,
         subprocess.Popen(
-            ["make", "test"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ["make", "test"],
+            cwd=clone,
+            env=fresh_make_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         ) as make,
     ):
         assert make.stdout is not None
