@@ -205,6 +205,12 @@ def test_unknown_api_version_exits_2_listing_the_supported(capsys):
     assert "2024-02-02-preview, 2024-08-02-preview, 2024-10-02-preview, 2025-02-02-preview" in report["message"]
 
 
+def test_a_plain_http_endpoint_off_this_machine_exits_2_before_any_request(capsys):
+    code, report = run_json(capsys, "--endpoint", "http://pool.example.com")
+    assert code == 2
+    assert "'http://pool.example.com' uses plain http on a non-loopback host" in report["message"]
+
+
 def test_trailing_slash_endpoint(capsys):
     with FaultServer(legacy_ok(), RELEASED) as server:
         code, report = run_json(capsys, "--endpoint", server.url + "/")

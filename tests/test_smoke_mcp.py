@@ -79,6 +79,14 @@ def test_a_wrong_key_exits_3_and_is_never_echoed(shell_mcp):
     assert wrong not in json.dumps(report) + stderr
 
 
+def test_a_plain_http_endpoint_off_this_machine_exits_2_before_the_key_is_sent(capsys, monkeypatch):
+    key = "k" * 40
+    code, report = smoke_here(capsys, monkeypatch, "--endpoint", "http://pool.example.com/mcp", "--mcp-api-key", key)
+    assert code == 2
+    assert report["message"].startswith("MCP endpoint 'http://pool.example.com/mcp' uses plain http"), report
+    assert key not in json.dumps(report)
+
+
 def test_the_endpoint_comes_from_the_stack_output(capsys, monkeypatch, shell_mcp, tmp_path):
     outputs = {"mcpServerEndpoint": shell_mcp.endpoint, "containerType": "Shell"}
     pulumi = tmp_path / "pulumi"

@@ -109,14 +109,15 @@ def tls_verify(endpoint: str) -> ssl.SSLContext | bool:
 
 def checked_http_url(url: str, name: str, forms: str) -> str:
     """`url` without trailing slashes, or a ConfigurationError naming `name`: an http(s) URL, plain http on
-    loopback only, since a bearer token must not travel unencrypted; `forms` says what is allowed."""
+    loopback only, since a bearer token or key must not travel unencrypted; `forms` says what is allowed."""
     stripped = url.strip().rstrip("/")
     parts = urlsplit(stripped)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{name} {url!r} is not an http(s) URL; {forms}")
     if parts.scheme == "http" and not is_loopback_url(stripped):
         raise ConfigurationError(
-            f"{name} {url!r} uses plain http on a non-loopback host; a token must not travel unencrypted; {forms}"
+            f"{name} {url!r} uses plain http on a non-loopback host; "
+            f"a token or key must not travel unencrypted; {forms}"
         )
     return stripped
 

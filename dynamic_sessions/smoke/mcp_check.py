@@ -139,7 +139,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         report.message = f"hello-world ran through the MCP server ({tool})"
     except EndpointNotFound as missing:
         report.exitCode, report.message = USAGE, str(missing)
-    except SessionsError as error:  # the key could not be read through ARM
+    except SessionsError as error:  # the endpoint was refused, or the key could not be read through ARM
         exit_code = ACCESS_DENIED if isinstance(error, AccessDenied) else UNAVAILABLE
         report.exitCode, report.message = USAGE if isinstance(error, ConfigurationError) else exit_code, str(error)
     except Verdict as verdict:
