@@ -62,7 +62,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # Once collected, a test process holds every test module and what they import (Pulumi, the MCP SDK, httpx...):
     # about 125,000 objects that live until it exits, which each full collection would walk again. Frozen, they are
     # left out of every collection; with the higher thresholds, the young collections run less often. In five test
-    # processes, the garbage collector's time fell from 4.5 s to 2.2 s of CPU (docs/performance.md).
+    # processes, the garbage collector's time fell from 4.5 s to 2.2-3.0 s of CPU (docs/performance.md).
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
