@@ -65,7 +65,8 @@ def _cpu_s() -> float:
 
 def fresh_make_env() -> dict[str, str]:
     """This environment without what a calling make hands its children: run as `make -s bench-tests`, the
-    inner `make test` would be silent too, and print none of the commands the phases are found by."""
+    inner `make test` would be silent too, and print none of the commands the phases are found by (the tests'
+    own make runs use it too)."""
     passed_down = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
     return {name: value for name, value in os.environ.items() if name not in passed_down}
 

@@ -10,6 +10,7 @@ import time
 import pytest
 from azure.core.credentials import AccessToken
 
+from bench.test_suite import fresh_make_env
 from dynamic_sessions.client.tokens import EntraToken
 from dynamic_sessions.emulator.__main__ import parse_args
 from dynamic_sessions.emulator.sessions.runtimes import SYSTEM_PYTHON
@@ -171,11 +172,7 @@ def test_the_quickstart_names_what_ci_installs_and_no_npm():
 
 # Without what an outer make passes down (`make test TEST_WORKERS=1` reaches a make run from the tests through
 # MAKEFLAGS) or a TEST_WORKERS of the shell's: the count the Makefile picks by itself.
-MAKE_FREE_ENVIRON = {
-    name: value
-    for name, value in os.environ.items()
-    if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "TEST_WORKERS"}
-}
+MAKE_FREE_ENVIRON = {name: value for name, value in fresh_make_env().items() if name != "TEST_WORKERS"}
 
 
 @pytest.mark.parametrize(("cores", "processes"), [(1, 2), (2, 5), (4, 10)])
