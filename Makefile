@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed
 unexport PYTHONDONTWRITEBYTECODE
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install lint test demo bench bench-tests clean docs docs-build
+.PHONY: install lint test unit demo bench bench-tests clean docs docs-build
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +49,14 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-# The site's strict build is one of the tests (tests/test_docs.py runs docs-build's command on the pages), so
+# The site's strict build is one of the tests (tests/contract/test_docs.py runs docs-build's command on the pages), so
 # it is not built a second time before them.
 test: lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The inner loop: tests/unit alone (no socket, no subprocess, no emulator), in one process, without the linters.
+unit: install
+	$(PY) -m pytest -q tests/unit
 
 # The documentation site: `docs` serves it with live reload; `docs-build` fails on any warning, a broken link included.
 docs: install

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from dynamic_sessions.smoke.__main__ import main
+from tests.e2e.test_mcp_server import McpPool, serving_mcp
 from tests.emulator_process import ROOT
-from tests.test_mcp_server import McpPool, serving_mcp
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from tests.emulator_process import ROOT
 
 def _contract_rows() -> list[tuple[str, str, str]]:
     """(api version, status of a run that worked, status of one that failed), one per version the table lists
-    for code (Shell pools' commands have a row of their own: tests/test_shell_client.py)."""
+    for code (Shell pools' commands have a row of their own: tests/e2e/test_shell_client.py)."""
     section = (ROOT / "docs" / "app.md").read_text().split("## Results across contracts", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():

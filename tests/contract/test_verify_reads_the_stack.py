@@ -18,7 +18,7 @@ from dynamic_sessions.smoke.compare import Comparison, compare_grants, compare_p
 from dynamic_sessions.smoke.declared import Declaration, from_outputs
 from tests.pulumi_harness import POOL_TYPE, pool_response, run_program, stack_config
 
-STACKS = sorted(path.stem.split(".", 1)[1] for path in Path(__file__).parent.parent.glob("Pulumi.*.yaml"))
+STACKS = sorted(path.stem.split(".", 1)[1] for path in Path(__file__).parents[2].glob("Pulumi.*.yaml"))
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 # Markdown links and images whose target is neither a URL nor an anchor of the same page.
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|#)([^)\s]+)\)")

@@ -18,9 +18,9 @@ import pytest
 
 from dynamic_sessions.emulator.sandbox import cgroups
 from dynamic_sessions.extras import install_command
+from tests.e2e.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
+from tests.e2e.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 from tests.emulator_process import ROOT
-from tests.test_emulator_hostile import LEGACY, Canary, V, _host_folder, _names, _params
-from tests.test_sandbox import CONNECT, Listener, kernel_of, run, status, tree
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the test suite runs as an ordinary user")

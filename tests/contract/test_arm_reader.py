@@ -5,8 +5,8 @@ import pytest
 from dynamic_sessions.client.arm import ArmReader, PoolState
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, NotFound, Throttled, UnexpectedResponse
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, Fault, pool_id, pool_properties
+from tests.contract.test_smoke_client import StandInCredential
 from tests.fault_server import FaultServer, Reply
-from tests.test_smoke_client import StandInCredential
 
 POOL = pool_id()
 

@@ -249,7 +249,7 @@ def test_a_shell_cannot_reach_host_files_judged_from_the_host(shell_pool, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.txt"]
     assert not Path("/usr/planted-by-session").exists()
     assert not Path("/planted-above").exists()
-    kernel = Path(__file__).resolve().parent.parent / "dynamic_sessions/emulator/sessions/kernel_shell.py"
+    kernel = Path(__file__).resolve().parents[2] / "dynamic_sessions/emulator/sessions/kernel_shell.py"
     assert "pwned" not in kernel.read_text()
 
 

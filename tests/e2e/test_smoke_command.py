@@ -13,7 +13,7 @@ import pytest
 from dynamic_sessions.smoke.__main__ import main
 from tests.fault_server import RELEASED, FaultServer, Reply, error, executions_ok, legacy_ok
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--backoff", "0.05"]
 
 

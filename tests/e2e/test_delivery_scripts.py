@@ -15,7 +15,7 @@ from tests.emulator_process import Emulator
 from tests.fault_server import RELEASED, FaultServer, error, legacy_ok
 from tests.pulumi_stand_in import StandInPulumi
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST_SMOKE = ["--", "--backoff", "0.05"]
 
 

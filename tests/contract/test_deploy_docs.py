@@ -10,9 +10,9 @@ import yaml
 
 from components.pool_body import API_VERSION
 from components.settings import DEFAULTS
+from tests.contract.test_consumer_paths import run_consumer
 from tests.pulumi_harness import PROJECT, ROOT, SERVICE_PRINCIPAL_CLAIMS, AzureMocks, run_program, stack_config
 from tests.spec_check import SESSION_POOLS
-from tests.test_consumer_paths import run_consumer
 
 DOCS = (ROOT / "docs" / "deploy.md").read_text()
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))

@@ -101,7 +101,7 @@ FAILED_DEPLOYS = """
 import json, sys
 import pulumi
 from tests.pulumi_harness import pool_stack_outputs
-from tests.test_consumer_paths import run_consumer
+from tests.contract.test_consumer_paths import run_consumer
 
 for missing in sys.argv[1:]:
     pool = {k: v for k, v in pool_stack_outputs("prod").items() if k != missing}

@@ -11,7 +11,7 @@ import pytest
 
 from tests.az_stand_in import SUBSCRIPTION, TENANT, StandInAz
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "ci" / "bootstrap-azure.sh"
 SESSION_EXECUTOR = "0fb8eba5-a2bb-4abe-b1c1-49dfad359bb0"
 SESSION_POOLS_CONTRIBUTOR = "f7669afb-68b2-44b4-9c5f-6d2a47fddda0"

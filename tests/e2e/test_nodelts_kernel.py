@@ -12,7 +12,8 @@ import pytest
 
 from tests.emulator_process import Emulator
 
-NEL_CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "vendor" / "nel" / "execute.json").read_text())
+NEL = Path(__file__).parents[1] / "vendor" / "nel" / "execute.json"
+NEL_CASES: list[dict[str, Any]] = json.loads(NEL.read_text())
 SESSION_VERSION = "2025-10-02-preview"
 
 

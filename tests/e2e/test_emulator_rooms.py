@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EMULATOR = Path(__file__).resolve().parent.parent / "dynamic_sessions" / "emulator"
+EMULATOR = Path(__file__).resolve().parents[2] / "dynamic_sessions" / "emulator"
 PACKAGE = "dynamic_sessions.emulator"
 # Each room, and the rooms it may import (itself always).
 MAY_IMPORT = {"api": {"sessions", "sandbox"}, "sessions": {"sandbox"}, "sandbox": set()}

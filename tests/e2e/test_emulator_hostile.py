@@ -29,8 +29,8 @@ from dynamic_sessions.emulator.api import bodies
 from dynamic_sessions.emulator.api.contract import BadRequest
 from dynamic_sessions.emulator.api.history import Ledger, weight
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
+from tests.e2e.test_tenant_bounds import _rss_mib
 from tests.emulator_process import NO_TLS, Emulator, bearer
-from tests.test_tenant_bounds import _rss_mib
 
 V = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"

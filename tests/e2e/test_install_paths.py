@@ -14,14 +14,14 @@ import pytest
 
 from tests.app_runs import UV
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOT_SOURCES = shutil.ignore_patterns(".venv", "node_modules", ".git", "build", "dist", "*.egg-info", "__pycache__")
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     """The wheel the package's build backend makes from a copy of the whole repository, as for
-    `pip install "dynamic-sessions[client] @ git+..."` (tests/test_app_install.py runs that line with pip).
+    `pip install "dynamic-sessions[client] @ git+..."` (tests/e2e/test_app_install.py runs that line with pip).
 
     uv is the front end here: the same setuptools backend and the same files as `pip wheel` (compared file by
     file), in 1.2 s of CPU where pip, which makes its isolated build environment again each time, took 4.0 s."""

@@ -13,8 +13,8 @@ from azure.core.credentials import AccessToken
 
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
 from dynamic_sessions.client.mcp import ARM_SCOPE, McpServer, PoolMcpCredentials
+from tests.e2e.test_mcp_server import McpPool, serving_mcp
 from tests.stand_in_server import StandInServer
-from tests.test_mcp_server import McpPool, serving_mcp
 
 POOL_ID = "/subscriptions/1111/resourceGroups/rg-agents/providers/Microsoft.App/sessionPools/agents-pool"
 ENDPOINT = "https://westus2.dynamicsessions.io/mcp/agents-pool"

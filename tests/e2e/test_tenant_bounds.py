@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.api import bodies
+from tests.e2e.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 from tests.emulator_process import NO_TLS, ROOT, Emulator, bearer, descendants, serving
-from tests.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the test suite runs as an ordinary user")

@@ -26,9 +26,9 @@ from tests.arm_stand_in import (
     pool_properties,
     role_definition_id,
 )
+from tests.e2e.test_sandbox import FarHost
 from tests.emulator_process import Emulator, serving
 from tests.pulumi_stand_in import StandInPulumi
-from tests.test_sandbox import FarHost
 
 POOL = pool_id()
 DEPLOYER = "22222222-2222-2222-2222-222222222222"
@@ -37,7 +37,7 @@ OTHER = "44444444-4444-4444-4444-444444444444"
 # TEST-NET-2: with egress off nothing answers there; FarHost listens there when a test needs a far host.
 UNREACHED = "http://198.51.100.1:8443"
 FAST = ["--backoff", "0.05"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.e2e.test_sandbox import ORDINARY_UID
+from tests.e2e.test_tenant_bounds import MIB, SYNC, V, _emulator, _params, _rss_mib
 from tests.emulator_process import NO_TLS, Emulator, bearer
-from tests.test_sandbox import ORDINARY_UID
-from tests.test_tenant_bounds import MIB, SYNC, V, _emulator, _params, _rss_mib
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 

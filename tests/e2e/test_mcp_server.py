@@ -457,7 +457,7 @@ def test_a_bad_key_in_the_environment_is_named_by_its_variable():
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "MCP_SERVER_API_KEY": short},
     )
     assert done.returncode == 2
@@ -475,7 +475,7 @@ def test_mcp_flags_are_checked():
             capture_output=True,
             text=True,
             timeout=60,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=Path(__file__).resolve().parents[2],
         )
         assert done.returncode == 2
         assert said in done.stderr
