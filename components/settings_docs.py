@@ -72,8 +72,8 @@ def _replaced(text: str, begin: str, end: str, body: str) -> str:
 
 
 def docs_pages_with_table() -> list[Path]:
-    """Every docs page holding the settings table's markers (wherever the table has been moved to)."""
-    return sorted(page for page in DOCS.glob("*.md") if DOCS_BEGIN in page.read_text())
+    """Every docs page holding the settings table's markers (wherever under docs/ the table has been moved to)."""
+    return sorted(page for page in DOCS.rglob("*.md") if DOCS_BEGIN in page.read_text())
 
 
 def docs_table_in(page: Path) -> str | None:

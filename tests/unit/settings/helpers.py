@@ -1,11 +1,13 @@
 """Calls of the settings' checks, for one-line cases: config text in, problems or settings out."""
 
+import json
 from typing import Any
 
 import pytest
 
 from components.checks import check_inputs, parse_settings
 from components.settings import LOCATION_KEY, Settings, SettingsError
+from tests.pulumi_harness import ROOT, SUBSCRIPTION, stack_config
 
 PROJECT = "dynamic-sessions"
 GUID = "8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80"
@@ -13,6 +15,23 @@ USER_IDENTITY = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ops"
     "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pool"
 )
+COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+ARM_USER_IDENTITY = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pool"
+)
+EVERYTHING_ON = {
+    f"{PROJECT}:containerType": "Shell",
+    f"{PROJECT}:mcpServer": "true",
+    f"{PROJECT}:readySessions": "2",
+    f"{PROJECT}:identity": json.dumps(["system", ARM_USER_IDENTITY]),
+    f"{PROJECT}:identityLifecycle": "Main",
+    f"{PROJECT}:tags": json.dumps({"team": "agents"}),
+}
+BODY_CASES = {
+    **{stack: stack_config(stack) for stack in COMMITTED_STACKS},
+    "every-setting": {**stack_config("dev"), **EVERYTHING_ON},
+}
+"""The config of each committed stack, and one with every setting that shapes the pool's body on."""
 
 
 def config(overrides: dict[str, str | None]) -> dict[str, str | None]:

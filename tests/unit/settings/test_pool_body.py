@@ -9,25 +9,10 @@ import pytest
 from components import pool_body
 from components.checks import parse_settings
 from components.settings import SETTINGS, with_defaults
-from tests.pulumi_harness import PROJECT, ROOT, SUBSCRIPTION, stack_config
+from tests.pulumi_harness import PROJECT
 from tests.spec_check import SESSION_POOLS, listed_path, schema_errors, unlisted
-
-COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
-USER_IDENTITY = (
-    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pool"
-)
-EVERYTHING_ON = {
-    f"{PROJECT}:containerType": "Shell",
-    f"{PROJECT}:mcpServer": "true",
-    f"{PROJECT}:readySessions": "2",
-    f"{PROJECT}:identity": json.dumps(["system", USER_IDENTITY]),
-    f"{PROJECT}:identityLifecycle": "Main",
-    f"{PROJECT}:tags": json.dumps({"team": "agents"}),
-}
-CASES = {
-    **{stack: stack_config(stack) for stack in COMMITTED_STACKS},
-    "every-setting": {**stack_config("dev"), **EVERYTHING_ON},
-}
+from tests.unit.settings.helpers import ARM_USER_IDENTITY as USER_IDENTITY
+from tests.unit.settings.helpers import BODY_CASES as CASES
 
 
 def body_for(config: dict[str, str]) -> dict[str, Any]:
