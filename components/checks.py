@@ -142,11 +142,7 @@ class Check:
 
     def location(self, setting: Setting, value: Any) -> Any:
         if not isinstance(value, str) or not LOCATION_PATTERN.match(value):
-            self.fail(
-                self.label(setting),
-                value,
-                "an Azure region name in lowercase letters and digits, such as northcentralus",
-            )
+            self.fail(self.label(setting), value, REGION_ALLOWED)
         return value
 
     def pool_name(self, setting: Setting, value: Any) -> Any:
@@ -158,9 +154,9 @@ class Check:
         """Bounded by maxSessions: by its value when that is valid, else by its own upper limit, saying that
         maxSessions is wrong too, so the message never quotes a bound that is itself invalid."""
         label = self.label(setting)
-        ceiling = MAX_SESSIONS_RANGE[1]
+        low, ceiling = setting.bounds or (0, MAX_SESSIONS_RANGE[1])
         max_setting = BY_KEY["maxSessions"]
-        if not self.known("maxSessions") and "maxSessions" in self.given:
+        if self.given.get("maxSessions") is UNKNOWN:
             bound, why = ceiling, f" (at most {self.label(max_setting)})"
         elif self.values.get("maxSessions") is not None:
             bound = self.values["maxSessions"]
@@ -168,7 +164,7 @@ class Check:
         else:
             bound = ceiling
             why = f" (at most {self.label(max_setting)}, which is itself invalid: {show(self.given['maxSessions'])})"
-        ready = self.integer(label, value, 0, bound)
+        ready = self.integer(label, value, low, bound)
         if ready is None and _is_integer(value):
             self.problems[-1] += why
         return ready
@@ -193,11 +189,7 @@ class Check:
                 continue
             principal_id, principal_type = entry[id_field], entry[type_field]
             if not _is_guid(principal_id):
-                self.fail(
-                    f"{key}.principalId",
-                    principal_id,
-                    "an object id (GUID) such as 00000000-0000-0000-0000-000000000000",
-                )
+                self.fail(f"{key}.principalId", principal_id, GUID_ALLOWED)
                 continue
             if principal_type not in PRINCIPAL_TYPES:
                 self.fail(f"{key}.principalType", principal_type, "one of " + ", ".join(PRINCIPAL_TYPES))
