@@ -4,10 +4,13 @@ Reads the stack's config, validates all of it before declaring anything, declare
 SessionPool component, and exports what consuming apps need.
 """
 
+from typing import cast
+
 import pulumi
 
+from components.checks import parse_settings
 from components.session_pool import SessionPool, SessionPoolArgs
-from components.settings import LOCATION_KEY, PROJECT_KEYS, SettingsError, parse_settings
+from components.settings import LOCATION_KEY, PROJECT_KEYS, SYSTEM_IDENTITY, SettingsError
 
 config = pulumi.Config()
 raw = {key: config.get(key) for key in PROJECT_KEYS}
@@ -18,33 +21,7 @@ config_keys = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.C
 
 try:
     settings = parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), config_keys)
-    args: SessionPoolArgs = {
-        "location": settings.location,
-        "pool_name": settings.pool_name,
-        "container_type": settings.container_type,
-        "max_sessions": settings.max_sessions,
-        "cooldown_seconds": settings.cooldown_seconds,
-        "egress_enabled": settings.egress_enabled,
-        "grant_deployer": settings.grant_deployer,
-        "deployer_principal_type": settings.deployer_principal_type,
-        "grant_contributor": settings.grant_contributor,
-        "executors": [{"principal_id": e.principal_id, "principal_type": e.principal_type} for e in settings.executors],
-        "tags": dict(settings.tags),
-        "protect": settings.protect,
-        "lock": settings.lock,
-        "identity": list(settings.identity),
-        "identity_lifecycle": settings.identity_lifecycle,
-        "lifecycle_type": settings.lifecycle_type,
-        "mcp_server": settings.mcp_server,
-    }
-    optional = {
-        "ready_sessions": settings.ready_sessions,
-        "resource_group_name": settings.resource_group_name,
-        "existing_resource_group": settings.existing_resource_group,
-        "max_alive_seconds": settings.max_alive_seconds,
-    }
-    args.update({key: value for key, value in optional.items() if value is not None})  # type: ignore[typeddict-item]
-    pool = SessionPool(pulumi.get_stack(), args)
+    pool = SessionPool(pulumi.get_stack(), cast(SessionPoolArgs, settings.component_args()))
 except SettingsError as error:
     # RunError prints the message alone, without a Python traceback.
     raise pulumi.RunError(str(error)) from None
@@ -58,17 +35,11 @@ pulumi.export("tokenScope", pool.token_scope)
 pulumi.export("containerType", pool.container_type)
 pulumi.export("sessionExecutorRoleDefinitionId", pool.executor_role_definition_id)
 # What the stack declared, for `python -m smoke --verify` to compare with what Azure holds.
-pulumi.export("maxSessions", settings.max_sessions)
-pulumi.export("cooldownSeconds", settings.cooldown_seconds)
-pulumi.export("egressEnabled", settings.egress_enabled)
-if settings.ready_sessions is not None:
-    pulumi.export("readySessions", settings.ready_sessions)
+for name, value in settings.declared_outputs().items():
+    pulumi.export(name, value)
 pulumi.export("grants", pool.grants)
 pulumi.export("poolApiVersion", pool.pool_api_version)
-pulumi.export("lifecycleType", settings.lifecycle_type)
-if settings.max_alive_seconds is not None:
-    pulumi.export("maxAliveSeconds", settings.max_alive_seconds)
-if settings.mcp_server:
+if settings["mcpServer"]:
     pulumi.export("mcpServerEndpoint", pool.mcp_server_endpoint)
-if "system" in settings.identity:
+if SYSTEM_IDENTITY in settings["identity"]:
     pulumi.export("poolIdentityPrincipalId", pool.pool_identity_principal_id)

@@ -5,6 +5,7 @@ and returns them as ARM answers: so the body here is written in the shape of API
 (`tests/vendor/azure-rest-api-specs/`), and the outputs are read from that version's response shape.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -28,10 +29,17 @@ def egress_status(enabled: bool) -> str:
     return "EgressEnabled" if enabled else "EgressDisabled"
 
 
-def lifecycle_configuration(lifecycle_type: str, cooldown: pulumi.Input[int], max_alive: int | None) -> dict[str, Any]:
-    if lifecycle_type == "OnContainerExit":
-        return {"lifecycleType": lifecycle_type, "maxAlivePeriodInSeconds": max_alive}
+def lifecycle_configuration(lifecycle_type: str, cooldown: pulumi.Input[int]) -> dict[str, Any]:
+    """Built-in pools are `Timed`: a session ends `cooldown` seconds after its last request."""
     return {"lifecycleType": lifecycle_type, "cooldownPeriodInSeconds": cooldown}
+
+
+def _egress(enabled: pulumi.Input[bool]) -> pulumi.Input[str]:
+    """The egress status: a value when the setting is known now, an Output when it is known at deploy time."""
+    known: Any = enabled
+    if isinstance(known, bool):
+        return egress_status(known)
+    return pulumi.Output.from_input(known).apply(egress_status)
 
 
 def pool_properties(
@@ -42,7 +50,6 @@ def pool_properties(
     cooldown_seconds: pulumi.Input[int],
     egress_enabled: pulumi.Input[bool],
     lifecycle_type: str = "Timed",
-    max_alive_seconds: int | None = None,
     identities: tuple[str, ...] = (),
     identity_lifecycle: str = "None",
     mcp_server: bool = False,
@@ -56,9 +63,9 @@ def pool_properties(
         "poolManagementType": "Dynamic",
         "scaleConfiguration": scale,
         "dynamicPoolConfiguration": {
-            "lifecycleConfiguration": lifecycle_configuration(lifecycle_type, cooldown_seconds, max_alive_seconds)
+            "lifecycleConfiguration": lifecycle_configuration(lifecycle_type, cooldown_seconds)
         },
-        "sessionNetworkConfiguration": {"status": pulumi.Output.from_input(egress_enabled).apply(egress_status)},
+        "sessionNetworkConfiguration": {"status": _egress(egress_enabled)},
     }
     if mcp_server:
         # Only when on: a PUT replaces the whole body, and the spec's default for a pool without it is off.
@@ -68,6 +75,22 @@ def pool_properties(
             {"identity": identity, "lifecycle": identity_lifecycle} for identity in identities
         ]
     return properties
+
+
+def properties_of(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The pool's `properties` for a `SessionPool`'s inputs, each given or its default
+    (`components.settings.with_defaults`): where each setting lands in the body."""
+    return pool_properties(
+        container_type=given["container_type"],
+        max_sessions=given["max_sessions"],
+        ready_sessions=given["ready_sessions"],
+        cooldown_seconds=given["cooldown_seconds"],
+        egress_enabled=given["egress_enabled"],
+        lifecycle_type=given["lifecycle_type"],
+        identities=tuple(given["identity"]),
+        identity_lifecycle=given["identity_lifecycle"],
+        mcp_server=given["mcp_server"],
+    )
 
 
 def identity_type(identities: tuple[str, ...]) -> str | None:

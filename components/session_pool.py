@@ -6,10 +6,11 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components import pool_body
+from components.checks import check_inputs
 from components.deployer import current_deployer
 from components.grants import assign_role
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
-from components.settings import DEFAULTS, SYSTEM_IDENTITY, check_inputs
+from components.settings import SYSTEM_IDENTITY, with_defaults
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
 """What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
@@ -78,9 +79,7 @@ class SessionPoolArgs(TypedDict):
     identity_lifecycle: NotRequired[str]
     """`None` (default) or `Main`: whether session code can use the pool's identities."""
     lifecycle_type: NotRequired[str]
-    """`Timed` (default, the only one built-in pools allow) or `OnContainerExit`."""
-    max_alive_seconds: NotRequired[int]
-    """Most seconds a session lives with `OnContainerExit`."""
+    """`Timed` (default), the only one built-in pools allow: a session ends a cooldown after its last request."""
     mcp_server: NotRequired[bool]
     """Enable the pool's platform-managed MCP server; default false. Its API key is never an output."""
 
@@ -115,13 +114,13 @@ class SessionPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SessionPoolArgs, opts: pulumi.ResourceOptions | None = None):
         check_inputs(args)  # before anything is registered, as for stack settings
-        grant_deployer = args.get("grant_deployer", True)
+        given = with_defaults(args)
         # Before any resource too: a principal type the deploying identity contradicts never reaches Azure.
-        deployer = current_deployer(args.get("deployer_principal_type", "auto")) if grant_deployer else None
+        deployer = current_deployer(given["deployer_principal_type"]) if given["grant_deployer"] else None
         super().__init__("dynamic-sessions:index:SessionPool", name, {}, opts)
-        protect = args.get("protect", False)
+        protect = given["protect"]
         child = pulumi.ResourceOptions(parent=self, protect=protect)
-        tags = pulumi.Output.from_input(args.get("tags") or {}).apply(
+        tags = pulumi.Output.from_input(given["tags"]).apply(
             lambda given: {
                 "managedBy": MANAGED_BY,
                 "stack": pulumi.get_stack(),
@@ -130,20 +129,20 @@ class SessionPool(pulumi.ComponentResource):
             }
         )
 
-        existing = args.get("existing_resource_group")
+        existing = given["existing_resource_group"]
         if existing:
             group_name: pulumi.Output[str] = pulumi.Output.from_input(existing)
         else:
             group = resources.ResourceGroup(
                 f"{name}-rg",
-                resource_group_name=args.get("resource_group_name"),
+                resource_group_name=given["resource_group_name"],
                 location=args["location"],
                 tags=tags,
                 opts=child,
             )
             group_name = group.name
 
-        identities = tuple(args.get("identity") or ())
+        identities = tuple(given["identity"])
         pool = resources.Resource(
             f"{name}-pool",
             api_version=pool_body.API_VERSION,
@@ -155,18 +154,7 @@ class SessionPool(pulumi.ComponentResource):
             location=args["location"],
             tags=tags,
             identity=pool_body.identity_args(identities),
-            properties=pool_body.pool_properties(
-                container_type=args.get("container_type", DEFAULTS["containerType"]),
-                max_sessions=args.get("max_sessions", DEFAULTS["maxSessions"]),
-                ready_sessions=args.get("ready_sessions"),
-                cooldown_seconds=args.get("cooldown_seconds", DEFAULTS["cooldownSeconds"]),
-                egress_enabled=args.get("egress_enabled", False),
-                lifecycle_type=args.get("lifecycle_type", DEFAULTS["lifecycleType"]),
-                max_alive_seconds=args.get("max_alive_seconds"),
-                identities=identities,
-                identity_lifecycle=args.get("identity_lifecycle", DEFAULTS["identityLifecycle"]),
-                mcp_server=args.get("mcp_server", False),
-            ),
+            properties=pool_body.properties_of(given),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=protect,
@@ -181,11 +169,11 @@ class SessionPool(pulumi.ComponentResource):
         grants: list[tuple[str, str, str]] = []
         if deployer is not None:
             grants.append(("deployer", deployer.object_id, deployer.principal_type))
-        for executor in args.get("executors") or []:
+        for executor in given["executors"]:
             principal = executor["principal_id"].lower()
             grants.append((principal, principal, executor["principal_type"]))
         roles = [("executor", SESSION_EXECUTOR, "Run code in the dynamic-sessions pool")]
-        if args.get("grant_contributor", False):
+        if given["grant_contributor"]:
             roles.append(("contributor", SESSION_POOLS_CONTRIBUTOR, "Manage the dynamic-sessions pool (opt-in)"))
         self.pool = pool
         self.role_assignments: list[authorization.RoleAssignment] = [
@@ -203,7 +191,7 @@ class SessionPool(pulumi.ComponentResource):
             for label, principal_id, principal_type in grants
         ]
 
-        level = args.get("lock", DEFAULTS["lock"])
+        level = given["lock"]
         self.lock: authorization.ManagementLockByScope | None = None
         if level != "none":
             # On the pool, not its group: a group given as existingResourceGroup holds what others own.
@@ -240,7 +228,7 @@ class SessionPool(pulumi.ComponentResource):
                 for _, principal_id, principal_type in grants
             ]
         )
-        mcp = args.get("mcp_server", False)
+        mcp = given["mcp_server"]
         self.mcp_server_endpoint = properties.apply(
             lambda p: p.get("mcpServerSettings", {}).get("mcpServerEndpoint") if mcp else None
         )

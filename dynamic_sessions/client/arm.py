@@ -151,7 +151,6 @@ class PoolState:
     """`sessionNetworkConfiguration.status`: EgressEnabled or EgressDisabled."""
     lifecycle_type: str | None
     cooldown_seconds: int | None
-    max_alive_seconds: int | None
     max_sessions: int | None
     ready_sessions: int | None
     provisioning_state: str | None
@@ -180,7 +179,6 @@ class PoolState:
             egress=_dig(props, "sessionNetworkConfiguration", "status"),
             lifecycle_type=lifecycle_type,
             cooldown_seconds=cooldown,
-            max_alive_seconds=_dig(lifecycle, "maxAlivePeriodInSeconds"),
             max_sessions=_dig(props, "scaleConfiguration", "maxConcurrentSessions"),
             ready_sessions=_dig(props, "scaleConfiguration", "readySessionInstances"),
             provisioning_state=props.get("provisioningState"),

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m smoke") -> int:
                 from dynamic_sessions.smoke.mcp_check import run
         else:
             with extra_needed(prog, "client"):
-                from dynamic_sessions.smoke.check import run
+                from dynamic_sessions.smoke.runner import run
     except MissingExtra as missing:
         print_report(Report(passed=False, exitCode=USAGE, message=str(missing)), args.json, sys.stdout)
         return USAGE

@@ -1,8 +1,7 @@
-"""The post-deploy check: hello-world on the pool, patient where Azure needs time, clear when it fails."""
+"""The hello-world step of the post-deploy check, and what every step shares: the progress line and the retry
+policy, patient where Azure needs time. `dynamic_sessions.smoke.runner` runs the steps in order."""
 
 import argparse
-import os
-import sys
 import time
 from typing import TextIO
 
@@ -22,18 +21,15 @@ from dynamic_sessions.client.errors import (
 from dynamic_sessions.client.results import CommandResult, ExecutionResult
 from dynamic_sessions.client.retries import RetryPolicy, Wait
 from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, contract_for
-from dynamic_sessions.smoke.declared import Declaration, from_outputs
 from dynamic_sessions.smoke.egress import target_of
-from dynamic_sessions.smoke.endpoint import EndpointNotFound, Found, find_endpoint, from_stack
+from dynamic_sessions.smoke.endpoint import Found
 from dynamic_sessions.smoke.report import (
     ACCESS_DENIED,
-    PASSED,
     UNAVAILABLE,
     USAGE,
     WRONG_RESULT,
     Report,
     Verdict,
-    print_report,
 )
 
 SHELL = "Shell"
@@ -44,7 +40,6 @@ SHELL_API_VERSION = SHELL_API_VERSIONS[0]
 """A Shell pool's default: the first version with Shell commands, the one LangChain's SessionsBashTool speaks."""
 EXPECTED_STDOUT = "hello-world\n"
 BACKOFF_CAP_S = 30.0
-RELEASE_BUDGET_S = 15.0
 EMPTY_FLAG_MEANS = {"--endpoint": "pool's management endpoint URL", "--stack": "name of a deployed stack"}
 
 
@@ -205,7 +200,7 @@ def run_in_session(
     return client.execute(source, identifier)
 
 
-def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy, emulator: str) -> Verdict:
+def unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolicy, emulator: str) -> Verdict:
     """The verdict when the pool never gave a usable answer; `emulator` is the command that starts one."""
     if isinstance(error, AccessDenied):
         return Verdict(
@@ -228,7 +223,7 @@ def _unanswered(error: SessionsError, client: SessionsClient, policy: SmokePolic
     return Verdict(USAGE, str(error))
 
 
-def _judge(result: ExecutionResult | CommandResult, report: Report) -> None:
+def judge(result: ExecutionResult | CommandResult, report: Report) -> None:
     report.status, report.stdout, report.stderr = result.status, result.stdout, result.stderr
     report.executionMs = result.execution_ms
     if isinstance(result, CommandResult) and not result.succeeded:
@@ -243,85 +238,3 @@ def _judge(result: ExecutionResult | CommandResult, report: Report) -> None:
         raise Verdict(WRONG_RESULT, f"the code failed on the pool (status {result.status}): {first}")
     if result.stdout != EXPECTED_STDOUT:
         raise Verdict(WRONG_RESULT, f"stdout was {result.stdout!r}, expected {EXPECTED_STDOUT!r}")
-
-
-def _release(client: SessionsClient, identifier: str, report: Report) -> None:
-    client.deadline = time.monotonic() + RELEASE_BUDGET_S
-    try:
-        report.sessionReleased = client.release(identifier)
-    except SessionsError as error:
-        report.sessionReleased = False
-        report.message += f" (the session was not released: {error}; it ends after the pool's cooldown)"
-
-
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
-    started = time.monotonic()
-    from dynamic_sessions.smoke import verify  # not at the top: it builds on this module
-
-    report = Report(passed=False, exitCode=USAGE, message="", apiVersion=args.api_version)
-    progress = Progress(err, quiet=args.json)
-    policy = SmokePolicy(args, progress)
-    client: SessionsClient | None = None
-    identifier = f"smoke-{os.urandom(8).hex()}"
-    reached = released = False
-    try:
-        check_arguments(args)
-        found = from_stack(args.stack) if args.verify else find_endpoint(args.endpoint, args.stack)
-        report.endpointSource = found.source
-        report.containerType = container_type(args.container_type, found)
-        report.apiVersion = api_version(args.api_version, report.containerType)
-        declared = _declaration(found) if args.verify else None
-        try:
-            client = SessionsClient(found.endpoint, api_version=report.apiVersion, retry=policy)
-        except ConfigurationError as bad:
-            raise Verdict(USAGE, f"{found.source}: {bad}") from None
-        report.endpoint = client.endpoint
-        client.deadline = started + args.timeout
-        try:
-            result = run_in_session(client, report.containerType, HELLO[report.containerType], identifier)
-            reached = True
-            _judge(result, report)
-            if declared is not None:
-                report.egressProbe, probed = verify.probe_egress(
-                    client, identifier, report.containerType, verify.probe_target(args), declared
-                )
-        except SessionsError as error:
-            raise _unanswered(error, client, policy, args.emulator_command) from None
-        finally:
-            report.attempts = policy.waits + 1
-        if declared is not None:
-            if not args.keep_session:
-                _release(client, identifier, report)
-            released = True
-            report.message = verify.read_back_and_compare(
-                args, declared, probed, found.source, progress, started + args.timeout, report
-            )
-        else:
-            report.message = "hello-world ran on the pool"
-        report.passed, report.exitCode = True, PASSED
-    except EndpointNotFound as missing:
-        report.exitCode, report.message = USAGE, str(missing)
-    except Verdict as verdict:
-        report.exitCode, report.message = verdict.exit_code, verdict.message
-        reached = reached or verdict.exit_code == WRONG_RESULT
-    finally:
-        progress.done()
-    if client is not None:
-        if reached and not released and not args.keep_session:
-            _release(client, identifier, report)
-        client.close()
-    report.wallMs = round((time.monotonic() - started) * 1000)
-    print_report(report, args.json, out)
-    return report.exitCode
-
-
-def _declaration(found: Found) -> Declaration:
-    declared = from_outputs(found.outputs, found.source)
-    if declared.pool_id is None:
-        raise Verdict(
-            USAGE,
-            f"--verify needs {found.source}'s poolId output to read the pool from Azure Resource Manager; "
-            "run `pulumi up` with this version of the program first",
-        )
-    return declared

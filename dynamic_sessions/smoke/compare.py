@@ -63,10 +63,7 @@ def compare_pool(declared: Declaration, pool: PoolState, result: Comparison) -> 
         check("egress", want, pool.egress, want == pool.egress, ON_OFF[declared.egress_enabled])
     check("lifecycle", declared.lifecycle_type, pool.lifecycle_type,
           _same_text(declared.lifecycle_type, pool.lifecycle_type))  # fmt: skip
-    # A cooldown applies to Timed pools only (and code-interpreter pools are always Timed).
-    if declared.lifecycle_type in (None, "Timed"):
-        check("cooldown", declared.cooldown_seconds, pool.cooldown_seconds)
-    check("max alive", declared.max_alive_seconds, pool.max_alive_seconds)
+    check("cooldown", declared.cooldown_seconds, pool.cooldown_seconds)
     check("max sessions", declared.max_sessions, pool.max_sessions)
     check("ready sessions", declared.ready_sessions, pool.ready_sessions)
     check("endpoint", declared.endpoint, pool.endpoint, _same_text(declared.endpoint, pool.endpoint))

@@ -37,7 +37,6 @@ class Declaration:
     egress_enabled: bool | None = None
     lifecycle_type: str | None = None
     cooldown_seconds: int | None = None
-    max_alive_seconds: int | None = None
     max_sessions: int | None = None
     ready_sessions: int | None = None
     mcp_endpoint: str | None = None
@@ -48,7 +47,7 @@ class Declaration:
 
 
 # Outputs a stack may leave out because the setting is not set: their absence is not "unknown".
-_WHEN_SET = ("readySessions", "maxAliveSeconds", "mcpServerEndpoint")
+_WHEN_SET = ("readySessions", "mcpServerEndpoint")
 
 
 class _Reader:
@@ -118,7 +117,6 @@ def from_outputs(outputs: Mapping[str, Any], source: str) -> Declaration:
         egress_enabled=read.boolean("egressEnabled"),
         lifecycle_type=read.text("lifecycleType"),
         cooldown_seconds=read.integer("cooldownSeconds"),
-        max_alive_seconds=read.integer("maxAliveSeconds"),
         max_sessions=read.integer("maxSessions"),
         ready_sessions=read.integer("readySessions"),
         mcp_endpoint=read.text("mcpServerEndpoint"),

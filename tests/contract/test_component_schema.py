@@ -46,7 +46,6 @@ def test_component_passes_pulumis_component_analyzer():
         "identity",
         "identityLifecycle",
         "lifecycleType",
-        "maxAliveSeconds",
         "mcpServer",
     }
     assert set(component.outputs) == {

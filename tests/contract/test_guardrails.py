@@ -200,83 +200,20 @@ def test_without_the_mcp_server_there_is_no_endpoint_output():
 
     def check(out):
         assert "mcpServerSettings" not in mocks.of_type(POOL_TYPE)[0].inputs["properties"]
-        assert "mcpServerEndpoint" not in out and "maxAliveSeconds" not in out
+        assert "mcpServerEndpoint" not in out
 
     return ready.apply(check)
 
 
-BAD = [
-    ({"protect": "yes"}, "protect=yes is not allowed: true or false"),
-    ({"lock": "Always"}, "lock=Always is not allowed: one of none, CanNotDelete, ReadOnly"),
-    (
-        {"resourceGroupName": "rg."},
-        "resourceGroupName=rg. is not allowed: 1..90 letters, digits, - _ . ( ), not ending in a period",
-    ),
-    ({"existingResourceGroup": "a" * 91}, "existingResourceGroup=" + "a" * 91 + " is not allowed"),
-    (
-        {"resourceGroupName": "a", "existingResourceGroup": "b"},
-        "resourceGroupName and existingResourceGroup are both set",
-    ),
-    (
-        {"identity": json.dumps(["sys"])},
-        "identity[0]=sys is not allowed: 'system', or a user-assigned identity's resource id",
-    ),
-    ({"identity": json.dumps(["system", "system"])}, "identity[1]=system is not allowed: each identity once"),
-    ({"identity": json.dumps("system")}, "identity=system is not allowed: a list of 'system'"),
-    ({"identityLifecycle": "Always"}, "identityLifecycle=Always is not allowed: one of None, Main"),
-    ({"identityLifecycle": "Main"}, "identityLifecycle=Main is not allowed: None while identity is empty"),
-    ({"lifecycleType": "Forever"}, "lifecycleType=Forever is not allowed: one of Timed, OnContainerExit"),
-    (
-        {"lifecycleType": "OnContainerExit", "maxAliveSeconds": "3600"},
-        "lifecycleType=OnContainerExit is not allowed: Timed for containerType=NodeLTS "
-        "(OnContainerExit is for custom-container pools)",
-    ),
-    (
-        {"lifecycleType": "OnContainerExit", "containerType": "Shell", "maxAliveSeconds": "3600"},
-        "lifecycleType=OnContainerExit is not allowed: Timed for containerType=Shell",
-    ),
-    ({"maxAliveSeconds": "3600"}, "maxAliveSeconds=3600 is not allowed: unset with lifecycleType=Timed"),
-    ({"maxAliveSeconds": "0", "lifecycleType": "OnContainerExit"}, "maxAliveSeconds=0 is out of range: 1..86400"),
-    ({"mcpServer": "on"}, "mcpServer=on is not allowed: true or false"),
-    (
-        {"tags": json.dumps({f"k{i}": "v" for i in range(48)})},
-        "at most 50 tags with the defaults managedBy, stack, project",
-    ),
-]
-
-
-@pytest.mark.parametrize(("overrides", "message"), BAD, ids=[m.split("=")[0].split(" ")[0] for _, m in BAD])
-def test_a_bad_value_is_refused_by_name_before_any_resource(overrides, message):
-    config = {**stack_config("dev"), **{f"{PROJECT}:{k}": v for k, v in overrides.items()}}
-    mocks = AzureMocks()
-    with pytest.raises(pulumi.RunError) as raised:
-        run_program(config, mocks=mocks)
-    assert message in str(raised.value)
-    assert mocks.resources == []
-
-
-def test_every_bad_guardrail_is_reported_at_once():
-    config = {**stack_config("dev"), f"{PROJECT}:lock": "x", f"{PROJECT}:protect": "y", f"{PROJECT}:mcpServer": "z"}
-    with pytest.raises(pulumi.RunError) as raised:
-        run_program(config)
-    assert all(key in str(raised.value) for key in ("lock=x", "protect=y", "mcpServer=z"))
-
-
-@pytest.mark.parametrize(
-    ("inputs", "message"),
-    [
-        ({"lock": "Always"}, "lock=Always is not allowed"),
-        ({"identity": ["nope"]}, "identity[0]=nope is not allowed"),
-        (
-            {"container_type": "Shell", "lifecycle_type": "OnContainerExit", "max_alive_seconds": 60},
-            "lifecycleType=OnContainerExit",
-        ),
-    ],
-)
-def test_the_component_given_bad_inputs_directly_refuses_them(inputs, message):
+def test_the_component_given_bad_inputs_directly_refuses_them_before_any_resource():
+    # Each rule for typed inputs: tests/unit/settings/test_input_rules.py. Here: the component runs them first.
     mocks = AzureMocks()
     use_mocks(mocks, "app", "dev")
     with pytest.raises(SettingsError) as raised:
-        SessionPool("pool", {"location": "northcentralus", "pool_name": "apppool", **inputs})  # type: ignore[typeddict-item]
-    assert message in str(raised.value)
+        SessionPool("pool", {"location": "northcentralus", "pool_name": "apppool", "lock": "Always", "identity": ["x"]})
+    assert raised.value.problems == [
+        "lock=Always is not allowed: one of none, CanNotDelete, ReadOnly",
+        "identity[0]=x is not allowed: 'system', or a user-assigned identity's resource id "
+        "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)",
+    ]
     assert mocks.resources == []

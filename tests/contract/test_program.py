@@ -6,10 +6,9 @@ import uuid
 
 import pulumi
 import pytest
-import yaml
 
+from components.checks import default_pool_name
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR
-from components.settings import DEFAULTS, PROJECT_KEYS, default_pool_name
 from tests.pulumi_harness import (
     DEPLOYER,
     POOL_TYPE,
@@ -41,9 +40,9 @@ DOCUMENTED_OUTPUTS = {
     "poolApiVersion",
     "lifecycleType",
 }
-"""Exported by every stack; `readySessions`, `maxAliveSeconds`, `mcpServerEndpoint` and
-`poolIdentityPrincipalId` only when the setting they follow is set."""
-CONDITIONAL_OUTPUTS = {"readySessions", "maxAliveSeconds", "mcpServerEndpoint", "poolIdentityPrincipalId"}
+"""Exported by every stack; `readySessions`, `mcpServerEndpoint` and `poolIdentityPrincipalId` only when the
+setting they follow is set."""
+CONDITIONAL_OUTPUTS = {"readySessions", "mcpServerEndpoint", "poolIdentityPrincipalId"}
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 # The tutorial's pool properties (API 2025-01-01 and later), as ARM's `properties` of the generic resource.
@@ -247,108 +246,17 @@ def test_defaults_alone_give_a_closed_small_pool():
     return exports["poolId"].apply(check)
 
 
-# Settings whose default is "unset": declaring them without a default would make the CLI require them.
-UNSET_BY_DEFAULT = {"poolName", "readySessions", "resourceGroupName", "existingResourceGroup", "maxAliveSeconds"}
-
-
-def test_pulumi_yaml_declares_every_setting_with_the_programs_defaults():
-    text = (ROOT / "Pulumi.yaml").read_text()
-    declared = yaml.safe_load(text)["config"]
-    assert set(declared) == set(PROJECT_KEYS) - UNSET_BY_DEFAULT
-    for key in declared:
-        spec = declared[key]
-        assert spec["type"] in ("string", "integer", "boolean", "array", "object") and spec["description"], key
-        assert spec["default"] == DEFAULTS[key], key
-    assert declared["executors"]["items"] == {"type": "object"}
-    assert declared["identity"]["items"] == {"type": "string"}
-    for key in UNSET_BY_DEFAULT:
-        assert DEFAULTS.get(key) is None
-        assert f"#   {key} " in text, key
-
-
-BAD_SETTINGS = [
-    ({f"{PROJECT}:maxSessions": "601"}, "maxSessions=601 is out of range: 1..600"),
-    ({f"{PROJECT}:maxSessions": "0"}, "maxSessions=0 is out of range: 1..600"),
-    ({f"{PROJECT}:maxSessions": "five"}, "maxSessions=five is not allowed: an integer in 1..600"),
-    ({f"{PROJECT}:cooldownSeconds": "299"}, "cooldownSeconds=299 is out of range: 300..3600"),
-    ({f"{PROJECT}:cooldownSeconds": "3601"}, "cooldownSeconds=3601 is out of range: 300..3600"),
-    ({f"{PROJECT}:readySessions": "6"}, "readySessions=6 is out of range: 0..5 (at most maxSessions=5)"),
-    ({f"{PROJECT}:grantContributor": "sure"}, "grantContributor=sure is not allowed: true or false"),
-    (
-        {f"{PROJECT}:maxsessions": "10"},
-        f"{PROJECT}:maxsessions is not a known setting: did you mean {PROJECT}:maxSessions?",
-    ),
-    ({f"{PROJECT}:egress": "true"}, f"{PROJECT}:egress is not a known setting: did you mean {PROJECT}:egressEnabled?"),
-    ({f"{PROJECT}:colour": "blue"}, f"{PROJECT}:colour is not a known setting: it is not a setting of this project"),
-    ({f"{PROJECT}:egressEnabled": "yes"}, "egressEnabled=yes is not allowed: true or false"),
-    ({f"{PROJECT}:grantDeployer": "1"}, "grantDeployer=1 is not allowed: true or false"),
-    ({f"{PROJECT}:containerType": "Bash"}, "containerType=Bash is not allowed: one of NodeLTS, PythonLTS, Shell"),
-    ({f"{PROJECT}:poolName": "My-Pool"}, "poolName=My-Pool is not allowed"),
-    ({f"{PROJECT}:poolName": "ab"}, "poolName=ab is not allowed"),
-    ({f"{PROJECT}:poolName": "a" * 33}, "poolName=" + "a" * 33),
-    (
-        {f"{PROJECT}:deployerPrincipalType": "Group"},
-        "deployerPrincipalType=Group is not allowed: one of auto, User, ServicePrincipal",
-    ),
-    ({f"{PROJECT}:executors": executor_entries("not-a-guid")}, "executors[0].principalId=not-a-guid is not allowed"),
-    (
-        {f"{PROJECT}:executors": executor_entries("8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80", kind="Robot")},
-        "executors[0].principalType=Robot is not allowed: one of User, Group, ServicePrincipal",
-    ),
-    (
-        {
-            f"{PROJECT}:executors": executor_entries(
-                "8f3c2a51-6b1e-4d9a-9c7e-2a4b5d6e7f80", "8F3C2A51-6B1E-4D9A-9C7E-2A4B5D6E7F80"
-            )
-        },
-        "executors[1].principalId=8F3C2A51-6B1E-4D9A-9C7E-2A4B5D6E7F80 is not allowed: each principal once",
-    ),
-    ({f"{PROJECT}:executors": json.dumps({"principalId": "x"})}, "executors="),
-    ({f"{PROJECT}:executors": "[not json"}, "executors=[not json is not allowed"),
-    ({f"{PROJECT}:tags": json.dumps(["a"])}, 'tags=["a"] is not allowed: a map'),
-    ({f"{PROJECT}:tags": json.dumps({"a/b": "x"})}, "tags.a/b=a/b is not allowed"),
-    ({f"{PROJECT}:tags": json.dumps({f"k{i}": "v" for i in range(51)})}, "tags=<51 tags> is not allowed: at most 50"),
-    ({f"{PROJECT}:tags": json.dumps({"k": "v" * 257})}, "is not allowed: a string of at most 256 characters"),
-    ({f"{PROJECT}:tags": json.dumps({"k" * 513: "v"})}, "is not allowed: a key of 1..512 characters"),
-    ({f"{PROJECT}:tags": json.dumps({"costCenter": 42})}, "tags.costCenter=42 is not allowed: a string"),
-    ({f"{PROJECT}:readySessions": "-1"}, "readySessions=-1 is out of range: 0..5 (at most maxSessions=5)"),
-    ({f"{PROJECT}:cooldownSeconds": "5m"}, "cooldownSeconds=5m is not allowed: an integer in 300..3600"),
-    ({f"{PROJECT}:poolName": ""}, 'poolName="" is not allowed: 3..32 lowercase letters and digits'),
-    ({"azure-native:location": None}, "azure-native:location is not set"),
-    ({"azure-native:location": "North Central US"}, "azure-native:location=North Central US is not allowed"),
-]
-
-
-@pytest.mark.parametrize("override,message", BAD_SETTINGS, ids=[m.split(" ")[0] for _, m in BAD_SETTINGS])
-def test_bad_setting_is_rejected_by_name_before_any_resource(override, message):
-    config = {k: v for k, v in {**stack_config("dev"), **override}.items() if v is not None}
+def test_bad_settings_are_refused_together_by_name_before_any_resource():
+    # Each rule and its message: tests/unit/settings. Here: the program hands the stack's config to them.
+    config = {**stack_config("dev"), f"{PROJECT}:maxSessions": "0", f"{PROJECT}:cooldownSeconds": "10"}
     mocks = AzureMocks()
     with pytest.raises(pulumi.RunError) as raised:
         run_program(config, mocks=mocks)
-    assert message in str(raised.value)
+    assert str(raised.value) == (
+        "invalid stack configuration:\n  maxSessions=0 is out of range: 1..600\n"
+        "  cooldownSeconds=10 is out of range: 300..3600"
+    )
     assert mocks.resources == []
-
-
-def test_all_bad_settings_are_reported_together():
-    config = {**stack_config("dev"), f"{PROJECT}:maxSessions": "0", f"{PROJECT}:cooldownSeconds": "10"}
-    with pytest.raises(pulumi.RunError) as raised:
-        run_program(config)
-    assert "maxSessions=0" in str(raised.value) and "cooldownSeconds=10" in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    "project,stack",
-    [("dynamic-sessions", "dev"), ("dynamic-sessions", "Prod_EU-2"), ("9lives", "x"), ("p" * 40, "staging")],
-)
-def test_derived_pool_names_are_valid_azure_names(project, stack):
-    from components.settings import POOL_NAME_PATTERN
-
-    name = default_pool_name(project, stack)
-    assert POOL_NAME_PATTERN.match(name), name
-
-
-def test_long_derived_names_stay_distinct_per_stack():
-    assert default_pool_name("p" * 40, "staging") != default_pool_name("p" * 40, "staging2")
 
 
 def test_a_typo_is_refused_instead_of_leaving_the_default():
@@ -365,35 +273,6 @@ def test_keys_of_other_namespaces_are_left_alone():
     config = {**stack_config("dev"), "azure-native:subscriptionId": SUBSCRIPTION, "other-app:anything": "x"}
     _, exports, _ = run_program(config)
     assert "poolId" in exports
-
-
-@pytest.mark.parametrize(
-    "overrides,expected",
-    [
-        # maxSessions itself invalid: readySessions is judged against maxSessions' own ceiling and says so.
-        (
-            {"maxSessions": "601", "readySessions": "700"},
-            [
-                "maxSessions=601 is out of range: 1..600",
-                "readySessions=700 is out of range: 0..600 (at most maxSessions, which is itself invalid: 601)",
-            ],
-        ),
-        # Under that ceiling nothing can be said about readySessions until maxSessions is fixed.
-        ({"maxSessions": "601", "readySessions": "20"}, ["maxSessions=601 is out of range: 1..600"]),
-        ({"maxSessions": "many", "readySessions": "20"}, ["maxSessions=many is not allowed: an integer in 1..600"]),
-        # A valid maxSessions is the bound quoted.
-        (
-            {"maxSessions": "10", "readySessions": "11"},
-            ["readySessions=11 is out of range: 0..10 (at most maxSessions=10)"],
-        ),
-    ],
-)
-def test_a_range_bound_by_another_key_never_quotes_an_invalid_bound(overrides, expected):
-    config = {**stack_config("dev"), **{f"{PROJECT}:{k}": v for k, v in overrides.items()}}
-    with pytest.raises(pulumi.RunError) as raised:
-        run_program(config)
-    problems = [line.strip() for line in str(raised.value).splitlines()[1:]]
-    assert problems == expected
 
 
 @pulumi.runtime.test
@@ -439,17 +318,3 @@ def _docs_table_keys(heading: str) -> set[str]:
 
 def test_docs_outputs_table_lists_exactly_the_exports():
     assert _docs_table_keys("### Outputs") == DOCUMENTED_OUTPUTS | CONDITIONAL_OUTPUTS
-
-
-def test_docs_settings_table_lists_exactly_the_settings():
-    assert _docs_table_keys("## Settings") == {*PROJECT_KEYS, "azure-native:location"}
-
-
-def test_unknown_keys_are_recognised_in_either_form_the_cli_uses():
-    from components.settings import unknown_keys
-
-    assert unknown_keys([f"{PROJECT}:maxSessions", f"{PROJECT}:config:maxSessions", "azure-native:location"]) == []
-    (problem,) = unknown_keys([f"{PROJECT}:config:cooldown"])
-    assert problem.startswith(
-        f"{PROJECT}:config:cooldown is not a known setting: did you mean {PROJECT}:cooldownSeconds?"
-    )

@@ -554,21 +554,13 @@ def test_no_credential_for_resource_manager_is_one_line_naming_its_scope(tmp_pat
     [
         ({}, {"location": "West Europe"}, "location: declared West Europe, Azure has northcentralus"),
         (
-            {"dynamicPoolConfiguration": {"lifecycleConfiguration": {"lifecycleType": "OnContainerExit",
-                                                                     "maxAlivePeriodInSeconds": 600}}},
-            {"lifecycleType": "OnContainerExit", "maxAliveSeconds": 1200},
-            "max alive: declared 1200, Azure has 600",
-        ),
-        (
             {"mcpServerSettings": {"isMcpServerEnabled": True, "mcpServerEndpoint": "https://a.example/mcp"}},
             {"mcpServerEndpoint": "https://b.example/mcp"},
             "mcp endpoint: declared https://b.example/mcp, Azure has https://a.example/mcp",
         ),
     ],
 )  # fmt: skip
-def test_location_max_alive_and_mcp_endpoint_are_compared_too(
-    capsys, monkeypatch, tmp_path, emulator, held, declared, expected
-):
+def test_location_and_mcp_endpoint_are_compared_too(capsys, monkeypatch, tmp_path, emulator, held, declared, expected):
     with ArmStandIn(POOL, pool_properties(emulator.url, **held), granted()) as arm:
         code, report, _ = verify(capsys, monkeypatch, tmp_path, outputs(emulator.url, **declared), arm)
     assert code == 5 and [d["message"] for d in report["differences"]] == [expected]
