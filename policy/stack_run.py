@@ -129,15 +129,16 @@ class _Recorder(mocks.MockMonitor):
         return response
 
 
-def registrations(stack: str) -> list[Subject]:
-    """Runs the program for `stack` under the mock runtime; returns every resource it registered, in order.
+def registrations(stack: str, overrides: dict[str, str] | None = None) -> list[Subject]:
+    """Runs the program for `stack` under the mock runtime, its config with `overrides` (full keys, string values
+    as the CLI gives them) on top; returns every resource it registered, in order.
 
     Raises ProgramError with the program's message when it refuses the config."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # the program imports the components beside it
     recorder = _Recorder(StandInAzure())
     pulumi.runtime.set_mocks(recorder.mocks, project=project_name(), stack=stack, preview=False, monitor=recorder)
-    pulumi.runtime.set_all_config(stack_config(stack))
+    pulumi.runtime.set_all_config({**stack_config(stack), **(overrides or {})})
 
     @pulumi.runtime.test
     def run() -> None:

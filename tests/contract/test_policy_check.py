@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from policy import rules
+from policy.check import evaluate, read_pack_config
 from policy.regions import SESSION_REGIONS
 from policy.rules import RULES
-from policy.stack_run import committed_stacks
+from policy.stack_run import ProgramError, committed_stacks, registrations
 from tests.pulumi_harness import ROOT
 
 DOC = ROOT / "docs" / "policy.md"
@@ -142,3 +143,27 @@ def test_the_pull_request_workflow_checks_every_committed_stack():
     assert step["run"] == '.venv/bin/python -m policy check --stack "$STACK"'
     assert step["env"] == {"STACK": "${{ matrix.stack }}"}
     assert "make install" in [s.get("run") for s in job["steps"]]
+
+
+NAMESPACE = "dynamic-sessions"
+THROUGH_THE_COMPONENT = [
+    ("prod", {f"{NAMESPACE}:egressEnabled": "true"}, {rules.EGRESS_ID}),
+    ("dev", {f"{NAMESPACE}:identity": '["system"]', f"{NAMESPACE}:identityLifecycle": "Main"}, {rules.IDENTITY_ID}),
+    ("prod", {f"{NAMESPACE}:maxSessions": "600"}, {rules.MAX_SESSIONS_ID}),
+    ("dev", {"azure-native:location": "chinaeast2"}, {rules.REGION_ID}),
+    ("dev", {f"{NAMESPACE}:grantContributor": "true"}, {rules.CONTRIBUTOR_ID}),
+    ("prod", {f"{NAMESPACE}:protect": "false"}, {rules.PRODUCTION_ID}),
+    ("prod", {f"{NAMESPACE}:lock": "none"}, {rules.PRODUCTION_ID}),
+    ("dev", {f"{NAMESPACE}:grantDeployer": "false"}, {rules.EXECUTOR_PRESENT_ID}),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides", "expected"), THROUGH_THE_COMPONENT)
+def test_a_stack_setting_that_breaks_a_rule_through_the_component_is_reported(stack, overrides, expected):
+    subjects = registrations(stack, overrides)
+    assert {f.rule for f in evaluate(subjects, stack, read_pack_config(None))} == expected
+
+
+def test_a_stack_config_the_program_refuses_is_a_program_error():
+    with pytest.raises(ProgramError, match="maxSessions"):
+        registrations("dev", {f"{NAMESPACE}:maxSessions": "0"})

@@ -92,3 +92,12 @@ def test_a_missing_stack_flag_is_a_usage_error():
     with pytest.raises(SystemExit) as exited:
         check.main(["check"], out=io.StringIO())
     assert exited.value.code == 2
+
+
+def test_a_stack_config_the_program_refuses_exits_2_with_its_message(monkeypatch, capsys):
+    def refuse(stack: str) -> list:
+        raise check.ProgramError("dynamic-sessions:maxSessions=0 is not allowed: 1..600")
+
+    monkeypatch.setattr(check, "registrations", refuse)
+    assert check.main(["check", "--stack", "dev"], out=io.StringIO()) == 2
+    assert "maxSessions=0 is not allowed" in capsys.readouterr().err
