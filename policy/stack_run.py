@@ -6,6 +6,7 @@ subscription, the pool's endpoint, and a deploying user. Each registration is ke
 a policy: type, name, URN, inputs, `protect` and the property dependencies.
 """
 
+import asyncio
 import base64
 import json
 import runpy
@@ -106,6 +107,17 @@ class StandInAzure(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the stand-in for Azure does not answer {args.token}")
 
 
+_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+def _use_own_event_loop() -> None:
+    """Makes this module's event loop the thread's current one: the mock runtime creates its futures on the
+    current loop, and a caller (a test, an app) may have left none set."""
+    if not _LOOPS or _LOOPS[0].is_closed():
+        _LOOPS[:] = [asyncio.new_event_loop()]
+    asyncio.set_event_loop(_LOOPS[0])
+
+
 class _Recorder(mocks.MockMonitor):
     """The mock engine, keeping each registration as a policy would see it."""
 
@@ -136,6 +148,7 @@ def registrations(stack: str, overrides: dict[str, str] | None = None) -> list[S
     Raises ProgramError with the program's message when it refuses the config."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # the program imports the components beside it
+    _use_own_event_loop()
     recorder = _Recorder(StandInAzure())
     pulumi.runtime.set_mocks(recorder.mocks, project=project_name(), stack=stack, preview=False, monitor=recorder)
     pulumi.runtime.set_all_config({**stack_config(stack), **(overrides or {})})
