@@ -79,6 +79,17 @@ def test_bad_usage_exits_2_naming_the_flag(args, named):
     assert result.returncode == 2 and named in result.stderr and result.stdout == ""
 
 
+def _shown(default: object) -> str:
+    """How the docs' table writes a default: the region list by its section, other lists as JSON."""
+    if default == list(SESSION_REGIONS):
+        return "the 36 regions in [Regions](deploy.md#regions)"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, int):
+        return str(default)
+    return f"`{default}`" if isinstance(default, str) else f"`{json.dumps(default)}`"
+
+
 def test_the_docs_list_every_rule_with_its_level_settings_and_what_it_protects_against():
     text = DOC.read_text()
     table = text.split("<!-- policy-rules:begin -->")[1].split("<!-- policy-rules:end -->")[0]
@@ -87,6 +98,8 @@ def test_the_docs_list_every_rule_with_its_level_settings_and_what_it_protects_a
     for row, rule in zip(rows, RULES, strict=True):
         assert row[1] == rule.enforcement
         assert re.findall(r"`(\w+)` \(", row[2]) == list(rule.config)
+        for key, default in rule.settings().items():
+            assert f"`{key}` ({_shown(default)})" in row[2], (rule.id, key)
         assert row[3].rstrip(" |") == rule.protects
     for command in (
         "pulumi preview --policy-pack policy",
