@@ -85,8 +85,13 @@ def typed_api_version(resource_type: str) -> str | None:
 
 
 def is_generic_pool(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A generic resource of `Microsoft.App/sessionPools`: by its inputs (what a resource policy sees), or by ARM's
+    `type` in its outputs (what a stack policy sees once the resource exists)."""
     if resource_type != GENERIC_RESOURCE:
         return False
+    arm_type = lookup(props, "type")
+    if isinstance(arm_type, str) and arm_type.lower() == f"{POOL_NAMESPACE}/{POOL_RESOURCE_TYPE}":
+        return True
     namespace, kind = lookup(props, "resourceProviderNamespace"), lookup(props, "resourceType")
     return (
         isinstance(namespace, str)
@@ -103,13 +108,20 @@ def pool_of(resource_type: str, props: Mapping[str, Any]) -> Pool | None:
     if version is not None:
         return Pool(api_version=version, prefix="", props=props)
     if is_generic_pool(resource_type, props):
-        return Pool(api_version=lookup(props, "apiVersion"), prefix="properties.", props=props)
+        version = lookup(props, "apiVersion")
+        return Pool(
+            api_version=lookup(props, "azureApiVersion") if version is None else version,
+            prefix="properties.",
+            props=props,
+        )
     return None
 
 
 def pool_name(resource_type: str, props: Mapping[str, Any]) -> Any:
-    """The pool's Azure name: `resourceName` of the generic resource, `sessionPoolName` of the typed one."""
-    return lookup(props, "resourceName" if resource_type == GENERIC_RESOURCE else "sessionPoolName")
+    """The pool's Azure name: `resourceName` of the generic resource, `sessionPoolName` of the typed one, or ARM's
+    `name` in the outputs."""
+    name = lookup(props, "resourceName" if resource_type == GENERIC_RESOURCE else "sessionPoolName")
+    return lookup(props, "name") if name is None else name
 
 
 def role_guid(props: Mapping[str, Any]) -> Any:

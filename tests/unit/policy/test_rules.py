@@ -299,3 +299,19 @@ def test_every_rule_has_an_id_a_description_a_level_and_documented_settings():
         assert rule.id.startswith("azurenative-") and rule.description and rule.protects
         assert rule.enforcement in (rules.MANDATORY, rules.ADVISORY)
         assert rule.config and all("default" in spec and spec["description"] for spec in rule.config.values())
+
+
+def test_a_pool_as_its_outputs_show_it_to_a_stack_policy_is_recognised():
+    # Once created, the engine hands stack policies a resource's outputs: ARM's type and name, not the inputs.
+    outputs = {
+        "type": "Microsoft.App/sessionPools",
+        "name": "pool1",
+        "location": "westus2",
+        "azureApiVersion": "2025-10-02-preview",
+        "properties": {"sessionNetworkConfiguration": {"status": "EgressDisabled"}},
+    }
+    pool = Subject(GENERIC_RESOURCE, "pool", outputs, urn="urn:pool")
+    assert found_in_stack(rules.EXECUTOR_PRESENT_ID, [pool]) == [("pool", "Session Executor grants", 0)]
+    assert found_in_stack(rules.EXECUTOR_PRESENT_ID, [pool, grant()]) == []  # its id ends in the pool's name
+    assert found_in_stack(rules.PRODUCTION_ID, [pool, lock()], "prod") == [("pool", "protect", False)]
+    assert found(rules.API_VERSION_ID, pool, minimumApiVersion="2026-01-01") != []
