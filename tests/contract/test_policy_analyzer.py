@@ -8,10 +8,12 @@ The resources fed are what this project's program registers for each committed s
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -105,18 +107,18 @@ def engine_address() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def start_pack(engine_address) -> Iterator[Callable[[str], Analyzer]]:
-    """Starts the pack for a stack (once per stack), as the language host does: the stack, project and dry-run flag
-    in its environment, the pack's directory as its working directory; reads the port it prints."""
-    running: dict[str, tuple[subprocess.Popen, grpc.Channel]] = {}
+def start_pack(engine_address) -> Iterator[Callable[..., Analyzer]]:
+    """Starts the pack for a stack (once per stack and directory), as the language host does: the stack, project
+    and dry-run flag in its environment, the pack's directory as its working directory; reads the port it prints."""
+    running: dict[tuple[str, Path], tuple[subprocess.Popen, grpc.Channel]] = {}
 
-    def start(stack: str) -> Analyzer:
-        if stack not in running:
+    def start(stack: str, pack_dir: Path = PACK_DIR) -> Analyzer:
+        if (stack, pack_dir) not in running:
             env = {**os.environ, "PULUMI_PROJECT": "dynamic-sessions", "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
             env["PULUMI_ORGANIZATION"] = "organization"
             process = subprocess.Popen(
-                [sys.executable, "-u", "-m", "pulumi.policy", engine_address, str(PACK_DIR)],
-                cwd=PACK_DIR,
+                [sys.executable, "-u", "-m", "pulumi.policy", engine_address, str(pack_dir)],
+                cwd=pack_dir,
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -128,8 +130,8 @@ def start_pack(engine_address) -> Iterator[Callable[[str], Analyzer]]:
                 process.kill()
                 _, stderr = process.communicate(timeout=30)
                 pytest.fail(f"the pack printed {line!r} instead of its port; stderr:\n{stderr}")
-            running[stack] = (process, grpc.insecure_channel(f"127.0.0.1:{int(line)}"))
-        analyzer = Analyzer(running[stack][1])
+            running[stack, pack_dir] = (process, grpc.insecure_channel(f"127.0.0.1:{int(line)}"))
+        analyzer = Analyzer(running[stack, pack_dir][1])
         analyzer.configure()
         return analyzer
 
@@ -305,3 +307,16 @@ def test_a_preview_with_a_scope_not_known_yet_reports_nothing(start_pack, stack_
     grant = _grant(stack_resources["dev"])
     unknown = Subject(grant.type, grant.name, {**grant.props, "scope": UNKNOWN_STRING_VALUE}, urn=grant.urn)
     assert [(d.policyName, d.message) for d in start_pack("dev").analyze(unknown)] == []
+
+
+def test_the_pack_as_published_runs_from_its_own_directory_alone(start_pack, stack_resources, tmp_path):
+    # `pulumi policy publish` uploads the directory with links followed (roles.py becomes a copy of
+    # components/roles.py); Pulumi Cloud unpacks it under a directory named after the version, far from this
+    # repository.
+    published = tmp_path / "dynamic-sessions-pools" / "0.1.0"
+    shutil.copytree(PACK_DIR, published, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+    assert not (published / "roles.py").is_symlink()
+    analyzer = start_pack("prod", published)
+    assert [p.name for p in analyzer.info.policies] == [rule.id for rule in RULES]
+    subjects = [s for s in stack_resources["prod"] if s.type != LOCK_BY_SCOPE]
+    assert {d.policyName for d in analyzer.all_diagnostics(subjects)} == {rules.PRODUCTION_ID}
