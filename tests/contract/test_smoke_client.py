@@ -250,7 +250,7 @@ def test_a_deadline_bounds_a_request_that_hangs():
 
 
 def test_an_execution_given_a_longer_timeout_than_the_clients_is_waited_for(monkeypatch):
-    monkeypatch.setattr("dynamic_sessions.client.client.READ_MARGIN_S", 0.2)
+    monkeypatch.setattr("dynamic_sessions.client.flows.READ_MARGIN_S", 0.2)
     # Both answers come later than the client's own wait (1 s + 0.2 s); the second well within 3 s + 0.2 s.
     slower, slow = dataclasses.replace(legacy_ok(), delay_s=2), dataclasses.replace(legacy_ok(), delay_s=1.5)
     with (
@@ -346,7 +346,7 @@ def test_local_token_has_the_pools_audience_and_a_future_expiry():
 def test_loopback_http_endpoint_gets_a_local_token_without_azure():
     with FaultServer(legacy_ok()) as server, SessionsClient(server.url) as client:
         client.execute(HELLO, identifier="test")
-        assert isinstance(client.tokens, LocalToken)
+        assert isinstance(client.tokens.provider, LocalToken)
     assert server.requests[0].headers["authorization"].startswith("Bearer ey")
 
 
