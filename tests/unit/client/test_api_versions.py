@@ -9,7 +9,7 @@ from dynamic_sessions.client.errors import ConfigurationError
 
 def test_versions_are_listed_oldest_first_once_each():
     versions = [entry.version for entry in api_versions.DATA_PLANE]
-    assert versions == sorted(set(versions)) and api_versions.DEFAULT_API_VERSION == versions[0]
+    assert versions == sorted(set(versions)) and versions[0] == api_versions.DEFAULT_API_VERSION
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_the_contracts_are_typed_values_with_their_routes():
 
 
 def test_an_unknown_version_is_refused_naming_the_supported_ones():
-    with pytest.raises(ConfigurationError, match="'2030-01-01' is not supported; use one of: 2024-02-02-preview"):
+    with pytest.raises(ConfigurationError, match=r"'2030-01-01' is not supported; use one of: 2024-02-02-preview"):
         contract_for("2030-01-01")
 
 
@@ -45,7 +45,7 @@ def test_the_client_the_smoke_and_the_arm_reader_read_the_same_list():
     from dynamic_sessions.smoke import check
 
     assert versions.SUPPORTED_API_VERSIONS is api_versions.SUPPORTED_API_VERSIONS
-    assert check.SHELL_API_VERSION == api_versions.SHELL_API_VERSIONS[0]
+    assert api_versions.SHELL_API_VERSIONS[0] == check.SHELL_API_VERSION
     assert arm.POOL_API_VERSION == api_versions.POOL_API_VERSION
 
 

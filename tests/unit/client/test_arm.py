@@ -105,7 +105,7 @@ def test_arm_failures_are_arm_errors_with_code_cause_and_correlation_id(reply, k
     ("failure", "kind"), [(httpx.ConnectError("refused"), ArmConnectFailed), (httpx.ReadError("reset"), ArmUnreachable)]
 )
 def test_no_answer_from_arm_says_resource_manager(failure, kind):
-    with reader(MockPool(failure)) as arm, pytest.raises(kind, match="Azure Resource Manager at https://management"):
+    with reader(MockPool(failure)) as arm, pytest.raises(kind, match=r"Azure Resource Manager at https://management"):
         arm.get_pool(POOL)
 
 
@@ -115,7 +115,7 @@ def test_a_refused_connection_to_arm_is_still_a_connect_failed():
 
 
 def test_an_answer_that_is_not_a_json_object_is_unexpected():
-    with reader(MockPool(Reply(body=[1, 2]))) as arm, pytest.raises(UnexpectedResponse, match="without a JSON"):
+    with reader(MockPool(Reply(body=[1, 2]))) as arm, pytest.raises(UnexpectedResponse, match=r"without a JSON"):
         arm.get_pool(POOL)
 
 
@@ -132,7 +132,7 @@ def test_the_credentials_token_is_asked_for_the_clouds_resource_manager():
 
 
 def test_the_reader_refuses_an_async_credential_when_it_is_made():
-    with pytest.raises(ConfigurationError, match="AsyncStandInCredential.*asynchronous"):
+    with pytest.raises(ConfigurationError, match=r"AsyncStandInCredential.*asynchronous"):
         ArmReader(ARM, credential=AsyncStandInCredential())
 
 
@@ -183,5 +183,36 @@ def test_a_403_on_the_mcp_key_names_the_action_and_never_the_token():
 
 
 def test_the_mcp_key_fetch_refuses_an_async_credential():
-    with pytest.raises(ConfigurationError, match="asynchronous"):
+    with pytest.raises(ConfigurationError, match=r"asynchronous"):
         PoolMcpCredentials(POOL, AsyncStandInCredential())
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://management.azure.com", "ftp://x", "https://management.azure.com/x", "https://management.azure.com?a=1"],
+)
+def test_bad_endpoints_are_refused_naming_the_flag(endpoint):
+    with pytest.raises(ConfigurationError, match=r"--arm-endpoint"):
+        ArmReader(endpoint, token_provider=FixedToken())
+
+
+@pytest.mark.parametrize("bad", ["devpool", "/subscriptions/", "/subscriptions/x/../y", "/subscriptions/x?y=1"])
+def test_a_pool_id_that_is_not_an_arm_id_is_refused_before_any_request(bad):
+    pool = MockPool()
+    with reader(pool) as arm, pytest.raises(ConfigurationError, match=r"is not an ARM resource id"):
+        arm.get_pool(bad)
+    assert pool.requests == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "scope"),
+    [
+        ("https://management.azure.com", "https://management.azure.com/.default"),
+        ("https://management.chinacloudapi.cn/", "https://management.chinacloudapi.cn/.default"),
+    ],
+)
+def test_the_token_is_asked_for_each_clouds_resource_manager(endpoint, scope):
+    credential = StandInCredential()
+    with ArmReader(endpoint, credential=credential) as arm:
+        assert arm.tokens.token() == "entra-token-1"
+    assert credential.scopes == [(scope,)]

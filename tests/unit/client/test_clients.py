@@ -108,7 +108,7 @@ def test_a_refused_connection_on_loopback_says_how_to_start_the_emulator(asynchr
 @BOTH
 def test_html_instead_of_json_is_an_unexpected_response(asynchronous):
     pool = MockPool(Reply(body="<html>gateway</html>", headers={"content-type": "text/html"}))
-    with pytest.raises(UnexpectedResponse, match="not JSON"):
+    with pytest.raises(UnexpectedResponse, match=r"not JSON"):
         pool.run(asynchronous, "execute", HELLO, "s")
 
 
@@ -164,7 +164,7 @@ def test_release_and_missing_things_are_false_or_none_on_a_404(asynchronous):
 @BOTH
 def test_run_command_needs_a_shell_version_and_sends_nothing_before(asynchronous):
     pool = MockPool(RELEASED)
-    with pytest.raises(NotSupported, match="run_command needs api version 2025-02-02-preview or 2025-10-02-preview"):
+    with pytest.raises(NotSupported, match=r"run_command needs api version 2025-02-02-preview or 2025-10-02-preview"):
         pool.run(asynchronous, "run_command", "ls", "s")
     assert pool.requests == []
 
@@ -278,7 +278,7 @@ def test_the_sync_client_refuses_an_async_credential_when_it_is_made():
 @BOTH
 def test_a_value_that_is_no_credential_is_refused_when_the_client_is_made(asynchronous):
     kind = AsyncSessionsClient if asynchronous else SessionsClient
-    with pytest.raises(ConfigurationError, match="credential builtins.str has no get_token method"):
+    with pytest.raises(ConfigurationError, match=r"credential builtins.str has no get_token method"):
         kind(URL, credential="my-token")
 
 
@@ -344,7 +344,7 @@ def test_a_plain_http_loopback_client_mints_its_own_token_without_azure(monkeypa
 def test_an_https_client_without_azure_identity_says_which_extra_brings_it(asynchronous, monkeypatch):
     monkeypatch.setattr(tokens, "_installed", lambda module: False)
     kind = AsyncSessionsClient if asynchronous else SessionsClient
-    with pytest.raises(MissingExtra, match="azure-identity.*'client' extra"):
+    with pytest.raises(MissingExtra, match=r"azure-identity.*'client' extra"):
         kind(URL)
 
 
@@ -427,3 +427,23 @@ def test_only_https_endpoints_load_the_ca_bundle(monkeypatch):
     assert loaded == []
     SessionsClient("https://pool.example.com", token_provider=FixedToken()).close()
     assert len(loaded) == 1
+
+
+@BOTH
+def test_a_live_services_result_key_is_read_as_the_execution_result(asynchronous):
+    reply = legacy_ok(key="result")
+    reply.body["properties"]["result"] = 42
+    assert MockPool(reply).run(asynchronous, "execute", "41+1", "s").execution_result == 42
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("version", "reply", "status"),
+    [
+        ("2024-02-02-preview", legacy_ok(stdout="", status="Failure"), "Failure"),
+        (LATEST, executions_ok(stdout="", status="Failed"), "Failed"),
+    ],
+)
+def test_failed_code_is_a_result_not_an_exception(asynchronous, version, reply, status):
+    result = MockPool(reply).run(asynchronous, "execute", "x", "s", api_version=version)
+    assert not result.succeeded and result.status == status and result.stderr

@@ -19,7 +19,7 @@ LATEST = "2025-10-02-preview"
 LEGACY = "2024-02-02-preview"
 
 
-def first_request(flow: Any, token: str = "tok") -> httpx.Request:
+def first_request(flow: Any, token: str = "tok") -> httpx.Request:  # noqa: S107 (a stand-in)
     """Steps `flow` through its token step to its first request."""
     assert isinstance(next(flow), NeedToken)
     request = flow.send(token)
@@ -42,6 +42,7 @@ def test_the_token_step_comes_before_any_request_and_its_answer_is_the_bearer():
     flow = Flows(URL).execute_flow(HELLO, "s-1")
     assert next(flow) is TOKEN
     request = flow.send("secret-token")
+    assert isinstance(request, httpx.Request)
     assert request.headers["authorization"] == "Bearer secret-token"
     assert request.headers["user-agent"] == USER_AGENT
 
@@ -83,6 +84,7 @@ def test_a_running_execution_is_paused_then_polled_at_its_id_until_it_ends():
     assert pause == Pause(POLL_INTERVAL_S)
     assert flow.send(None) is TOKEN
     poll = flow.send("tok")
+    assert isinstance(poll, httpx.Request)
     assert (poll.method, poll.url.path) == ("GET", "/executions/exec-1")
     result = finish(flow, answer(poll, body=executions_ok().body))
     assert result.succeeded
@@ -110,7 +112,7 @@ def test_a_deadline_cuts_every_timeout_of_a_request():
 def test_an_execution_timeout_outside_azures_range_is_refused_before_any_step(timeout_s):
     with pytest.raises(ConfigurationError, match=rf"timeout_s={timeout_s} is not allowed: 1\.\.220"):
         next(Flows(URL).execute_flow(HELLO, "s", timeout_s))
-    with pytest.raises(ConfigurationError, match="execution_timeout_s"):
+    with pytest.raises(ConfigurationError, match=r"execution_timeout_s"):
         Flows(URL, execution_timeout_s=timeout_s)
 
 
@@ -156,7 +158,7 @@ def test_list_sessions_refuses_a_next_link_to_another_host_before_the_token_goes
     flow = Flows(URL, api_version=LATEST).list_sessions_flow()
     request = first_request(flow)
     page = {"sessions": [], "nextLink": "https://elsewhere.example.com/steal"}
-    with pytest.raises(UnexpectedResponse, match="elsewhere.example.com"):
+    with pytest.raises(UnexpectedResponse, match=r"elsewhere.example.com"):
         flow.send(answer(request, body=page))
 
 
@@ -182,7 +184,7 @@ def test_a_missing_file_is_not_found_naming_it_and_its_session():
 
     flow = Flows(URL).download_file_flow("user-42", "report.csv")
     request = first_request(flow)
-    with pytest.raises(NotFound, match="file 'report.csv' in /mnt/data of session 'user-42' does not exist"):
+    with pytest.raises(NotFound, match=r"file 'report.csv' in /mnt/data of session 'user-42' does not exist"):
         flow.send(answer(request, 404, body={"error": {"message": "no file"}}))
 
 
@@ -239,7 +241,7 @@ def test_bad_endpoints_are_refused_by_name(endpoint, message):
 
 
 def test_an_unknown_api_version_lists_the_supported_ones():
-    with pytest.raises(ConfigurationError, match="2099-01-01.*use one of: 2024-02-02-preview"):
+    with pytest.raises(ConfigurationError, match=r"2099-01-01.*use one of: 2024-02-02-preview"):
         Flows(URL, api_version="2099-01-01")
 
 

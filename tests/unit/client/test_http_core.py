@@ -67,6 +67,7 @@ def test_each_status_of_resource_manager_is_an_arm_error_still_caught_as_before(
     )
     assert type(error) is kind
     assert isinstance(error, caught_as) and isinstance(error, errors.ArmError)
+    assert isinstance(error, errors.DataPlaneError)
     assert (error.error_code, error.trace_id) == ("AuthorizationFailed", "corr-1")
 
 
@@ -154,7 +155,7 @@ def test_bounded_sets_the_limits_or_cuts_them_to_the_deadline():
 
 
 def test_the_user_agent_names_the_package_and_httpx():
-    assert core.USER_AGENT == f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__version__}"
+    assert f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__version__}" == core.USER_AGENT
 
 
 def test_the_plain_http_context_trusts_no_one_and_https_uses_the_bundle():
@@ -201,5 +202,5 @@ def test_json_of_a_successful_answer_and_the_error_of_a_failed_one():
     assert core.json_of(answer(200, {"a": 1})) == {"a": 1}
     with pytest.raises(errors.Throttled):
         core.json_of(answer(429, {}))
-    with pytest.raises(errors.UnexpectedResponse, match="Azure Resource Manager answered HTTP 200"):
+    with pytest.raises(errors.UnexpectedResponse, match=r"Azure Resource Manager answered HTTP 200"):
         core.json_of(answer(200, text="<html>"), ARM)

@@ -45,7 +45,7 @@ def test_an_async_credential_is_refused_by_a_sync_client_naming_its_type_and_the
 
 
 def test_a_value_without_get_token_is_refused_naming_its_type():
-    with pytest.raises(ConfigurationError, match="credential builtins.str has no get_token method"):
+    with pytest.raises(ConfigurationError, match=r"credential builtins.str has no get_token method"):
         checked_credential("not-a-credential", "SessionsClient", async_allowed=True)
 
 
@@ -135,7 +135,12 @@ def test_no_credential_is_one_line_naming_the_credentials_tried_and_nothing_is_l
 
 def test_the_default_credential_is_made_at_the_first_fetch_and_closed_with_the_cache(monkeypatch):
     made: list[StandInCredential] = []
-    monkeypatch.setattr(tokens, "default_credential", lambda: made.append(StandInCredential()) or made[-1])
+
+    def make() -> StandInCredential:
+        made.append(StandInCredential())
+        return made[-1]
+
+    monkeypatch.setattr(tokens, "default_credential", make)
     cache = TokenCache(None)
     assert made == []
     cache.get()
@@ -157,7 +162,7 @@ def test_entra_token_is_a_token_provider_over_the_cache():
     provider = EntraToken(credential, scope="https://management.azure.com/.default")
     assert provider.token() == provider.token() == "entra-token-1"
     assert credential.scopes == [("https://management.azure.com/.default",)]
-    with pytest.raises(ConfigurationError, match="asynchronous"):
+    with pytest.raises(ConfigurationError, match=r"asynchronous"):
         EntraToken(AsyncStandInCredential())
 
 
@@ -320,7 +325,12 @@ def test_the_async_default_is_made_off_the_loop_and_closed_with_the_cache(monkey
 
 def test_aclose_closes_a_sync_default_credential_too(monkeypatch):
     made: list[StandInCredential] = []
-    monkeypatch.setattr(tokens, "default_async_credential", lambda: made.append(StandInCredential()) or made[-1])
+
+    def make() -> StandInCredential:
+        made.append(StandInCredential())
+        return made[-1]
+
+    monkeypatch.setattr(tokens, "default_async_credential", make)
     cache = TokenCache(None, asynchronous=True)
 
     async def go() -> None:
