@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import agents, python_sessions, smoke_cli, uploads, verify_cost
+from bench import agents, client_tokens, python_sessions, smoke_cli, uploads, verify_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import own_cpu_s, percentile, timed
@@ -154,7 +154,8 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
-    for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick) + uploads.rows(args.quick):
+    figures = smoke_cli.rows(args.quick) + verify_cost.rows(args.quick) + uploads.rows(args.quick)
+    for figure in figures + client_tokens.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
     agents.run(args.quick)
