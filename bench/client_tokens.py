@@ -198,7 +198,7 @@ def refresh_rows() -> list[Row]:
             f"call crossing the refresh window, async, {SLOW_S} s credential",
             f"{async_crossing:.2f} ms",
             f"warm call {async_warm:.2f} ms",
-            "no wait for the credential",
+            "as a warm call",
             async_crossing < SLOW_S * 1000 / 10,
         ),
         (
