@@ -216,3 +216,22 @@ def test_the_token_is_asked_for_each_clouds_resource_manager(endpoint, scope):
     with ArmReader(endpoint, credential=credential) as arm:
         assert arm.tokens.token() == "entra-token-1"
     assert credential.scopes == [(scope,)]
+
+
+def test_the_reader_closes_the_default_credential_it_made_and_not_a_given_one(monkeypatch):
+    from dynamic_sessions.client import tokens
+
+    made: list[StandInCredential] = []
+
+    def make() -> StandInCredential:
+        made.append(StandInCredential())
+        return made[-1]
+
+    monkeypatch.setattr(tokens, "default_credential", make)
+    pool = MockPool(Reply(body={"properties": PROPERTIES}))
+    with ArmReader(ARM, http=httpx.Client(transport=pool.transport())) as arm:
+        arm.get_pool(POOL)
+    given = StandInCredential()
+    with ArmReader(ARM, credential=given, http=httpx.Client(transport=pool.transport())) as arm:
+        arm.get_pool(POOL)
+    assert [c.closed for c in made] == [1] and given.closed == 0
