@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.emulators import EmulatorProcess
+from bench.emulators import EmulatorProcess, tree_cpu_s
 from bench.samples import own_cpu_s
 from bench.table import row
 from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
@@ -209,12 +209,6 @@ def refresh_rows() -> list[Row]:
             None,
         ),
     ]
-
-
-def tree_cpu_s(pid: int) -> float:
-    from bench.__main__ import tree_cpu_s as tree
-
-    return tree(pid)
 
 
 async def _throughput(url: str, sessions: int, seconds: float) -> int:
