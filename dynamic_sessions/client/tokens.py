@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from dynamic_sessions import jwts
@@ -159,7 +159,7 @@ class TokenCache:
         self._held: Held | None = None
         self._next_try = 0.0
         self._lock = threading.Lock()
-        self._pending: asyncio.Task[None] | None = None
+        self._pending: asyncio.Task[Held | None] | None = None
         self.fetches = 0
         """How many times the credential was asked for a token."""
 
@@ -183,11 +183,14 @@ class TokenCache:
                 held = self._held = self._fetch_sync()
             return held.value
 
-    def _refresh_ahead(self, fetch: Any) -> None:
+    def _refresh_ahead(self, fetch: Callable[[], Held]) -> Held | None:
+        """A new token fetched ahead of expiry; None when that failed, the next try then waits a while."""
         try:
-            self._held = fetch()
+            held = self._held = fetch()
+            return held
         except ConfigurationError:
             self._next_try = time.time() + REFRESH_RETRY_S
+            return None
 
     def _fetch_sync(self) -> Held:
         if self._credential is None:
@@ -209,34 +212,36 @@ class TokenCache:
             return held.value
         import asyncio  # here, not at the top: the sync client never pays its import
 
-        pending = self._pending
-        if pending is not None and (pending.done() or pending.get_loop() is not asyncio.get_running_loop()):
-            pending = self._pending = None
-        if held is not None and now < held.expires_on - EXPIRY_MARGIN_S:
-            # Due for refresh but still valid: a task fetches the new token; this call goes on with the old one.
-            if pending is None and now >= self._next_try:
-                self._pending = asyncio.get_running_loop().create_task(self._fetch_async(ahead=True))
-            return held.value
-        if pending is None:
-            pending = self._pending = asyncio.get_running_loop().create_task(self._fetch_async(ahead=False))
-        # Shielded: a caller cancelled while waiting does not cancel the fetch the others wait for.
-        await asyncio.shield(pending)
-        assert self._held is not None
-        return self._held.value
+        loop = asyncio.get_running_loop()
+        while True:
+            held, now, pending = self._held, time.time(), self._pending
+            if pending is not None and (pending.done() or pending.get_loop() is not loop):
+                pending = self._pending = None
+            if held is not None and now < held.expires_on - EXPIRY_MARGIN_S:
+                # Due for refresh but still valid: a task fetches the new token; this call goes on with the old one.
+                if pending is None and now >= self._next_try:
+                    self._pending = loop.create_task(self._fetch_async(ahead=True))
+                return held.value
+            if pending is None:
+                pending = self._pending = loop.create_task(self._fetch_async(ahead=False))
+            # Shielded: a caller cancelled while waiting does not cancel the fetch the others wait for.
+            fetched = await asyncio.shield(pending)
+            if fetched is not None:
+                return fetched.value
+            # It was a refresh ahead that failed while the token expired: the next round fetches in the foreground.
 
-    async def _fetch_async(self, ahead: bool) -> None:
+    async def _fetch_async(self, ahead: bool) -> Held | None:
+        """The new token; None when a refresh ahead failed (the old token still serves until it expires)."""
         import asyncio
 
         if self._credential is None:
             self._credential = await asyncio.to_thread(default_async_credential)
         credential = self._credential
         if not is_async_credential(credential):
-            fetch = self._fetch_sync
             if ahead:
-                await asyncio.to_thread(self._refresh_ahead, fetch)
-            else:
-                self._held = await asyncio.to_thread(fetch)
-            return
+                return await asyncio.to_thread(self._refresh_ahead, self._fetch_sync)
+            held = self._held = await asyncio.to_thread(self._fetch_sync)
+            return held
         self.fetches += 1
         try:
             with _quiet_azure_identity():
@@ -245,9 +250,10 @@ class TokenCache:
         except Exception as error:  # azure-identity raises several unrelated types
             if ahead:
                 self._next_try = time.time() + REFRESH_RETRY_S
-                return
+                return None
             raise ConfigurationError(no_credential_message(error, self._scope)) from None
-        self._held = _held(access)
+        held = self._held = _held(access)
+        return held
 
     # -- closing -----------------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -339,3 +339,31 @@ def test_aclose_closes_a_sync_default_credential_too(monkeypatch):
 
     asyncio.run(go())
     assert made[0].closed == 1
+
+
+def test_a_call_that_waited_for_a_failed_refresh_of_an_expired_token_fetches_one_itself():
+    class SecondFails(AsyncStandInCredential):
+        async def get_token(self, *scopes: str, **_: object):  # type: ignore[override]
+            if len(self.scopes) == 1:  # the refresh ahead: waits for `release`, then fails
+                self.scopes.append(scopes)
+                assert self.release is not None
+                await self.release.wait()
+                raise RuntimeError("Entra is down")
+            return await super().get_token(*scopes)
+
+    credential = SecondFails()
+    cache = TokenCache(credential, asynchronous=True)
+
+    async def go() -> tuple[str, str]:
+        first = await cache.aget()
+        credential.release = asyncio.Event()
+        cache._held = cache._held._replace(refresh_on=time.time() - 1)  # type: ignore[union-attr]
+        await cache.aget()  # starts the refresh ahead
+        await asyncio.sleep(0)
+        cache._held = cache._held._replace(expires_on=time.time())  # type: ignore[union-attr]
+        waiting = asyncio.ensure_future(cache.aget())  # must wait: the token expired
+        await asyncio.sleep(0)
+        credential.release.set()
+        return first, await waiting
+
+    assert asyncio.run(go()) == ("entra-token-1", "entra-token-3") and credential.calls == 3
