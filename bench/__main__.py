@@ -15,10 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench import agents, python_sessions, smoke_cli, uploads, verify_cost
-from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, process_tree
+from bench import agents, client_tokens, python_sessions, smoke_cli, uploads, verify_cost
+from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, tree_cpu_s
 from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
 from bench.samples import own_cpu_s, percentile, timed
 from bench.table import row
@@ -54,18 +53,6 @@ async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, floa
         started = time.perf_counter()
         await asyncio.gather(*(worker(f"bench-load-{s}") for s in range(sessions)))
         return done, time.perf_counter() - started
-
-
-def tree_cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process and everything below it."""
-    total = 0
-    for member in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def fresh_process(count: int) -> list[float]:
@@ -154,7 +141,8 @@ def main() -> int:
         )
     )
     print(row("memory per idle session (RSS)", f"{memory:.1f} MiB", f"bare node {bare:.1f} MiB", "", None))
-    for figure in smoke_cli.rows(args.quick) + verify_cost.rows(args.quick) + uploads.rows(args.quick):
+    figures = smoke_cli.rows(args.quick) + verify_cost.rows(args.quick) + uploads.rows(args.quick)
+    for figure in figures + client_tokens.rows(args.quick):
         print(row(*figure))
     python_sessions.run(args.quick)
     agents.run(args.quick)

@@ -1,5 +1,6 @@
 """The emulator as `make bench` runs it, and what its process tree holds, read from /proc."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -69,3 +70,15 @@ def idle_process_mib(command: list[str]) -> float:
     idle.kill()
     idle.wait()
     return rss / 1024
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process and everything below it."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

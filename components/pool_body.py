@@ -12,10 +12,12 @@ import pulumi
 from pulumi_azure_native import resources
 
 from components.settings import SYSTEM_IDENTITY
+from dynamic_sessions import api_versions
 
-API_VERSION = "2025-10-02-preview"
-"""The first published `Microsoft.App/sessionPools` version whose spec lists NodeLTS, Shell and
-`mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose spec lists none of them."""
+API_VERSION = api_versions.POOL_API_VERSION
+"""Written once in `dynamic_sessions.api_versions`: the first published `Microsoft.App/sessionPools` version
+whose spec lists NodeLTS, Shell and `mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose
+spec lists none of them."""
 PROVIDER_NAMESPACE = "Microsoft.App"
 RESOURCE_TYPE = "sessionPools"
 REPLACED_ON_CHANGE = ("location", "properties.containerType", "properties.poolManagementType")

@@ -9,6 +9,12 @@ Installed with the distribution (entry point `pytest11`), so an app's tests just
     @pytest.mark.dynamic_sessions(container_type="PythonLTS")
     def test_python(dynamic_sessions_pool): ...
 
+    def test_my_async_agent(dynamic_sessions_pool, dynamic_sessions_identifier):
+        async def run():
+            async with dynamic_sessions_pool.async_client() as client:   # an AsyncSessionsClient
+                return await client.execute("console.log(1 + 1)", dynamic_sessions_identifier)
+        assert asyncio.run(run()).stdout == "2\n"
+
     @pytest.mark.dynamic_sessions(container_type="Shell", mcp=True)
     def test_agent(dynamic_sessions_pool):
         server = dynamic_sessions_pool.mcp_server   # endpoint and x-ms-apikey of the pool's MCP server
@@ -40,7 +46,7 @@ import pytest
 from dynamic_sessions.emulator.sessions import packages
 
 if TYPE_CHECKING:
-    from dynamic_sessions.client.client import SessionsClient
+    from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
     from dynamic_sessions.client.mcp import McpServer
 
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
@@ -76,8 +82,8 @@ def failed_start_message(container_type: str, said: str, flags: list[str]) -> st
 
 
 class EmulatedPool:
-    """One running emulator: its `endpoint`, a ready `client`, and tokens for other clients; with `mcp`, its MCP
-    server's `mcp_endpoint` and `mcp_api_key`."""
+    """One running emulator: its `endpoint`, a ready `client`, `async_client()` for async tests, and tokens for
+    other clients; with `mcp`, its MCP server's `mcp_endpoint` and `mcp_api_key`."""
 
     def __init__(self, container_type: str, flags: list[str], mcp: bool = False):
         self.container_type = container_type
@@ -136,6 +142,14 @@ class EmulatedPool:
 
             self._client = SessionsClient(self.endpoint)
         return self._client
+
+    def async_client(self, **options: Any) -> "AsyncSessionsClient":
+        """A new `AsyncSessionsClient` for this pool, for an async test to use in its own event loop
+        (`async with pool.async_client() as client:`); it is bound to that loop, so each test makes its own and
+        closes it. `options` are the client's keyword options (`api_version`, `execution_timeout_s`, ...)."""
+        from dynamic_sessions.client import AsyncSessionsClient
+
+        return AsyncSessionsClient(self.endpoint, **options)
 
     @staticmethod
     def token() -> str:

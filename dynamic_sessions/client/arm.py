@@ -9,8 +9,6 @@ the public cloud); a loopback `http` endpoint (a local stand-in) gets a locally 
 sent to the ARM endpoint's own origin only, and never appears in an error or a log line.
 """
 
-import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,33 +17,27 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dynamic_sessions.client.client import (
-    SOCKET_OPTIONS,
-    USER_AGENT,
-    _retry_after,
-    checked_http_url,
-    is_loopback_url,
-    tls_verify,
-)
+from dynamic_sessions import api_versions
+from dynamic_sessions.client import http as core
 from dynamic_sessions.client.errors import (
-    AccessDenied,
+    ArmAccessDenied,
+    ArmConnectFailed,
+    ArmNotFound,
+    ArmRequestRejected,
+    ArmServiceUnavailable,
+    ArmThrottled,
+    ArmUnreachable,
     ConfigurationError,
-    ConnectFailed,
-    DataPlaneError,
-    NotFound,
-    RequestRejected,
-    ServiceUnavailable,
-    Throttled,
     UnexpectedResponse,
-    UnreachableError,
 )
 from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
-POOL_API_VERSION = "2025-10-02-preview"
-"""The pool's ARM API version when the stack names none: the one whose spec lists NodeLTS."""
-ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"
+POOL_API_VERSION = api_versions.POOL_API_VERSION
+"""The pool's ARM API version when the stack names none."""
+ROLE_ASSIGNMENTS_API_VERSION = api_versions.ROLE_ASSIGNMENTS_API_VERSION
+READ_TIMEOUT_S = 30.0
 SETTLED_STATES = ("Succeeded", "Failed", "Canceled", "Deleting")
 """Provisioning states that do not change by waiting; any other (InProgress, Updating, ...) is still changing."""
 MAX_PAGES = 100
@@ -56,8 +48,32 @@ ENDPOINT_FORMS = (
 T = TypeVar("T")
 
 
+def _connect_message(endpoint: str, reason: str) -> str:
+    return (
+        f"could not connect to Azure Resource Manager at {endpoint} ({reason}); check --arm-endpoint "
+        "and that this machine reaches it"
+    )
+
+
+ARM = core.Service(
+    "Azure Resource Manager",
+    denied=ArmAccessDenied,
+    throttled=ArmThrottled,
+    unavailable=ArmServiceUnavailable,
+    not_found=ArmNotFound,
+    rejected=ArmRequestRejected,
+    connect_failed=ArmConnectFailed,
+    unreachable=ArmUnreachable,
+    connect_message=_connect_message,
+    # ARM's ids are in x-ms-correlation-request-id; its 404s are never "pool full".
+    trace_headers=("x-ms-correlation-request-id", "x-ms-request-id"),
+    pool_full_404=False,
+)
+"""Azure Resource Manager, whose failures raise the `Arm*` errors."""
+
+
 def normalize_arm_endpoint(endpoint: str) -> str:
-    url = checked_http_url(endpoint, "--arm-endpoint", ENDPOINT_FORMS)
+    url = core.checked_http_url(endpoint, "--arm-endpoint", ENDPOINT_FORMS)
     parts = urlsplit(url)
     if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise ConfigurationError(f"--arm-endpoint {endpoint!r} must be an origin only, with no path or query")
@@ -84,50 +100,8 @@ def check_resource_id(resource_id: str) -> str:
     return resource_id
 
 
-def _arm_error(response: httpx.Response) -> DataPlaneError:
-    """ARM's error body is `{"error": {"code", "message"}}`; its ids are in x-ms-correlation-request-id."""
-    body: Any = None
-    with contextlib.suppress(ValueError):
-        body = response.json()
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code = error.get("code") or response.headers.get("x-ms-error-code")
-    message = str(error.get("message") or response.reason_phrase or "no message")
-    cause = response.headers.get("x-ms-failure-cause")
-    if cause:
-        message += f" (failure cause: {cause})"
-    trace = response.headers.get("x-ms-correlation-request-id") or response.headers.get("x-ms-request-id")
-    status = response.status_code
-    kind: type[DataPlaneError] = RequestRejected
-    if status in (401, 403):
-        kind = AccessDenied
-    elif status == 404:
-        kind = NotFound
-    elif status == 429:
-        kind = Throttled
-    elif status >= 500:
-        kind = ServiceUnavailable
-    return kind(status, message, code, trace, _retry_after(response))
-
-
-def _arm_unreachable(error: httpx.TransportError, endpoint: str) -> UnreachableError:
-    reason = f"{type(error).__name__}: {error}"
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-        message = (
-            f"could not connect to Azure Resource Manager at {endpoint} ({reason}); check --arm-endpoint "
-            "and that this machine reaches it"
-        )
-        return ConnectFailed(message, endpoint=endpoint, reason=reason)
-    return UnreachableError(f"no answer from Azure Resource Manager at {endpoint} ({reason})")
-
-
 def _body(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
-        raise _arm_error(response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = core.json_of(response, ARM)
     if not isinstance(body, dict):
         kind = response.headers.get("content-type", "no content type")
         raise UnexpectedResponse(
@@ -212,7 +186,9 @@ class RoleAssignment:
 
 
 class ArmReader:
-    """GETs against Azure Resource Manager with the data-plane client's errors and opt-in retries.
+    """GETs against Azure Resource Manager with the `Arm*` errors (each also the data-plane error of the same
+    failure) and opt-in retries. `credential` must be sync: an async one is a `ConfigurationError`. An `http`
+    client given is left open by `close()`; the one the reader makes is closed.
 
     >>> with ArmReader() as arm:
     ...     pool = arm.get_pool(pool_id)
@@ -228,8 +204,9 @@ class ArmReader:
         http: httpx.Client | None = None,
     ):
         self.endpoint = normalize_arm_endpoint(endpoint)
-        self.remote = not is_loopback_url(self.endpoint)
+        self.remote = not core.is_loopback_url(self.endpoint)
         plain_http = urlsplit(self.endpoint).scheme == "http"
+        self._owns_tokens = token_provider is None
         if token_provider is None:
             audience = token_audience(self.endpoint)
             token_provider = (
@@ -241,10 +218,9 @@ class ArmReader:
         """HTTP requests sent, retries included."""
         self.deadline: float | None = None
         """A `time.monotonic()` instant no request may outlast."""
-        self._http = http or httpx.Client(
-            timeout=httpx.Timeout(10.0, read=30.0),
-            transport=httpx.HTTPTransport(socket_options=SOCKET_OPTIONS, verify=tls_verify(self.endpoint)),
-        )
+        self.timeout = core.timeout(READ_TIMEOUT_S)
+        self._owns_http = http is None
+        self._http = http or core.sync_client(self.endpoint, self.timeout)
 
     def get_pool(self, pool_id: str, api_version: str = POOL_API_VERSION) -> PoolState:
         url = httpx.URL(f"{self.endpoint}{check_resource_id(pool_id)}", params={"api-version": api_version})
@@ -294,21 +270,22 @@ class ArmReader:
     def _send(self, method: str, url: httpx.URL) -> httpx.Response:
         headers = {
             "Authorization": f"Bearer {self.tokens.token()}",
-            "User-Agent": USER_AGENT,
+            "User-Agent": core.USER_AGENT,
             "Accept": "application/json",
         }
-        request = httpx.Request(method, url, headers=headers)
-        if self.deadline is not None:
-            left = max(0.1, self.deadline - time.monotonic())
-            request.extensions["timeout"] = httpx.Timeout(min(10.0, left), read=min(30.0, left)).as_dict()
+        request = core.bounded(httpx.Request(method, url, headers=headers), self.timeout, self.deadline)
         self.calls += 1
         try:
             return self._http.send(request)
         except httpx.TransportError as error:
-            raise _arm_unreachable(error, self.endpoint) from None
+            raise core.unreachable(error, self.endpoint, ARM) from None
 
     def close(self) -> None:
-        self._http.close()
+        """Closes the reader's own httpx client and the default credential it made; not ones it was given."""
+        if self._owns_tokens and isinstance(self.tokens, EntraToken):
+            self.tokens.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> Self:
         return self

@@ -1,17 +1,11 @@
-"""The tutorial's contract: `POST code/execute` (2024-02-02-preview, 2024-08-02-preview)."""
+"""The tutorial's contract, `POST code/execute`: its bodies and answers (`contracts.CODE_EXECUTE_CONTRACT`
+holds them with its routes)."""
 
 from typing import Any
 from urllib.parse import quote
 
 from dynamic_sessions.client.errors import UnexpectedResponse
 from dynamic_sessions.client.results import ExecutionResult, FileInfo, file_list
-
-VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
-EXECUTE_PATH = "code/execute"
-UPLOAD_PATH = "files/upload"
-LIST_PATH = "files"
-DELETES_FILES = False
-"""This contract has no route to delete a file."""
 
 
 def content_path(name: str) -> str:

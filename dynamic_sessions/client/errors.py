@@ -103,3 +103,36 @@ class MissingExtra(ConfigurationError, ImportError):
 
 class NotSupported(ConfigurationError):
     """The operation does not exist in the client's API version; the message names the versions that have it."""
+
+
+class ArmError(SessionsError):
+    """Azure Resource Manager (not the pool's data plane) failed: each ARM error type below derives from this
+    and from the data-plane type of the same failure, so `except AccessDenied` still catches an ARM 403."""
+
+
+class ArmAccessDenied(AccessDenied, ArmError):
+    """Resource Manager answered 401 or 403: the identity lacks a role on the resource (Reader, Contributor...)."""
+
+
+class ArmThrottled(Throttled, ArmError):
+    """Resource Manager answered 429."""
+
+
+class ArmServiceUnavailable(ServiceUnavailable, ArmError):
+    """Resource Manager answered 5xx."""
+
+
+class ArmRequestRejected(RequestRejected, ArmError):
+    """Resource Manager answered another 4xx."""
+
+
+class ArmNotFound(NotFound, ArmRequestRejected):
+    """Resource Manager answered 404: no such resource (ResourceNotFound, ResourceGroupNotFound, ...)."""
+
+
+class ArmConnectFailed(ConnectFailed, ArmError):
+    """No connection to Resource Manager could be made."""
+
+
+class ArmUnreachable(UnreachableError, ArmError):
+    """A connection to Resource Manager, but no answer."""

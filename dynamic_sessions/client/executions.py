@@ -1,4 +1,5 @@
-"""The current contract: `POST executions` (2024-10-02-preview, 2025-02-02-preview, 2025-10-02-preview)."""
+"""The current contract, `POST executions`: its bodies, answers and routes by name (`contracts.EXECUTIONS_CONTRACT`
+holds them for the client), and the session routes of 2025-02-02-preview and later."""
 
 from typing import Any
 from urllib.parse import quote
@@ -6,11 +7,6 @@ from urllib.parse import quote
 from dynamic_sessions.client.errors import UnexpectedResponse
 from dynamic_sessions.client.results import ExecutionResult, FileInfo, SessionInfo, file_list
 
-VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
-EXECUTE_PATH = "executions"
-UPLOAD_PATH = "files"
-LIST_PATH = "files"
-DELETES_FILES = True
 SESSION_PATH = "session"
 LIST_SESSIONS_PATH = "listSessions"
 

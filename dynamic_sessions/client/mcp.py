@@ -25,8 +25,8 @@ from dynamic_sessions.extras import extra_needed
 with extra_needed("dynamic_sessions.client.mcp", "mcp"):
     import httpx
 
+    from dynamic_sessions.client import http as core
     from dynamic_sessions.client.arm import POOL_API_VERSION, ArmReader, token_audience
-    from dynamic_sessions.client.client import checked_http_url, tls_verify
     from dynamic_sessions.client.tokens import EntraToken
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class McpServer:
 
     def __post_init__(self) -> None:
         # The key is a bearer secret: as for the data plane's tokens, plain http only to this machine.
-        checked_http_url(self.endpoint, "MCP endpoint", MCP_ENDPOINT_FORMS)
+        core.checked_http_url(self.endpoint, "MCP endpoint", MCP_ENDPOINT_FORMS)
 
     @classmethod
     def from_environment(cls) -> "McpServer":
@@ -79,9 +79,8 @@ class McpServer:
             from mcp import ClientSession
             from mcp.client.streamable_http import streamable_http_client
 
-        timeout = httpx.Timeout(30.0, read=READ_TIMEOUT_S)
         async with (
-            httpx.AsyncClient(headers=self.headers, timeout=timeout, verify=tls_verify(self.endpoint)) as http,
+            core.async_client(self.endpoint, core.timeout(READ_TIMEOUT_S), headers=self.headers) as http,
             streamable_http_client(self.endpoint, http_client=http) as (read, write, _),
             ClientSession(read, write) as session,
         ):
@@ -93,7 +92,8 @@ class PoolMcpCredentials:
     """The MCP endpoint and key of the pool `pool_id` (`/subscriptions/.../sessionPools/<name>`), read through ARM
     at `api_version` (the stack's `poolApiVersion`) with an azure-identity credential (default:
     DefaultAzureCredential) for `https://management.azure.com/.default`; a loopback `http` `arm_endpoint` (a local
-    stand-in) gets a locally minted token unless a credential is given."""
+    stand-in) gets a locally minted token unless a credential is given. The credential must be sync (an async one
+    is a `ConfigurationError`); an `http` client given is left open by `close()`."""
 
     def __init__(
         self,

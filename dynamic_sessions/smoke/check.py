@@ -5,8 +5,10 @@ import argparse
 import time
 from typing import TextIO
 
+from dynamic_sessions.api_versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS
 from dynamic_sessions.client.arm import normalize_arm_endpoint
 from dynamic_sessions.client.client import SessionsClient, connect_failed_message
+from dynamic_sessions.client.contracts import contract_for
 from dynamic_sessions.client.errors import (
     AccessDenied,
     ConfigurationError,
@@ -20,7 +22,6 @@ from dynamic_sessions.client.errors import (
 )
 from dynamic_sessions.client.results import CommandResult, ExecutionResult
 from dynamic_sessions.client.retries import RetryPolicy, Wait
-from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, contract_for
 from dynamic_sessions.smoke.egress import target_of
 from dynamic_sessions.smoke.endpoint import Found
 from dynamic_sessions.smoke.report import (

@@ -1,29 +1,13 @@
-"""`ArmReader`: the token's scope per cloud, ARM's error bodies as typed errors, and where a token may go."""
+"""`ArmReader` over real loopback HTTP against the ARM stand-in: the pool and its assignments read, ARM's error
+bodies as typed errors. Requests, errors and tokens without a socket are in tests/unit/client/test_arm.py."""
 
 import pytest
 
 from dynamic_sessions.client.arm import ArmReader, PoolState
-from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, NotFound, Throttled, UnexpectedResponse
+from dynamic_sessions.client.errors import AccessDenied, NotFound, Throttled
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, Fault, pool_id, pool_properties
-from tests.contract.test_smoke_client import StandInCredential
-from tests.fault_server import FaultServer, Reply
 
 POOL = pool_id()
-
-
-@pytest.mark.parametrize(
-    "endpoint,scope",
-    [
-        ("https://management.azure.com", "https://management.azure.com/.default"),
-        ("https://management.usgovcloudapi.net/", "https://management.usgovcloudapi.net/.default"),
-        ("https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default"),
-    ],
-)
-def test_the_token_is_asked_for_the_clouds_resource_manager(endpoint, scope):
-    credential = StandInCredential(lifetime_s=3600)
-    with ArmReader(endpoint, credential=credential) as arm:
-        assert arm.tokens.token() == "entra-token-1"
-    assert credential.scopes == [(scope,)]
 
 
 def test_a_loopback_endpoint_gets_a_local_token_for_resource_manager_and_reads_the_pool():
@@ -60,15 +44,6 @@ def test_arm_errors_are_typed_with_code_cause_and_correlation_id(fault, kind, co
         assert error.retry_after == 7.0
 
 
-def test_a_next_link_to_another_origin_is_refused_before_the_token_goes_there():
-    page = {"value": [], "nextLink": "https://elsewhere.example/next?$skipToken=1"}
-    server = FaultServer(Reply(body=page))
-    refused = pytest.raises(UnexpectedResponse, match=r"leaves the Resource Manager endpoint: elsewhere\.example")
-    with server, ArmReader(server.url) as arm, refused:
-        arm.role_assignments(POOL)
-    assert len(server.requests) == 1
-
-
 def test_assignments_at_and_above_the_scope_are_listed():
     group = POOL.split("/providers/")[0]
     held = [Assignment("a", "User", EXECUTOR_GUID, POOL), Assignment("b", "Group", EXECUTOR_GUID, group)]
@@ -76,20 +51,3 @@ def test_assignments_at_and_above_the_scope_are_listed():
         found = arm.role_assignments(POOL)
     assert [(a.principal_id, a.principal_type, a.scope) for a in found] == [("a", "User", POOL), ("b", "Group", group)]
     assert found[0].role_definition_id.endswith(EXECUTOR_GUID)
-
-
-@pytest.mark.parametrize(
-    "endpoint",
-    ["http://management.azure.com", "ftp://x", "https://management.azure.com/x", "https://management.azure.com?a=1"],
-)
-def test_bad_endpoints_are_refused(endpoint):
-    with pytest.raises(ConfigurationError, match="--arm-endpoint"):
-        ArmReader(endpoint)
-
-
-@pytest.mark.parametrize("bad", ["devpool", "/subscriptions/", "/subscriptions/x/../y", "/subscriptions/x?y=1"])
-def test_a_pool_id_that_is_not_an_arm_id_is_refused_before_any_request(bad):
-    server = FaultServer()
-    with server, ArmReader(server.url) as arm, pytest.raises(ConfigurationError, match="is not an ARM resource id"):
-        arm.get_pool(bad)
-    assert server.requests == []

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from dynamic_sessions.client import SessionsClient
-from dynamic_sessions.client.client import _Flows
+from dynamic_sessions.client.client import SessionsClient as _Client
+from dynamic_sessions.client.flows import Flows
 from dynamic_sessions.client.versions import SUPPORTED_API_VERSIONS
 from tests.emulator_process import ROOT
 
@@ -44,5 +45,17 @@ def test_the_documented_keyword_options_are_exactly_the_clients():
     doc = inspect.getdoc(SessionsClient) or ""
     section = doc.split("Other Parameters:", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"^    (\w+) \(", section, re.MULTILINE))
-    options = inspect.signature(_Flows.__init__).parameters.values()
+    options = [*inspect.signature(Flows.__init__).parameters.values()]
+    options += [o for o in inspect.signature(_Client.__init__).parameters.values() if o.name != "http"]
     assert documented == {option.name for option in options if option.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def test_the_emulator_serves_the_versions_of_the_one_list():
+    """In this layer: importing the emulator's modules starts a process (its platform probe)."""
+    from dynamic_sessions import api_versions
+    from dynamic_sessions.emulator.api import contract, shell
+
+    assert contract.ALL_VERSIONS == api_versions.SUPPORTED_API_VERSIONS
+    assert contract.LEGACY_VERSIONS == api_versions.CODE_EXECUTE_VERSIONS
+    assert contract.SESSION_VERSIONS == api_versions.SESSION_API_VERSIONS
+    assert shell.SHELL_VERSIONS == api_versions.SHELL_API_VERSIONS

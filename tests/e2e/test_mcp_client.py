@@ -4,31 +4,19 @@ Manager, whose exact requests are asserted), and a connected official-SDK sessio
 import asyncio
 import http.server
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
 from dynamic_sessions.client.mcp import ARM_SCOPE, McpServer, PoolMcpCredentials
 from tests.e2e.test_mcp_server import McpPool, serving_mcp
+from tests.fakes import StandInCredential
 from tests.stand_in_server import StandInServer
 
 POOL_ID = "/subscriptions/1111/resourceGroups/rg-agents/providers/Microsoft.App/sessionPools/agents-pool"
 ENDPOINT = "https://westus2.dynamicsessions.io/mcp/agents-pool"
-
-
-class Credential:
-    """Stands in for an azure-identity credential (Microsoft Entra ID cannot be reached here); records scopes."""
-
-    def __init__(self) -> None:
-        self.scopes: list[str] = []
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        self.scopes.extend(scopes)
-        return AccessToken("arm-token-value", int(time.time()) + 3600)
 
 
 class Arm:
@@ -87,14 +75,14 @@ def arm() -> Iterator[Arm]:
 
 
 def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
-    credential = Credential()
+    credential = StandInCredential()
     with PoolMcpCredentials(POOL_ID, credential, arm_endpoint=arm.url) as pool:
         server = pool.server()
     assert (server.endpoint, server.api_key) == (ENDPOINT, "first-key-0123456789")
-    assert credential.scopes == [ARM_SCOPE]  # the token is fetched once and reused
+    assert credential.scopes == [(ARM_SCOPE,)]  # the token is fetched once and reused
     assert arm.requests == [
-        ("GET", f"{POOL_ID}?api-version=2025-10-02-preview", "Bearer arm-token-value"),
-        ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2025-10-02-preview", "Bearer arm-token-value"),
+        ("GET", f"{POOL_ID}?api-version=2025-10-02-preview", "Bearer entra-token-1"),
+        ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2025-10-02-preview", "Bearer entra-token-1"),
     ]
     assert server.headers == {"x-ms-apikey": "first-key-0123456789"}
     assert server.vscode_server() == {"type": "http", "url": ENDPOINT, "headers": server.headers}
@@ -102,7 +90,7 @@ def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
 
 
 def test_rotation_issues_a_new_key(arm):
-    with PoolMcpCredentials(POOL_ID, Credential(), arm_endpoint=arm.url) as pool:
+    with PoolMcpCredentials(POOL_ID, StandInCredential(), arm_endpoint=arm.url) as pool:
         before = pool.api_key()
         after = pool.rotate()
     assert (before, after) == ("first-key-0123456789", "second-key-9876543210")
@@ -115,7 +103,7 @@ def test_missing_rights_name_the_action_and_never_the_token():
     forbidding = Arm(forbid=True)
     try:
         with (
-            PoolMcpCredentials(POOL_ID, Credential(), arm_endpoint=forbidding.url) as pool,
+            PoolMcpCredentials(POOL_ID, StandInCredential(), arm_endpoint=forbidding.url) as pool,
             pytest.raises(AccessDenied) as denied,
         ):
             pool.api_key()
@@ -125,12 +113,12 @@ def test_missing_rights_name_the_action_and_never_the_token():
     assert "HTTP 403 AuthorizationFailed" in text
     assert "fetchMcpServerCredentials/action" in text
     assert "req-42" in text
-    assert "arm-token-value" not in text
+    assert "entra-token" not in text
 
 
 def test_a_value_that_is_not_a_pool_id_is_refused_with_the_expected_shape():
     with pytest.raises(ConfigurationError) as bad:
-        PoolMcpCredentials("agents-pool", Credential())
+        PoolMcpCredentials("agents-pool", StandInCredential())
     assert "/providers/Microsoft.App/sessionPools/<name>" in str(bad.value)
 
 

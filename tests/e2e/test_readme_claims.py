@@ -5,16 +5,15 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
-from azure.core.credentials import AccessToken
 
 from bench.test_suite import fresh_make_env
 from dynamic_sessions.client.tokens import EntraToken
 from dynamic_sessions.emulator.__main__ import parse_args
 from dynamic_sessions.emulator.sessions.runtimes import SYSTEM_PYTHON
 from tests.emulator_process import ROOT, Emulator
+from tests.fakes import StandInCredential
 
 
 def _emulator_flag_rows() -> list[list[str]]:
@@ -110,22 +109,10 @@ def test_without_bubblewrap_the_demo_says_so_and_still_passes(tmp_path):
     assert "PASS  hello-world ran on the pool" in done.stdout
 
 
-class _Credential:
-    """azure-identity's credential protocol: each `get_token` hands out a new token of a fixed lifetime."""
-
-    def __init__(self, lifetime_s: float):
-        self.lifetime_s, self.issued = lifetime_s, 0
-
-    def get_token(self, *scopes: str) -> AccessToken:
-        self.issued += 1
-        return AccessToken(f"token-{self.issued}", int(time.time() + self.lifetime_s))
-
-
 @pytest.mark.parametrize(("lifetime_s", "fetched"), [(5 * 60 + 30, 1), (5 * 60 - 30, 3)])
 def test_a_token_is_reused_until_5_minutes_before_it_expires(lifetime_s, fetched):
-    credential = _Credential(lifetime_s)
-    tokens = EntraToken(credential)
-    assert {tokens.token() for _ in range(3)} == {f"token-{n}" for n in range(1, fetched + 1)}
+    tokens = EntraToken(StandInCredential(lifetime_s))
+    assert {tokens.token() for _ in range(3)} == {f"entra-token-{n}" for n in range(1, fetched + 1)}
 
 
 # Runs `python -m emulator` on a machine where the dynamic loader finds no libseccomp.

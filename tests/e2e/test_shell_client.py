@@ -12,15 +12,11 @@ from dynamic_sessions.client.errors import ConfigurationError, NotSupported, Une
 from dynamic_sessions.client.results import CommandResult
 from dynamic_sessions.client.versions import SHELL_API_VERSIONS
 from tests.emulator_process import ROOT, serving
+from tests.fakes import FixedToken
 from tests.fault_server import FaultServer, Reply
 
 LATEST = "2025-10-02-preview"
 OLDER = ("2024-02-02-preview", "2024-08-02-preview", "2024-10-02-preview")
-
-
-class FixedToken:
-    def token(self) -> str:
-        return "test-token-abc"
 
 
 def shell_answer(

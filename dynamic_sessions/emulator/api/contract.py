@@ -16,12 +16,13 @@ from typing import Any
 
 from starlette import responses
 
+from dynamic_sessions import api_versions
 from dynamic_sessions.emulator.sessions.session import Outcome, Session
 
-LEGACY_VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
-EXECUTIONS_VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
-SESSION_VERSIONS = ("2025-02-02-preview", "2025-10-02-preview")
-ALL_VERSIONS = LEGACY_VERSIONS + EXECUTIONS_VERSIONS
+LEGACY_VERSIONS = api_versions.CODE_EXECUTE_VERSIONS
+EXECUTIONS_VERSIONS = api_versions.EXECUTIONS_VERSIONS
+SESSION_VERSIONS = api_versions.SESSION_API_VERSIONS
+ALL_VERSIONS = api_versions.SUPPORTED_API_VERSIONS
 MAX_TIMEOUT_S = 220
 DEFAULT_LEGACY_TIMEOUT_S = 220
 # The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters (fullmatch:

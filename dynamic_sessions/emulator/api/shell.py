@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dynamic_sessions import api_versions
 from dynamic_sessions.emulator.api import contract
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
@@ -25,7 +26,7 @@ from dynamic_sessions.emulator.sessions.session import SessionEnded
 if TYPE_CHECKING:
     from dynamic_sessions.emulator.api.app import EmulatorState
 
-SHELL_VERSIONS = ("2025-02-02-preview", "2025-10-02-preview")
+SHELL_VERSIONS = api_versions.SHELL_API_VERSIONS
 SHELL_TYPES = ("bash", "sh")
 DEFAULT_TIMEOUT_S = 180
 DEFAULT_OUTPUT_MAX_LENGTH = 4096
