@@ -270,8 +270,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
 
-    from dynamic_sessions.emulator.api.app import EmulatorState, create_app
+    from dynamic_sessions.emulator.api.app import create_app
     from dynamic_sessions.emulator.api.server import server_options
+    from dynamic_sessions.emulator.api.state import EmulatorState
     from dynamic_sessions.emulator.sessions.pool import Pool, PoolSettings
 
     try:
@@ -302,9 +303,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
 
-    from dynamic_sessions.emulator.api import mcp
+    from dynamic_sessions.emulator.api import mcp, mcp_state
 
-    server = mcp.McpServer(args.mcp_api_key or mcp.new_key()) if args.mcp else None
+    server = mcp_state.McpServer(args.mcp_api_key or mcp_state.new_key()) if args.mcp else None
 
     def ready() -> None:
         lines = [f"POOL_MANAGEMENT_ENDPOINT={endpoint}"]

@@ -10,9 +10,7 @@ import math
 import sys
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,8 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dynamic_sessions.emulator.api import auth, contract, mcp, shell
 from dynamic_sessions.emulator.api.bodies import json_body, receive_upload
 from dynamic_sessions.emulator.api.contract import BadRequest, ExecutionOptions, JSONResponse, error_response
-from dynamic_sessions.emulator.api.history import Ledger
-from dynamic_sessions.emulator.api.mcp import McpServer
+from dynamic_sessions.emulator.api.state import EmulatorState
 from dynamic_sessions.emulator.sandbox.files import FileInfo, FileRefused, SessionFiles, read_chunks
 from dynamic_sessions.emulator.sessions.pool import Pool, PoolFull
 from dynamic_sessions.emulator.sessions.session import Outcome, QueueFull, Session, SessionEnded
@@ -35,32 +32,6 @@ log = logging.getLogger("emulator")
 LOGGED_PATH_CHARS = 200
 # Entries of a files listing per streamed chunk: each chunk is one hop to a worker thread.
 LISTED_PER_CHUNK = 1000
-
-
-@dataclass
-class EmulatorState:
-    pool: Pool
-    allowed_principals: frozenset[str] = frozenset()
-    output_limit: int = contract.DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
-    """`outputStreamsMaxLength` where a request does not say (--output-max-length)."""
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    history: Ledger = field(default_factory=Ledger)
-    mcp: McpServer | None = None
-    """The MCP server's key and environments, when it is on (`--mcp`)."""
-    watched: "weakref.WeakSet[Session]" = field(default_factory=weakref.WeakSet)
-    """Sessions whose end releases their history."""
-
-    async def admit(self, identifier: str, code_size: int) -> tuple[Session, Callable[[], None]]:
-        """The identifier's session with one more execution in its queue (429 past its limit, as for a full
-        pool), and the callable that takes it out again; the session's history goes when the session does,
-        however it ends."""
-        session = await self.pool.session_for(identifier)
-        release = session.enqueue(code_size)
-        if session not in self.watched:
-            self.watched.add(session)
-            history = session.executions
-            session.when_ended(lambda: self.history.release(history))
-        return session, release
 
 
 def loggable(path: str) -> str:
