@@ -16,7 +16,7 @@ without params, so the tutorials' own requests would fail against it.
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -41,8 +41,6 @@ SERVER_NAME = "Microsoft Container Apps MCP Server"
 PYTHON_OUTPUT_MAX_LENGTH = 4096
 # Characters of a caller's value an error message repeats.
 SHOWN_CHARS = 80
-# Rendered answers up to this many bytes are joined into one body on the event loop; larger ones in a worker thread.
-INLINE_JOIN_BYTES = 64 * 1024
 # The status logged for a request whose client hung up before its answer (nginx's "client closed request"): no
 # client reads it.
 CLIENT_CLOSED = 499
@@ -147,17 +145,32 @@ def _render(answer: dict[str, Any]) -> bytes:
 
 
 class _Answered(Response):
-    """The answers' bytes, given back to the server's budget once sent, or once sending failed."""
+    """The answers' bytes, sent part by part (a batch's parts are never joined into a copy), and given back to the
+    server's budget once sent, or once sending failed."""
 
-    def __init__(self, content: bytes, answers: batches.Answers):
-        super().__init__(content, media_type="application/json")
+    def __init__(self, answers: batches.Answers, batch: bool):
+        super().__init__(media_type="application/json")
         self._answers = answers
+        parts = answers.parts
+        self._chunks = [b"[", *_separated(parts), b"]"] if batch else parts
+        self.headers["content-length"] = str(sum(len(chunk) for chunk in self._chunks))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            for chunk in self._chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            self._chunks = []
             self._answers.release()
+
+
+def _separated(parts: list[bytes]) -> Iterator[bytes]:
+    for index, part in enumerate(parts):
+        if index:
+            yield b","
+        yield part
 
 
 async def endpoint(request: Request, state: EmulatorState) -> Response:
@@ -181,24 +194,14 @@ async def endpoint(request: Request, state: EmulatorState) -> Response:
     try:
         messages = body if isinstance(body, list) else [body]
         if not await _unless_hung_up(request, _answer_all(messages, state, answers)):
+            answers.release()
             return Response(status_code=CLIENT_CLOSED)
-        if not answers.parts:
-            return Response(status_code=202)
-        if not isinstance(body, list):
-            content = answers.parts[0]
-        elif answers.size <= INLINE_JOIN_BYTES:
-            content = _joined(answers.parts)
-        else:
-            content = await asyncio.to_thread(_joined, answers.parts)
-        answers.parts = []
     except BaseException:
         answers.release()
         raise
-    return _Answered(content, answers)
-
-
-def _joined(parts: list[bytes]) -> bytes:
-    return b"[" + b",".join(parts) + b"]"
+    if not answers.parts:
+        return Response(status_code=202)
+    return _Answered(answers, batch=isinstance(body, list))
 
 
 async def _unless_hung_up(request: Request, work: Coroutine[Any, Any, None]) -> bool:
