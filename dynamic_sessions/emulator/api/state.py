@@ -26,6 +26,11 @@ class EmulatorState:
     watched: "weakref.WeakSet[Session]" = field(default_factory=weakref.WeakSet)
     """Sessions whose end releases their history."""
 
+    @property
+    def shell_pool(self) -> bool:
+        """Whether the pool's sessions are Shell sessions (their executions contract is `shell`'s)."""
+        return self.pool.launcher.runtime.container_type == "Shell"
+
     async def admit(self, identifier: str, code_size: int) -> tuple[Session, Callable[[], None]]:
         """The identifier's session with one more execution in its queue (429 past its limit, as for a full
         pool), and the callable that takes it out again; the session's history goes when the session does,
