@@ -46,3 +46,12 @@ def test_a_refusal_names_what_the_pages_say():
     refusal = answers.refusal()
     assert refusal is not None and refusal.startswith("Not run:")
     assert f"a request may hold {show_size(batches.MAX_REQUEST_ANSWER_BYTES)}" in refusal
+
+
+def test_the_emulators_help_states_the_mcp_limits():
+    from dynamic_sessions.emulator.__main__ import LIMITS
+
+    shown = " ".join(LIMITS.split())
+    assert f"MCP batches {batches.MAX_BATCH_MESSAGES} messages;" in shown
+    assert f"answers reach {show_size(batches.MAX_REQUEST_ANSWER_BYTES)}," in shown
+    assert f"all POSTs' {show_size(batches.MAX_ANSWER_BYTES_IN_TOTAL)};" in shown
