@@ -172,7 +172,7 @@ def test_another_tenants_calls_are_answered_promptly_beside_a_flood_of_batches(m
     assert statuses.count(200) >= 100, "the flood's capped batches were not served"
     # Before, each launchShell past 10,000 ids scanned them all on the event loop: a batch of 5,000 held it for
     # seconds, and the other tenant's call waited as long.
-    assert max(latencies) < 2.0, f"another tenant waited {max(latencies):.1f} s beside the flood"
+    assert max(latencies) < 3.0, f"another tenant waited {max(latencies):.1f} s beside the flood"
 
 
 @pytest.mark.parametrize("mode", MODES)
