@@ -54,7 +54,9 @@ def test_hanging_up_cancels_the_work_in_progress_and_what_follows_it():
                     seen.append(f"{step} cancelled")
                     raise
 
-        return await mcp._unless_hung_up(request, work()), seen  # type: ignore[arg-type]
+        # A generous bound: without the hang-up noticed, the work would sleep for an hour.
+        kept = await asyncio.wait_for(mcp._unless_hung_up(request, work()), 30)  # type: ignore[arg-type]
+        return kept, seen
 
     assert asyncio.run(scenario()) == (False, ["first started", "first cancelled"])
 
