@@ -11,6 +11,12 @@ streamable-HTTP transport of MCP clients accepts; GET (a server-sent event strea
 transport allows a server that offers none. It is not the MCP SDK's server transport: that one answers 406
 to a POST whose Accept header does not name application/json (curl sends `*/*`) and refuses an `initialize`
 without params, so the tutorials' own requests would fail against it.
+
+Each POST is bounded as `batches` says: a batch's size, and the answer bytes it and every POST in progress may
+hold, each answer kept only as the JSON bytes it is sent as (a tool's rendered in a worker thread when large, as
+the data plane parses large answers). A client that hangs up is noticed between messages and while a tool call
+runs: what is left of its batch is not run, a call waiting its turn leaves the session's queue, and a running one
+is killed with its session, as the watchdog's timeout kills one (docs/sandbox.md says why).
 """
 
 import asyncio
@@ -41,6 +47,8 @@ SERVER_NAME = "Microsoft Container Apps MCP Server"
 PYTHON_OUTPUT_MAX_LENGTH = 4096
 # Characters of a caller's value an error message repeats.
 SHOWN_CHARS = 80
+# Characters of a tool's output up to which its answer is rendered on the event loop: less than the hop to a thread.
+INLINE_RENDER_CHARS = 64 * 1024
 # The status logged for a request whose client hung up before its answer (nginx's "client closed request"): no
 # client reads it.
 CLIENT_CLOSED = 499
@@ -129,6 +137,16 @@ class ToolResult:
 
     structured: dict[str, Any]
     failed: bool
+
+    @property
+    def small(self) -> bool:
+        """Whether its strings are short enough to render on the event loop; a structured result never is."""
+        size = 0
+        for value in self.structured.values():
+            if isinstance(value, dict | list):
+                return False
+            size += len(value) if isinstance(value, str) else 0
+        return size <= INLINE_RENDER_CHARS
 
     def as_json(self) -> dict[str, Any]:
         """`structuredContent` as Azure answers, and the same as text for clients that read `content` only."""
@@ -232,7 +250,8 @@ async def _answer_all(messages: list[Any], state: EmulatorState, answers: batche
         answer = await _answer(message, state, answers.refusal())
         if answer is None:
             continue
-        if isinstance(answer.get("result"), ToolResult):
+        result = answer.get("result")
+        if isinstance(result, ToolResult) and not result.small:
             answers.add(await asyncio.to_thread(_render, answer))
         else:
             answers.add(_render(answer))

@@ -80,3 +80,19 @@ def test_past_the_request_cap_the_remaining_requests_get_the_limits_error_and_no
     assert all(a["error"]["code"] == mcp.SERVER_ERROR for a in rest)
     assert all("a request may hold 1 bytes" in a["error"]["message"] for a in rest)
     assert answers.size == sum(len(part) for part in answers.parts)
+
+
+def test_a_tool_result_is_rendered_on_the_event_loop_only_when_small():
+    assert mcp.ToolResult({"environmentId": "e" * 69}, failed=False).small
+    assert mcp.ToolResult({"stdout": "x" * mcp.INLINE_RENDER_CHARS, "exitCode": 0}, failed=False).small
+    assert not mcp.ToolResult({"stdout": "x" * mcp.INLINE_RENDER_CHARS, "stderr": "y"}, failed=False).small
+    assert not mcp.ToolResult({"result": {"a": 1}}, failed=False).small
+
+
+def test_a_tool_results_json_carries_its_content_twice_as_azure_answers():
+    rendered = json.loads(
+        mcp._render({"jsonrpc": "2.0", "id": 7, "result": mcp.ToolResult({"stdout": "\udcff"}, True)})
+    )
+    result = rendered["result"]
+    assert result["structuredContent"] == {"stdout": "\udcff"} == json.loads(result["content"][0]["text"])
+    assert (result["isError"], result["content"][0]["type"]) == (True, "text")
