@@ -9,7 +9,8 @@ import os
 import socket
 import sys
 
-from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size
+from dynamic_sessions.emulator.api import batches
+from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size, show_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
 from dynamic_sessions.emulator.sandbox.scratch import ScratchUnusable
 from dynamic_sessions.emulator.sessions.runtimes import (
@@ -37,7 +38,7 @@ the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two mor
 MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key or $MCP_SERVER_API_KEY set the key,
 MCP_SERVER_API_KEY=<key generated now>."""
 
-LIMITS = """\
+LIMITS = f"""\
 Limits per tenant (besides the caps above):
   executions    16 running or waiting per session, 16 MiB of their code; 429 past that
   history       100 executions, 64 MiB per session, 256 MiB in all; freed when the session ends
@@ -48,6 +49,9 @@ Limits per tenant (besides the caps above):
   bodies        JSON 4 MiB, uploads 128 MiB; after 10 s a body must average 16 KiB/s,
                 with no pause of 30 s (408 otherwise)
   connections   256; the idle ones, then those with the slowest bodies, are closed first
+  MCP batches   {batches.MAX_BATCH_MESSAGES} messages; no further message runs once a POST's answers reach
+                {show_size(batches.MAX_REQUEST_ANSWER_BYTES)}, or all POSTs' \
+{show_size(batches.MAX_ANSWER_BYTES_IN_TOTAL)}; a client that hangs up ends its calls
 See docs/sandbox.md for what each mode guarantees."""
 
 
@@ -270,8 +274,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
 
-    from dynamic_sessions.emulator.api.app import EmulatorState, create_app
+    from dynamic_sessions.emulator.api.app import create_app
     from dynamic_sessions.emulator.api.server import server_options
+    from dynamic_sessions.emulator.api.state import EmulatorState
     from dynamic_sessions.emulator.sessions.pool import Pool, PoolSettings
 
     try:
@@ -302,9 +307,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
 
-    from dynamic_sessions.emulator.api import mcp
+    from dynamic_sessions.emulator.api import mcp, mcp_state
 
-    server = mcp.McpServer(args.mcp_api_key or mcp.new_key()) if args.mcp else None
+    server = mcp_state.McpServer(args.mcp_api_key or mcp_state.new_key()) if args.mcp else None
 
     def ready() -> None:
         lines = [f"POOL_MANAGEMENT_ENDPOINT={endpoint}"]

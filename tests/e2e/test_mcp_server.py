@@ -5,7 +5,6 @@ import asyncio
 import concurrent.futures
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -520,13 +519,3 @@ def test_tool_calls_on_one_environment_are_held_to_the_sessions_queue_like_data_
     assert all("executions running or waiting" in a["error"]["message"] for a in refused), refused[0]
     done = shell_mcp.tool("runShellCommandInRemoteEnvironment", environmentId=environment, shellCommand="echo ok")
     assert done["result"]["structuredContent"]["stdout"] == "ok\n"
-
-
-def test_a_generated_key_can_be_passed_on_as_a_flags_value():
-    from dynamic_sessions.emulator.api.mcp import new_key
-
-    keys = {new_key() for _ in range(200)}
-    assert len(keys) == 200
-    assert all(
-        re.fullmatch(r"[0-9a-f]{64}", key) for key in keys
-    )  # never a leading "-", which argparse reads as a flag

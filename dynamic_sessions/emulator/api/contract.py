@@ -52,15 +52,20 @@ class ExecutionOptions:
 NO_OPTIONS = ExecutionOptions()
 
 
+def render_json(content: Any) -> bytes:
+    """`content` as compact UTF-8 JSON, as Starlette renders it, except that text UTF-8 cannot carry (a lone
+    surrogate in session output, say) is sent as a JSON escape instead of failing the request."""
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 class JSONResponse(responses.JSONResponse):
-    """Starlette's JSON response, except that text UTF-8 cannot carry (a lone surrogate in session
-    output, say) is sent as a JSON escape instead of failing the request."""
+    """Starlette's JSON response, rendered by `render_json`."""
 
     def render(self, content: Any) -> bytes:
-        try:
-            return super().render(content)
-        except UnicodeEncodeError:
-            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+        return render_json(content)
 
 
 class BadRequest(Exception):

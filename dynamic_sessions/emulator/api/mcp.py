@@ -11,41 +11,47 @@ streamable-HTTP transport of MCP clients accepts; GET (a server-sent event strea
 transport allows a server that offers none. It is not the MCP SDK's server transport: that one answers 406
 to a POST whose Accept header does not name application/json (curl sends `*/*`) and refuses an `initialize`
 without params, so the tutorials' own requests would fail against it.
+
+Each POST is bounded as `batches` says: a batch's size, and the answer bytes it and every POST in progress may
+hold, each answer kept only as the JSON bytes it is sent as (a tool's rendered in a worker thread when large, as
+the data plane parses large answers). A client that hangs up is noticed between messages and while a tool call
+runs: what is left of its batch is not run, a call waiting its turn leaves the session's queue, and a running one
+is killed with its session, as the watchdog's timeout kills one (docs/sandbox.md says why).
 """
 
-import hashlib
-import hmac
+import asyncio
+import contextlib
 import json
-import secrets
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from dynamic_sessions.emulator.api import shell
+from dynamic_sessions.emulator.api import batches, shell
 from dynamic_sessions.emulator.api.bodies import json_body
-from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
+from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, render_json
+from dynamic_sessions.emulator.api.mcp_state import McpServer
+from dynamic_sessions.emulator.api.state import EmulatorState
 from dynamic_sessions.emulator.sessions.commands import CommandOutcome, run_command
 from dynamic_sessions.emulator.sessions.pool import PoolFull
-from dynamic_sessions.emulator.sessions.session import QueueFull, SessionEnded
-
-if TYPE_CHECKING:
-    from dynamic_sessions.emulator.api.app import EmulatorState
+from dynamic_sessions.emulator.sessions.session import QueueFull, Session, SessionEnded
 
 PATH = "/mcp"
 KEY_HEADER = "x-ms-apikey"
 PROTOCOL_VERSION = "2025-03-26"
 SERVER_NAME = "Microsoft Container Apps MCP Server"
-# Environment ids issued and not yet forgotten; past this many, those without a live session are dropped first.
-MAX_ENVIRONMENTS = 10_000
 PYTHON_OUTPUT_MAX_LENGTH = 4096
 # Characters of a caller's value an error message repeats.
 SHOWN_CHARS = 80
+# Characters of a tool's output up to which its answer is rendered on the event loop: less than the hop to a thread.
+INLINE_RENDER_CHARS = 64 * 1024
+# The status logged for a request whose client hung up before its answer (nginx's "client closed request"): no
+# client reads it.
+CLIENT_CLOSED = 499
 # JSON-RPC 2.0 error codes.
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
 
@@ -92,12 +98,6 @@ TOOLS_OF = {
 }
 
 
-def new_key() -> str:
-    """256 random bits as hex: a key that can start with `-` (as URL-safe base64 can) is read as a flag when
-    passed on, as in `python -m smoke --mcp-api-key KEY`."""
-    return secrets.token_hex(32)
-
-
 def _version() -> str:
     from importlib import metadata  # here: ~12 ms of every emulator's start, MCP server or not
 
@@ -105,21 +105,6 @@ def _version() -> str:
         return metadata.version("dynamic-sessions")
     except metadata.PackageNotFoundError:
         return "0"
-
-
-@dataclass
-class McpServer:
-    """The MCP server's own state: its key and the environment ids it issued (id -> when last used)."""
-
-    key: str
-    environments: dict[str, float] = field(default_factory=dict)
-
-    def accepts(self, presented: str | None) -> bool:
-        """Compared as digests in constant time: neither the key's characters nor its length show in timing."""
-        if presented is None:
-            return False
-        given = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
-        return hmac.compare_digest(given, hashlib.sha256(self.key.encode()).digest())
 
 
 class RpcError(Exception):
@@ -146,7 +131,67 @@ def _foreign_origin(origin: str | None) -> bool:
     return host not in ("localhost", "127.0.0.1", "::1")
 
 
-async def endpoint(request: Request, state: "EmulatorState") -> Response:
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool's answer, rendered off the event loop: its text copy doubles what its output weighs."""
+
+    structured: dict[str, Any]
+    failed: bool
+
+    @property
+    def small(self) -> bool:
+        """Whether its strings are short enough to render on the event loop; a structured result never is."""
+        size = 0
+        for value in self.structured.values():
+            if isinstance(value, dict | list):
+                return False
+            size += len(value) if isinstance(value, str) else 0
+        return size <= INLINE_RENDER_CHARS
+
+    def as_json(self) -> dict[str, Any]:
+        """`structuredContent` as Azure answers, and the same as text for clients that read `content` only."""
+        text = json.dumps(self.structured, ensure_ascii=False)
+        content = [{"type": "text", "text": text}]
+        return {"content": content, "structuredContent": self.structured, "isError": self.failed}
+
+
+def _render(answer: dict[str, Any]) -> bytes:
+    result = answer.get("result")
+    if isinstance(result, ToolResult):
+        answer = {**answer, "result": result.as_json()}
+    return render_json(answer)
+
+
+class _Answered(Response):
+    """The answers' bytes, sent part by part (a batch's parts are never joined into a copy), and given back to the
+    server's budget once sent, or once sending failed."""
+
+    def __init__(self, answers: batches.Answers, batch: bool):
+        super().__init__(media_type="application/json")
+        self._answers = answers
+        parts = answers.parts
+        self._chunks = [b"[", *_separated(parts), b"]"] if batch else parts
+        self.headers["content-length"] = str(sum(len(chunk) for chunk in self._chunks))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            for chunk in self._chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self._chunks = []
+            self._answers.release()
+
+
+def _separated(parts: list[bytes]) -> Iterator[bytes]:
+    for index, part in enumerate(parts):
+        if index:
+            yield b","
+        yield part
+
+
+async def endpoint(request: Request, state: EmulatorState) -> Response:
     if _foreign_origin(request.headers.get("origin")):
         return JSONResponse(
             _error(None, RpcError(INVALID_REQUEST, "Requests from web pages of other origins are refused.")),
@@ -160,17 +205,61 @@ async def endpoint(request: Request, state: "EmulatorState") -> Response:
         if bad.status != 400:
             raise
         return JSONResponse(_error(None, RpcError(PARSE_ERROR, bad.message)), status_code=400)
-    if isinstance(body, list):
-        if not body:
-            return JSONResponse(_error(None, RpcError(INVALID_REQUEST, "An empty batch.")), status_code=400)
-        answers = [a for a in [await _answer(m, state) for m in body] if a is not None]
-        return JSONResponse(answers) if answers else Response(status_code=202)
-    answer = await _answer(body, state)
-    return JSONResponse(answer) if answer is not None else Response(status_code=202)
+    if isinstance(body, list) and (refused := batches.batch_refusal(body)) is not None:
+        return JSONResponse(_error(None, RpcError(INVALID_REQUEST, refused)), status_code=400)
+    assert state.mcp is not None
+    answers = batches.Answers(state.mcp.answers)
+    try:
+        messages = body if isinstance(body, list) else [body]
+        if not await _unless_hung_up(request, _answer_all(messages, state, answers)):
+            answers.release()
+            return Response(status_code=CLIENT_CLOSED)
+    except BaseException:
+        answers.release()
+        raise
+    if not answers.parts:
+        return Response(status_code=202)
+    return _Answered(answers, batch=isinstance(body, list))
 
 
-async def _answer(message: Any, state: "EmulatorState") -> dict[str, Any] | None:
-    """The response to one JSON-RPC message; None for a notification or a client's response."""
+async def _unless_hung_up(request: Request, work: Coroutine[Any, Any, None]) -> bool:
+    """Runs `work` until it is done (True) or the client hangs up (False): then it is cancelled, and a command
+    it was running is killed with its session (see `_in_session`)."""
+    task = asyncio.ensure_future(work)
+    hang_up = asyncio.ensure_future(_hang_up(request.receive))
+    try:
+        await asyncio.wait((task, hang_up), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hang_up.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return not task.cancelled() and task.result() is None
+
+
+async def _hang_up(receive: Receive) -> None:
+    """Returns once the client has gone: after the body, uvicorn's next message is `http.disconnect`."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _answer_all(messages: list[Any], state: EmulatorState, answers: batches.Answers) -> None:
+    """Answers the messages one after another into `answers`, as far as its bounds let them run."""
+    for message in messages:
+        answer = await _answer(message, state, answers.refusal())
+        if answer is None:
+            continue
+        result = answer.get("result")
+        if isinstance(result, ToolResult) and not result.small:
+            answers.add(await asyncio.to_thread(_render, answer))
+        else:
+            answers.add(_render(answer))
+
+
+async def _answer(message: Any, state: EmulatorState, refusal: str | None = None) -> dict[str, Any] | None:
+    """The response to one JSON-RPC message; None for a notification or a client's response. With `refusal`, a
+    request is answered with that error instead of being run."""
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return _error(None, RpcError(INVALID_REQUEST, 'A JSON-RPC 2.0 message is an object with "jsonrpc": "2.0".'))
     if "method" not in message:
@@ -180,6 +269,8 @@ async def _answer(message: Any, state: "EmulatorState") -> dict[str, Any] | None
         return None  # a notification (notifications/initialized, notifications/cancelled)
     if not isinstance(message_id, str | int) or isinstance(message_id, bool):
         return _error(None, RpcError(INVALID_REQUEST, "The id must be a string or an integer."))
+    if refusal is not None:
+        return _error(message_id, RpcError(SERVER_ERROR, refusal))
     try:
         result = await _dispatch(str(message["method"]), message.get("params"), state)
     except RpcError as error:
@@ -187,7 +278,7 @@ async def _answer(message: Any, state: "EmulatorState") -> dict[str, Any] | None
     return {"jsonrpc": "2.0", "id": message_id, "result": result}
 
 
-async def _dispatch(method: str, params: Any, state: "EmulatorState") -> dict[str, Any]:
+async def _dispatch(method: str, params: Any, state: EmulatorState) -> dict[str, Any] | ToolResult:
     if params is not None and not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "params must be an object.")
     params = params or {}
@@ -214,17 +305,18 @@ async def _dispatch(method: str, params: Any, state: "EmulatorState") -> dict[st
     raise RpcError(METHOD_NOT_FOUND, f"Method not found: {_shown(method)}.")
 
 
-async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") -> dict[str, Any]:
-    server = state.mcp
+async def _call(name: str, arguments: dict[str, Any], state: EmulatorState) -> ToolResult:
+    server: McpServer | None = state.mcp
     assert server is not None
     if name == "launchShell":
-        return _tool_result({"environmentId": _issue(server, state)}, failed=False)
+        return ToolResult({"environmentId": server.issue()}, failed=False)
     environment = arguments.get("environmentId")
-    if not isinstance(environment, str) or environment not in server.environments:
+    if not server.issued(environment):
         raise RpcError(
             INVALID_PARAMS,
             f"Unknown environmentId {_shown(environment)}: call launchShell first, and use the id it returned.",
         )
+    assert isinstance(environment, str)
     if name == "runPythonCodeInRemoteEnvironment":
         code = arguments.get("pythonCode")
         if not isinstance(code, str):
@@ -235,69 +327,68 @@ async def _call(name: str, arguments: dict[str, Any], state: "EmulatorState") ->
         command = shell.command_from(command_arguments, state.output_limit)
     except BadRequest as bad:
         raise RpcError(INVALID_PARAMS, bad.message) from None
-    session, release = await _session(environment, state, len(json.dumps(command.request())))
+    container_type = state.pool.launcher.runtime.container_type
+
+    async def run(session: Session) -> CommandOutcome:
+        try:
+            return await run_command(session, container_type, command)
+        except SessionEnded as ended:
+            await state.pool.end(environment, only=session)
+            return shell.ended_outcome(ended)
+
+    outcome = await _in_session(environment, state, len(json.dumps(command.request())), run)
+    return ToolResult(_command_content(outcome), failed=not outcome.succeeded)
+
+
+T = TypeVar("T")
+
+
+async def _in_session(
+    environment: str, state: EmulatorState, code_size: int, run: Callable[[Session], Awaitable[T]]
+) -> T:
+    """`run` in the environment's session, admitted to its queue as a data-plane execution is (the same per-session
+    limit). Cancelled (its client hung up), a call waiting its turn leaves the queue, and a running one has been
+    killed with its session by `Session.execute`, as its watchdog's timeout kills it: that session ends here, and
+    the environment's next call starts a new one."""
     try:
-        outcome = await run_command(session, state.pool.launcher.runtime.container_type, command)
-    except SessionEnded as ended:
-        await state.pool.end(environment, only=session)
-        outcome = shell.ended_outcome(ended)
-    finally:
-        release()
-    return _tool_result(_command_content(outcome), failed=not outcome.succeeded)
-
-
-def _issue(server: McpServer, state: "EmulatorState") -> str:
-    if len(server.environments) >= MAX_ENVIRONMENTS:
-        _forget_idle(server, state)
-    if len(server.environments) >= MAX_ENVIRONMENTS:
-        raise RpcError(SERVER_ERROR, f"{MAX_ENVIRONMENTS} environments are in use; end some, or wait for cooldown.")
-    environment = str(uuid.uuid4())
-    server.environments[environment] = time.time()
-    return environment
-
-
-def _forget_idle(server: McpServer, state: "EmulatorState") -> None:
-    """Drops the ids whose sessions are gone and that no one used for a cooldown period."""
-    deadline = time.time() - state.pool.settings.cooldown_s
-    for environment, used in list(server.environments.items()):
-        if used < deadline and environment not in state.pool.sessions:
-            del server.environments[environment]
-
-
-async def _session(environment: str, state: "EmulatorState", code_size: int) -> tuple[Any, Callable[[], None]]:
-    """The environment's session, admitted to its queue as a data-plane execution is (the same per-session limit),
-    and the callable that takes the call out of the queue again."""
-    assert state.mcp is not None
-    state.mcp.environments[environment] = time.time()
-    try:
-        return await state.admit(environment, code_size)
+        # Shielded: a session half started when its caller hung up is still put in the pool, not left running.
+        await asyncio.shield(state.pool.session_for(environment))
+        session, release = await state.admit(environment, code_size)
     except PoolFull as full:
         raise RpcError(SERVER_ERROR, f"{full}; retry when a session's cooldown ends.") from None
     except QueueFull as full:
         raise RpcError(SERVER_ERROR, f"{full}; retry when one of its calls has finished.") from None
     except SessionEnded as ended:
         raise RpcError(SERVER_ERROR, f"No session could be started: {ended}.") from None
-
-
-async def _run_python(environment: str, code: str, state: "EmulatorState") -> dict[str, Any]:
-    session, release = await _session(environment, state, len(code.encode("utf-8", "surrogatepass")))
     try:
-        outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, PYTHON_OUTPUT_MAX_LENGTH)
-    except SessionEnded as ended:
-        await state.pool.end(environment, only=session)
-        message = f"Error: {ended}; the next call with this environmentId starts a new session\n"
-        content = {"status": "Failed", "stdout": "", "stderr": message, "result": "", "executionTimeInMilliseconds": 0}
-        return _tool_result(content, failed=True)
+        return await run(session)
+    except asyncio.CancelledError:
+        if not session.alive:
+            await state.pool.end(environment, only=session)
+        raise
     finally:
         release()
-    content = {
-        "status": "Succeeded" if outcome.succeeded else "Failed",
-        "stdout": outcome.stdout,
-        "stderr": outcome.stderr,
-        "result": outcome.result,
-        "executionTimeInMilliseconds": outcome.milliseconds,
-    }
-    return _tool_result(content, failed=not outcome.succeeded)
+
+
+async def _run_python(environment: str, code: str, state: EmulatorState) -> ToolResult:
+    async def run(session: Session) -> ToolResult:
+        try:
+            outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, PYTHON_OUTPUT_MAX_LENGTH)
+        except SessionEnded as ended:
+            await state.pool.end(environment, only=session)
+            message = f"Error: {ended}; the next call with this environmentId starts a new session\n"
+            failed: dict[str, Any] = {"status": "Failed", "stdout": "", "stderr": message, "result": ""}
+            return ToolResult({**failed, "executionTimeInMilliseconds": 0}, failed=True)
+        content = {
+            "status": "Succeeded" if outcome.succeeded else "Failed",
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "result": outcome.result,
+            "executionTimeInMilliseconds": outcome.milliseconds,
+        }
+        return ToolResult(content, failed=not outcome.succeeded)
+
+    return await _in_session(environment, state, len(code.encode("utf-8", "surrogatepass")), run)
 
 
 def _command_content(outcome: CommandOutcome) -> dict[str, Any]:
@@ -310,9 +401,3 @@ def _command_content(outcome: CommandOutcome) -> dict[str, Any]:
         "errorMessage": outcome.error_message,
         "executionTimeInMilliseconds": outcome.milliseconds,
     }
-
-
-def _tool_result(structured: dict[str, Any], failed: bool) -> dict[str, Any]:
-    """`structuredContent` as Azure answers, and the same as text for clients that read `content` only."""
-    text = json.dumps(structured, ensure_ascii=False)
-    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": failed}

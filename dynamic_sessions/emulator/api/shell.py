@@ -11,7 +11,7 @@ code-interpreter body is refused with a 400 that says what a Shell pool takes.
 import json
 import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,11 +20,9 @@ from dynamic_sessions import api_versions
 from dynamic_sessions.emulator.api import contract
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
+from dynamic_sessions.emulator.api.state import EmulatorState
 from dynamic_sessions.emulator.sessions.commands import CommandOutcome, ShellCommand, run_command
 from dynamic_sessions.emulator.sessions.session import SessionEnded
-
-if TYPE_CHECKING:
-    from dynamic_sessions.emulator.api.app import EmulatorState
 
 SHELL_VERSIONS = api_versions.SHELL_API_VERSIONS
 SHELL_TYPES = ("bash", "sh")
@@ -108,7 +106,7 @@ def ended_outcome(ended: SessionEnded) -> CommandOutcome:
     return CommandOutcome(-1, "", f"Error: {message}\n", "SessionEnded", message, 0)
 
 
-async def create_execution(request: Request, state: "EmulatorState") -> Response:
+async def create_execution(request: Request, state: EmulatorState) -> Response:
     """POST /executions of a Shell pool, held to the same per-session queue, history and operation-id bounds as
     the code interpreter's."""
     contract.api_version(request.query_params, SHELL_VERSIONS, "executions (Shell pools)")

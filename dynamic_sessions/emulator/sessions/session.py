@@ -314,6 +314,12 @@ class Session:
                     f"the session's answer was larger than the {most} bytes its output and result limits allow, "
                     "so the session was stopped"
                 ) from None
+            except asyncio.CancelledError:
+                # Its caller is gone (a client that hung up): the code is killed as at the watchdog's timeout, with
+                # the session, whose next call would otherwise read this call's answer. The caller ends it in the pool.
+                self._ended()
+                self._kill()
+                raise
             finally:
                 self.last_used = time.time()
             if line is None:
