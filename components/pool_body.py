@@ -12,9 +12,10 @@ from pulumi_azure_native import resources
 
 from components.settings import SYSTEM_IDENTITY
 
-API_VERSION = "2025-10-02-preview"
-"""The first published `Microsoft.App/sessionPools` version whose spec lists NodeLTS, Shell and
-`mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose spec lists none of them."""
+API_VERSION = "2026-03-02-preview"
+"""The newest published `Microsoft.App/sessionPools` version whose spec lists NodeLTS, Shell and
+`mcpServerSettings` (no GA version lists them); the SDK's typed pool sends 2025-02-02-preview, whose spec lists
+none of them. When it moves, and to what: docs/reference/how-it-works.md, "Which API version the pool is sent at"."""
 PROVIDER_NAMESPACE = "Microsoft.App"
 RESOURCE_TYPE = "sessionPools"
 REPLACED_ON_CHANGE = ("location", "properties.containerType", "properties.poolManagementType")

@@ -43,7 +43,7 @@ from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
-POOL_API_VERSION = "2025-10-02-preview"
+POOL_API_VERSION = "2026-03-02-preview"
 """The pool's ARM API version when the stack names none: the one whose spec lists NodeLTS."""
 ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"
 SETTLED_STATES = ("Succeeded", "Failed", "Canceled", "Deleting")

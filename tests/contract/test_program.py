@@ -75,7 +75,7 @@ def test_dev_stack_sends_the_tutorials_pool_body():
             "sessionPools",
         )
         assert pool.inputs["parentResourcePath"] == ""
-        assert pool.inputs["apiVersion"] == "2025-10-02-preview"
+        assert pool.inputs["apiVersion"] == "2026-03-02-preview"
         assert "environmentId" not in pool.inputs["properties"]
         assert len(mocks.of_type(GROUP)) == 1
 
@@ -188,7 +188,7 @@ def test_every_committed_stack_exports_every_documented_output(stack):
         assert out["sessionExecutorRoleDefinitionId"] == (
             f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{SESSION_EXECUTOR}"
         )
-        assert out["poolApiVersion"] == pool.inputs["apiVersion"] == "2025-10-02-preview"
+        assert out["poolApiVersion"] == pool.inputs["apiVersion"] == "2026-03-02-preview"
         scale = sent["scaleConfiguration"]
         assert out["maxSessions"] == scale["maxConcurrentSessions"] == int(config[f"{PROJECT}:maxSessions"])
         assert out.get("readySessions") == scale.get("readySessionInstances")
