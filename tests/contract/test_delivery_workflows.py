@@ -71,7 +71,9 @@ def test_permissions_are_empty_at_the_top_and_explicit_per_job(path):
         granted = job["permissions"]
         assert set(granted.values()) <= {"read", "write"}
         writes = {scope for scope, level in granted.items() if level == "write"}
-        assert writes <= {"id-token", "pull-requests"}, f"{path.name}: job {name} writes {writes}"
+        # Publishing a GitHub release writes the repository's contents: only the release workflow may.
+        allowed = {"id-token", "pull-requests"} | ({"contents"} if path.name == "release.yml" else set())
+        assert writes <= allowed, f"{path.name}: job {name} writes {writes}"
 
 
 @pytest.mark.parametrize("path", ACTION_FILES, ids=lambda p: p.name)
@@ -195,3 +197,13 @@ def test_every_smoke_gate_verifies_what_azure_holds():
         steps = [s for j in ([jobs[job]] if job else jobs.values()) for s in j["steps"]]
         gates = [s["run"] for s in steps if "-m ci smoke --stack" in s.get("run", "")]
         assert gates and all(run.rstrip().endswith("-- --verify") for run in gates), (name, gates)
+
+
+def test_pull_requests_check_replacements_against_the_last_release():
+    job = workflow("pull-request.yml")["jobs"]["upgrade-check"]
+    checkout = job["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0  # the tags
+    script = job["steps"][-1]["run"]
+    assert "git describe --tags --abbrev=0 --match 'v*'" in script
+    assert 'python -m ci upgrade-check --from "$last"' in script
+    assert job["permissions"] == {"contents": "read"}
