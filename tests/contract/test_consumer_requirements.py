@@ -26,7 +26,7 @@ def _snake(name: str) -> str:
 def test_the_example_edits_no_import_path_and_imports_the_generated_sdk():
     tree = ast.parse((CONSUMER / "__main__.py").read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "sys" not in imported and not any(name.startswith("components") for name in imported)
     assert generated_sdk_stand_in.MODULE in imported
 
