@@ -180,7 +180,7 @@ def test_dependabot_watches_every_file_that_pins_an_action_and_the_python_requir
 
 
 def test_the_docs_name_every_workflow_file_and_drifts_schedule():
-    section = (ROOT / "docs" / "deploy.md").read_text().split("## Continuous delivery", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "reference" / "delivery.md").read_text().split("\n## ", 1)[0]
     table = [line for line in section.splitlines() if line.startswith("| `")]
     in_table = {name for row in table for name in re.findall(r"`([\w-]+\.yml)`", row.split("|")[1])}
     files = {path.name for path in WORKFLOWS.glob("*.yml")}

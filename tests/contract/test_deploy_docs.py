@@ -14,7 +14,10 @@ from tests.contract.test_consumer_paths import run_consumer
 from tests.pulumi_harness import PROJECT, ROOT, SERVICE_PRINCIPAL_CLAIMS, AzureMocks, run_program, stack_config
 from tests.spec_check import SESSION_POOLS
 
-DOCS = (ROOT / "docs" / "deploy.md").read_text()
+# The deploy path and its reference pages, as one text: each section is looked up by its heading.
+DOCS = "\n".join(
+    page.read_text() for page in [ROOT / "docs" / "deploy.md", *sorted((ROOT / "docs" / "reference").glob("*.md"))]
+)
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
@@ -23,7 +26,7 @@ def _section(heading: str) -> str:
 
 
 def test_each_settings_default_in_the_table_is_the_programs():
-    for row in _section("## Settings").splitlines():
+    for row in _section("# Settings\n").splitlines():
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         if len(cells) != 4 or not cells[0].startswith("`") or cells[0] == "`azure-native:location`":
             continue
