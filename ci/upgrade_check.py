@@ -197,16 +197,22 @@ def extract(root: Path, ref: str, into: Path) -> None:
         tar.extractall(into, filter="data")
 
 
-def record(tree: Path, stack: str) -> list[dict[str, Any]]:
-    """The resources `tree`'s program registers for `stack` (none when the tree has no such stack file)."""
-    if not (tree / f"Pulumi.{stack}.yaml").exists():
-        return []
-    run = subprocess.run([sys.executable, str(RECORDER), str(tree), stack], capture_output=True, text=True, check=False)
+def record(tree: Path, stacks: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The resources `tree`'s program registers for each stack (none for a stack the tree has no file for)."""
+    present = [stack for stack in stacks if (tree / f"Pulumi.{stack}.yaml").exists()]
+    recorded: dict[str, list[dict[str, Any]]] = {stack: [] for stack in stacks}
+    if not present:
+        return recorded
+    run = subprocess.run(
+        [sys.executable, str(RECORDER), str(tree), *present], capture_output=True, text=True, check=False
+    )
     if run.returncode != 0:
         tail = "\n".join(run.stderr.strip().splitlines()[-5:])
-        raise UpgradeCheckError(f"the program at {tree} did not run for stack {stack} (exit {run.returncode}):\n{tail}")
-    records: list[dict[str, Any]] = json.loads(run.stdout)
-    return records
+        raise UpgradeCheckError(
+            f"the program at {tree} did not run for {', '.join(present)} (exit {run.returncode}):\n{tail}"
+        )
+    recorded.update(json.loads(run.stdout))
+    return recorded
 
 
 def check(root: Path, ref: str) -> dict[str, list[Change]]:
@@ -215,7 +221,8 @@ def check(root: Path, ref: str) -> dict[str, list[Change]]:
         before = Path(temp)
         extract(root, ref, before)
         stacks = sorted(set(committed_stacks(root)) | set(committed_stacks(before)))
-        return {stack: plan(record(before, stack), record(root, stack)) for stack in stacks}
+        old, new = record(before, stacks), record(root, stacks)
+        return {stack: plan(old[stack], new[stack]) for stack in stacks}
 
 
 def report(changes: dict[str, list[Change]], ref: str) -> str:

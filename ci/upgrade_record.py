@@ -2,10 +2,11 @@
 registers: its URN, type, name, parent, inputs and the options that decide a replacement (aliases,
 replaceOnChanges).
 
-    python ci/upgrade_record.py <tree> <stack>
+    python ci/upgrade_record.py <tree> <stack>...
 
-Run as a script by `python -m ci upgrade-check`, once per tree and stack, each in a process of its own: the
-program imports its own `components` from <tree>, so two trees' programs never share a module. It imports
+Run as a script by `python -m ci upgrade-check`, once per tree, each tree in a process of its own: the program
+imports its own `components` from <tree>, so two trees' programs never share a module. It prints one JSON object,
+each stack's list of resources. It imports
 nothing from this repository itself, so the same recorder reads an old tree and the working tree alike.
 It needs no Pulumi CLI and no Azure: the mocks answer as Azure Resource Manager would, in shape only.
 """
@@ -156,7 +157,8 @@ def record(tree: Path, stack: str) -> list[dict[str, Any]]:
     monitor = RecordingMonitor(ArmShapes(), stack, project)
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config(tree, stack, project))
-    sys.path.insert(0, str(tree))
+    if str(tree) not in sys.path:
+        sys.path.insert(0, str(tree))
     os.chdir(tree)
 
     @pulumi.runtime.test
@@ -171,7 +173,7 @@ def record(tree: Path, stack: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python ci/upgrade_record.py <tree> <stack>")
-    records = record(Path(sys.argv[1]).resolve(), sys.argv[2])
-    print(json.dumps(records, default=str, sort_keys=True))
+    if len(sys.argv) < 3:
+        sys.exit("usage: python ci/upgrade_record.py <tree> <stack>...")
+    tree = Path(sys.argv[1]).resolve()
+    print(json.dumps({stack: record(tree, stack) for stack in sys.argv[2:]}, default=str, sort_keys=True))

@@ -207,3 +207,16 @@ def test_pull_requests_check_replacements_against_the_last_release():
     assert "git describe --tags --abbrev=0 --match 'v*'" in script
     assert 'python -m ci upgrade-check --from "$last"' in script
     assert job["permissions"] == {"contents": "read"}
+
+
+def test_a_release_tag_is_checked_against_the_changelog_before_anything_is_built_or_published():
+    release = workflow("release.yml")
+    assert release["on"] == {"push": {"tags": ["v*"]}}
+    (job,) = release["jobs"].values()
+    assert job["permissions"] == {"contents": "write"}
+    runs = [step.get("run", "") for step in job["steps"]]
+    notes = next(i for i, run in enumerate(runs) if "-m ci release-notes --tag" in run)
+    build = next(i for i, run in enumerate(runs) if "-m build" in run)
+    publish = next(i for i, run in enumerate(runs) if "gh release create" in run)
+    assert notes < build < publish
+    assert "--notes-file release-notes.md" in runs[publish] and "dist/*" in runs[publish]

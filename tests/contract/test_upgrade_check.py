@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from components import pool_body
 from tests.pulumi_harness import ROOT
 
 PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "components")
@@ -82,13 +83,41 @@ def test_a_renamed_pool_is_named_and_fails_until_the_changelog_declares_it(repo,
     assert "(declared in CHANGELOG.md)" in declared.stdout
 
 
-def test_an_api_version_move_is_an_update_in_place(repo, tmp_path):
+def test_the_move_to_the_current_api_version_is_an_update_in_place(repo, tmp_path):
+    """What a stack released at 2025-10-02-preview sees when it takes this version: the pool updated, nothing else."""
     work = tmp_path / "work"
     shutil.copytree(repo, work)
-    edit(work, "components/pool_body.py", 'API_VERSION = "', 'API_VERSION = "2099-01-01-preview"  # was "')
-    report = json.loads(upgrade_check(work, "--from", "v0.0.1", "--json").stdout)
-    pool = next(c for c in report["stacks"]["dev"] if c["name"] == "dev-pool")
-    assert (pool["change"], pool["inputs"], pool["why"]) == ("updated", ["apiVersion"], [])
+    current = (work / "components" / "pool_body.py").read_text()
+    edit(
+        work,
+        "components/pool_body.py",
+        f'API_VERSION = "{pool_body.API_VERSION}"',
+        'API_VERSION = "2025-10-02-preview"',
+    )
+    commit(work, "released at 2025-10-02-preview")
+    git(work, "tag", "v0.0.2")
+    (work / "components" / "pool_body.py").write_text(current)
+    run = upgrade_check(work, "--from", "v0.0.2", "--json")
+    assert run.returncode == 0, run.stderr
+    changes = {(s, c["name"]): c for s, cs in json.loads(run.stdout)["stacks"].items() for c in cs}
+    assert {key for key, c in changes.items() if c["change"] != "unchanged"} == {
+        ("dev", "dev-pool"),
+        ("prod", "prod-pool"),
+    }
+    for stack in ("dev", "prod"):
+        pool = changes[(stack, f"{stack}-pool")]
+        assert (pool["change"], pool["inputs"], pool["why"]) == ("updated", ["apiVersion"], [])
+
+
+def test_a_changed_container_type_replaces_the_pool_naming_why(repo, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(repo, work)
+    edit(work, "Pulumi.dev.yaml", "dynamic-sessions:containerType: NodeLTS", "dynamic-sessions:containerType: Shell")
+    run = upgrade_check(work, "--from", "v0.0.1")
+    assert run.returncode == 1
+    why = "properties.containerType changed: replaceOnChanges lists properties.containerType"
+    assert f"replaced  dev-pool (azure-native:resources:Resource): {why}" in run.stdout
+    assert "prod-pool" not in run.stderr
 
 
 @pytest.mark.parametrize(
