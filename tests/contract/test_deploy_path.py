@@ -39,7 +39,10 @@ def test_the_page_reads_in_ten_minutes():
 
 def test_the_install_is_the_programs_runtime_and_the_smokes_client_not_the_test_tools():
     block = PAGE.split("## 2. Install only what deploying needs", 1)[1].split("```sh\n")[2].split("```")[0]
-    assert block.splitlines() == ["python3 -m venv .venv", ".venv/bin/pip install --no-compile -r requirements.txt -e '.[client]'"]
+    assert block.splitlines() == [
+        "python3 -m venv .venv",
+        ".venv/bin/pip install --no-compile -r requirements.txt -e '.[client]'",
+    ]
     assert "make install" not in block
     assert "client" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     runtime = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]
