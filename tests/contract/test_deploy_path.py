@@ -19,7 +19,7 @@ def _steps() -> list[str]:
 
 def _sentences(text: str) -> list[str]:
     prose = "\n".join(line for line in text.splitlines() if not line.startswith(("|", "#")))
-    return [s.strip() for s in re.split(r"(?<=[.:;!?])\s+(?=[A-Z`\[])|\n\n|\n[-\d]", prose) if s.strip()]
+    return [s.strip() for s in re.split(r"(?<=[.:;!?])\s+(?=[A-Z`\[*])|\n\n|\n[-\d]", prose) if s.strip()]
 
 
 def test_the_path_decides_who_deploys_prod_first_then_installs_deploys_checks_and_destroys():
@@ -49,8 +49,8 @@ def test_the_install_is_the_programs_runtime_and_the_smokes_client_not_the_test_
     assert runtime["virtualenv"] == ".venv"  # where the CLI looks for the program's runtime
 
 
-SHORT_PAGES = ["deploy.md", "program.md", "reference/upgrading.md"]
-"""The pages written to be read straight through: the deploy path, your own program, upgrading."""
+SHORT_PAGES = ["deploy.md", "program.md", "reference/upgrading.md", "reference/how-it-works.md"]
+"""The pages written one idea per sentence: the deploy path, your own program, upgrading, how it works."""
 
 
 def test_one_idea_per_sentence_no_sentence_runs_on():
