@@ -49,7 +49,13 @@ def test_the_install_is_the_programs_runtime_and_the_smokes_client_not_the_test_
     assert runtime["virtualenv"] == ".venv"  # where the CLI looks for the program's runtime
 
 
-SHORT_PAGES = ["deploy.md", "program.md", "reference/upgrading.md", "reference/how-it-works.md", "reference/adopting.md"]
+SHORT_PAGES = [
+    "deploy.md",
+    "program.md",
+    "reference/upgrading.md",
+    "reference/how-it-works.md",
+    "reference/adopting.md",
+]
 """The pages written one idea per sentence: the deploy path, your own program, upgrading, how it works."""
 
 
