@@ -55,6 +55,7 @@ SHORT_PAGES = [
     "reference/upgrading.md",
     "reference/how-it-works.md",
     "reference/adopting.md",
+    "reference/delivery.md",
 ]
 """The pages written one idea per sentence: the deploy path, your own program, upgrading, how it works."""
 
