@@ -67,10 +67,16 @@ def test_the_release_itself_changes_nothing_in_any_stack(repo):
     assert len(report["stacks"]["prod"]) == 5  # the component, group, pool, deployer's grant, lock
 
 
-def test_a_renamed_pool_is_named_and_fails_until_the_changelog_declares_it(repo, tmp_path):
+def test_a_renamed_pool_is_kept_by_an_alias_and_replaced_once_the_alias_is_lost(repo, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(repo, work)
     edit(work, "components/session_pool.py", 'f"{name}-pool"', 'f"{name}-sessions"')
+    kept_alias = 'aliases=[pulumi.Alias(type_=pool_body.TYPED_POOL_TYPE), pulumi.Alias(name=f"{name}-pool")]'
+    edit(work, "components/session_pool.py", "aliases=[pulumi.Alias(type_=pool_body.TYPED_POOL_TYPE)]", kept_alias)
+    kept = json.loads(upgrade_check(work, "--from", "v0.0.1", "--json").stdout)
+    pool = next(c for c in kept["stacks"]["dev"] if c["name"] == "dev-sessions")
+    assert (pool["change"], pool["old_urn"].rsplit("::", 1)[1], kept["undeclared"]) == ("unchanged", "dev-pool", [])
+    edit(work, "components/session_pool.py", kept_alias, "aliases=[pulumi.Alias(type_=pool_body.TYPED_POOL_TYPE)]")
     run = upgrade_check(work, "--from", "v0.0.1")
     assert run.returncode == 1
     assert (
