@@ -1,9 +1,10 @@
 """`python -m ci`: the decisions of the delivery workflows, runnable on a laptop with the same result.
 
 exit codes:
-  0  done: stack up, smoke passed, no drift (or nothing deployed to drift)
-  1  pulumi up/destroy failed, drift found, or the smoke's result was wrong (smoke exit 1)
-  2  usage or configuration: unknown stack, bad flag, pulumi missing, or the check could not run
+  0  done: stack up, smoke passed, no drift (or nothing deployed to drift), no undeclared replacement
+  1  pulumi up/destroy failed, drift found, the smoke's result was wrong (smoke exit 1), or upgrade-check
+     found a replacement or deletion CHANGELOG.md's Unreleased section does not name
+  2  usage or configuration: unknown stack or ref, bad flag, pulumi missing, or the check could not run
   3, 4, 5  `smoke` passes on the smoke's own exit code (3: access not granted, 4: pool unreachable,
         5: Azure differs from what the stack declared, under --verify)
 """
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ci import drift, review
+from ci import drift, release, review
 from ci.deploy import DEPLOYER_TYPES, prepare, up
 from ci.github import set_output
 from ci.pulumi_cli import Pulumi, PulumiError
@@ -70,6 +71,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=DEPLOYER_TYPES,
         help="set deployerPrincipalType first (CI: ServicePrincipal)",
     )
+
+    upgrade_text = "each committed stack's resources unchanged/updated/replaced/created/deleted since a git ref"
+    upgrade = commands.add_parser("upgrade-check", help=upgrade_text, description=upgrade_text)
+    upgrade.add_argument("--from", dest="ref", required=True, help="the git ref to upgrade from, such as v0.2.0")
+    upgrade.add_argument("--json", action="store_true", help="print the changes as JSON")
+
+    notes_text = "check that a release tag is pyproject's version, and print its CHANGELOG.md section"
+    notes = commands.add_parser("release-notes", help=notes_text, description=notes_text)
+    notes.add_argument("--tag", required=True, help="the release tag, v<pyproject.toml's version>")
+    notes.add_argument("--out", type=Path, help="write the notes to this file instead of standard output")
     return parser.parse_args(argv)
 
 
@@ -111,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
             set_output("stacks", names)
             print(names)
             return 0
+        if args.command == "upgrade-check":
+            from ci import upgrade_check  # runs programs under mocks only: no pulumi CLI, no Azure
+
+            return upgrade_check.main(root, args.ref, args.json)
+        if args.command == "release-notes":
+            text = release.release_notes(root, args.tag)
+            if args.out:
+                args.out.write_text(text)
+            else:
+                print(text, end="")
+            return 0
         # Flags are judged before the pulumi CLI is looked for, so a wrong name is reported as such anywhere.
         if args.command == "review":
             review_stack_name(args.pr)
@@ -134,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "up":
             return review.bring_up(pulumi, root, args.pr, args.source, args.deployer_principal_type)
         return review.tear_down(pulumi, root, args.pr, args.source)
-    except (StackError, PulumiError, FileNotFoundError) as error:
+    except (StackError, PulumiError, FileNotFoundError, release.ReleaseError) as error:
         print(f"python -m ci {args.command}: {error}", file=sys.stderr)
         return USAGE
 

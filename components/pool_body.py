@@ -15,9 +15,10 @@ from components.settings import SYSTEM_IDENTITY
 from dynamic_sessions import api_versions
 
 API_VERSION = api_versions.POOL_API_VERSION
-"""Written once in `dynamic_sessions.api_versions`: the first published `Microsoft.App/sessionPools` version
-whose spec lists NodeLTS, Shell and `mcpServerSettings`; the SDK's typed pool sends 2025-02-02-preview, whose
-spec lists none of them."""
+"""Written once in `dynamic_sessions.api_versions`: the newest published `Microsoft.App/sessionPools` version whose
+spec lists NodeLTS, Shell and `mcpServerSettings` (no GA version lists them); the SDK's typed pool sends
+2025-02-02-preview, whose spec lists none of them. When it moves, and to what: docs/reference/how-it-works.md,
+"Which API version the pool is sent at"."""
 PROVIDER_NAMESPACE = "Microsoft.App"
 RESOURCE_TYPE = "sessionPools"
 REPLACED_ON_CHANGE = ("location", "properties.containerType", "properties.poolManagementType")

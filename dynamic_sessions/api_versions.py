@@ -53,7 +53,7 @@ SHELL_API_VERSIONS = tuple(entry.version for entry in DATA_PLANE if entry.comman
 RELEASE_API_VERSION = SESSION_API_VERSIONS[0]
 """What DELETE /session is sent at by a client whose own version predates it."""
 
-POOL_API_VERSION = "2025-10-02-preview"
+POOL_API_VERSION = "2026-03-02-preview"
 """`Microsoft.App/sessionPools` in Azure Resource Manager: the version the component declares the pool at, and
 the one the ARM reader, the smoke's verification and the MCP key fetch read it at when the stack names none."""
 ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-DISTRIBUTION = "dynamic-sessions"
+from dynamic_sessions import DISTRIBUTION
 
 
 def install_command(extra: str) -> str:

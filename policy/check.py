@@ -44,7 +44,9 @@ class Finding:
     message: str
 
     def line(self) -> str:
-        return f"{self.level} {self.rule}\n    {self.resource} ({self.type})\n    {self.message}"
+        name = self.resource.rsplit("::", 1)[-1]  # the URN's last part: the resource's logical name
+        message = "\n".join(f"    {line}" for line in self.message.splitlines())
+        return f"{self.level} {self.rule}\n    {name} ({self.type})\n{message}"
 
 
 def read_pack_config(path: Path | None) -> dict[str, tuple[str, dict[str, Any]]]:

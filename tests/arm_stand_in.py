@@ -23,7 +23,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from tests.stand_in_server import StandInServer
 
 ARM_AUDIENCE = "https://management.azure.com"
-POOL_API_VERSIONS = ("2024-02-02-preview", "2025-02-02-preview", "2025-10-02-preview", "2026-01-01")
+POOL_API_VERSIONS = (
+    "2024-02-02-preview",
+    "2025-02-02-preview",
+    "2025-10-02-preview",
+    "2026-01-01",
+    "2026-03-02-preview",
+)
 ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 CALLER = "11111111-1111-1111-1111-111111111111"

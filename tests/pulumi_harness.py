@@ -43,7 +43,7 @@ def jwt_with(claims: dict[str, Any]) -> str:
 
 
 def pool_response(inputs: dict[str, Any], location: str) -> tuple[str, dict[str, Any]]:
-    """The pool's id and ARM's answer at 2025-10-02-preview to a PUT of these generic-resource inputs: the
+    """The pool's id and ARM's answer at the pool's API version to a PUT of these generic-resource inputs: the
     properties sent, plus what the service adds (endpoint, provisioning state, MCP endpoint, identity ids)."""
     group, name = inputs["resourceGroupName"], inputs["resourceName"]
     pool_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.App/sessionPools/{name}"

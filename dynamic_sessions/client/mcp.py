@@ -6,7 +6,7 @@ the key fetched through Azure Resource Manager, and a connected session of the o
     async with server.connect() as session:             # mcp.ClientSession, initialized
         await session.call_tool("launchShell", {})
 
-The key is an ARM action's answer (`fetchMcpServerCredentials`, at the pool's API version, 2025-10-02-preview by
+The key is an ARM action's answer (`fetchMcpServerCredentials`, at the pool's API version, 2026-03-02-preview by
 default): the caller needs control-plane rights on the pool (the action
 `Microsoft.App/sessionPools/fetchMcpServerCredentials/action`, which Contributor holds), not the data plane's
 Session Executor role. `rotate()` asks ARM for a new key (`rotateMcpServerCredentials`) and returns it.
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
-# The actions as the 2025-10-02-preview spec spells them (ARM matches action names without regard to case;
-# Microsoft's MCP tutorials write fetchMCPServerCredentials).
+# The actions as the 2026-03-02-preview spec spells them, as 2025-10-02-preview did (ARM matches action names
+# without regard to case; Microsoft's MCP tutorials write fetchMCPServerCredentials).
 FETCH_KEY, ROTATE_KEY = "fetchMcpServerCredentials", "rotateMcpServerCredentials"
 KEY_HEADER = "x-ms-apikey"
 ENDPOINT_VARIABLE, KEY_VARIABLE = "MCP_SERVER_ENDPOINT", "MCP_SERVER_API_KEY"

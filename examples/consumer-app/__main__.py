@@ -9,17 +9,12 @@ second of the two `pulumi up`s fails ("cannot create already existing resource")
 stack would delete the assignment the other one declared.
 """
 
-import sys
-from pathlib import Path
-
 import pulumi
+import pulumi_dynamic_sessions as dynamic_sessions
 from pulumi_azure_native import managedidentity, resources
 
-# This example lives in the pool's repository and imports the component from it; a program elsewhere
-# gets the same component with `pulumi package add <repository>.git/provider` (see the README).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from components.executor_grant import SessionExecutorGrant
+# pulumi_dynamic_sessions is the SDK `pulumi package add` generated from this repository's provider/ (recorded
+# under `packages:` in Pulumi.yaml; `pulumi install` generates it again in a fresh clone).
 
 config = pulumi.Config()
 pool = pulumi.StackReference(config.require("poolStack"))
@@ -34,14 +29,12 @@ identity = managedidentity.UserAssignedIdentity(
     resource_group_name=group.name,
     location=group.location,
 )
-grant = SessionExecutorGrant(
+grant = dynamic_sessions.SessionExecutorGrant(
     "app-runs-code",
-    {
-        "pool_id": pool_id,
-        "principal_id": identity.principal_id,
-        # A managed identity is a service principal; without the type a new identity may not be found yet.
-        "principal_type": "ServicePrincipal",
-    },
+    pool_id=pool_id,
+    principal_id=identity.principal_id,
+    # A managed identity is a service principal; without the type a new identity may not be found yet.
+    principal_type="ServicePrincipal",
 )
 
 # The app's settings: the endpoint to call, and the identity DefaultAzureCredential should use.

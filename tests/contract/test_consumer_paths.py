@@ -16,6 +16,7 @@ from components.executor_grant import SessionExecutorGrant
 from components.roles import SESSION_EXECUTOR, role_assignment_name
 from components.session_pool import SessionPool
 from components.settings import SettingsError
+from tests import generated_sdk_stand_in
 from tests.pulumi_harness import (
     PROJECT,
     ROOT,
@@ -62,6 +63,7 @@ class ConsumerMocks(AzureMocks):
 def run_consumer(pool_outputs: dict[str, Any]) -> tuple[ConsumerMocks, dict[str, Any], dict[str, Any]]:
     config = {"consumer-app:poolStack": POOL_STACK}
     mocks = ConsumerMocks(pool_outputs)
+    generated_sdk_stand_in.install()  # the SDK `pulumi package add` generates, which needs the Pulumi CLI
     result = run_pulumi_program(CONSUMER / "__main__.py", "consumer-app", config, stack="dev", mocks=mocks)
     return mocks, result[1], result[2]
 

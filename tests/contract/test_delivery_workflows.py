@@ -71,7 +71,9 @@ def test_permissions_are_empty_at_the_top_and_explicit_per_job(path):
         granted = job["permissions"]
         assert set(granted.values()) <= {"read", "write"}
         writes = {scope for scope, level in granted.items() if level == "write"}
-        assert writes <= {"id-token", "pull-requests"}, f"{path.name}: job {name} writes {writes}"
+        # Publishing a GitHub release writes the repository's contents: only the release workflow may.
+        allowed = {"id-token", "pull-requests"} | ({"contents"} if path.name == "release.yml" else set())
+        assert writes <= allowed, f"{path.name}: job {name} writes {writes}"
 
 
 @pytest.mark.parametrize("path", ACTION_FILES, ids=lambda p: p.name)
@@ -178,7 +180,7 @@ def test_dependabot_watches_every_file_that_pins_an_action_and_the_python_requir
 
 
 def test_the_docs_name_every_workflow_file_and_drifts_schedule():
-    section = (ROOT / "docs" / "deploy.md").read_text().split("## Continuous delivery", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "reference" / "delivery.md").read_text().split("\n## ", 1)[0]
     table = [line for line in section.splitlines() if line.startswith("| `")]
     in_table = {name for row in table for name in re.findall(r"`([\w-]+\.yml)`", row.split("|")[1])}
     files = {path.name for path in WORKFLOWS.glob("*.yml")}
@@ -195,3 +197,26 @@ def test_every_smoke_gate_verifies_what_azure_holds():
         steps = [s for j in ([jobs[job]] if job else jobs.values()) for s in j["steps"]]
         gates = [s["run"] for s in steps if "-m ci smoke --stack" in s.get("run", "")]
         assert gates and all(run.rstrip().endswith("-- --verify") for run in gates), (name, gates)
+
+
+def test_pull_requests_check_replacements_against_the_last_release():
+    job = workflow("pull-request.yml")["jobs"]["upgrade-check"]
+    checkout = job["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0  # the tags
+    script = job["steps"][-1]["run"]
+    assert "git describe --tags --abbrev=0 --match 'v*'" in script
+    assert 'python -m ci upgrade-check --from "$last"' in script
+    assert job["permissions"] == {"contents": "read"}
+
+
+def test_a_release_tag_is_checked_against_the_changelog_before_anything_is_built_or_published():
+    release = workflow("release.yml")
+    assert release["on"] == {"push": {"tags": ["v*"]}}
+    (job,) = release["jobs"].values()
+    assert job["permissions"] == {"contents": "write"}
+    runs = [step.get("run", "") for step in job["steps"]]
+    notes = next(i for i, run in enumerate(runs) if "-m ci release-notes --tag" in run)
+    build = next(i for i, run in enumerate(runs) if "-m build" in run)
+    publish = next(i for i, run in enumerate(runs) if "gh release create" in run)
+    assert notes < build < publish
+    assert "--notes-file release-notes.md" in runs[publish] and "dist/*" in runs[publish]

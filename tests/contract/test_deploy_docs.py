@@ -3,6 +3,7 @@ the deployer message it quotes."""
 
 import json
 import re
+import shlex
 
 import pulumi
 import pytest
@@ -14,7 +15,10 @@ from tests.contract.test_consumer_paths import run_consumer
 from tests.pulumi_harness import PROJECT, ROOT, SERVICE_PRINCIPAL_CLAIMS, AzureMocks, run_program, stack_config
 from tests.spec_check import SESSION_POOLS
 
-DOCS = (ROOT / "docs" / "deploy.md").read_text()
+# The deploy path and its reference pages, as one text: each section is looked up by its heading.
+DOCS = "\n".join(
+    page.read_text() for page in [ROOT / "docs" / "deploy.md", *sorted((ROOT / "docs" / "reference").glob("*.md"))]
+)
 COMMITTED_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
@@ -23,7 +27,7 @@ def _section(heading: str) -> str:
 
 
 def test_each_settings_default_in_the_table_is_the_programs():
-    for row in _section("## Settings").splitlines():
+    for row in _section("# Settings\n").splitlines():
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         if len(cells) != 4 or not cells[0].startswith("`") or cells[0] == "`azure-native:location`":
             continue
@@ -34,8 +38,22 @@ def test_each_settings_default_in_the_table_is_the_programs():
             assert default.strip("`") == json.dumps(DEFAULTS[key]).strip('"'), key
 
 
+def _expanded(text: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: variables.get(m[1], m[0]), text)
+
+
 def _import_commands() -> list[tuple[str, str, str]]:
-    found = re.findall(r"pulumi import (\S+) (\S+) \S+ \\\n\s+--parent '\w+=(urn:[^']+)'", DOCS)
+    """Each `pulumi import`'s type, name and parent URN, the shell variables the page sets before it expanded."""
+    variables: dict[str, str] = {}
+    found = []
+    for line in re.sub(r"\\\n\s*", " ", DOCS).splitlines():
+        assignment = re.fullmatch(r"([A-Z_]+)=(\S+)", line.strip())
+        if assignment and "$(" not in assignment[2]:
+            variables[assignment[1]] = shlex.split(_expanded(assignment[2], variables))[0]
+        elif line.startswith("pulumi import "):
+            words = shlex.split(_expanded(line, variables))
+            parent = words[words.index("--parent") + 1].split("=", 1)[1]
+            found.append((words[2], words[3], parent))
     assert len(found) == 5
     return found
 
@@ -83,7 +101,8 @@ def test_the_mcp_key_actions_are_the_specs_at_the_version_sent():
     actions = {path.rsplit("/", 1)[1] for path in paths if "{sessionPoolName}/" in path}
     assert actions == {"fetchMcpServerCredentials", "rotateMcpServerCredentials"}
     for action in actions:
-        assert f"${{POOL_ID}}/{action}?api-version={API_VERSION}" in DOCS
+        assert f'${{POOL_ID}}/{action}"' in DOCS
+    assert f'--url "$URL?api-version={API_VERSION}"' in DOCS
     assert '"apiKey"' in SESSION_POOLS.read_text() and "--query apiKey" in DOCS
 
 

@@ -32,9 +32,28 @@ def test_every_relative_link_of_the_readme_names_a_file_that_exists():
     assert missing == []
 
 
+class MkDocsLoader(yaml.SafeLoader):
+    """mkdocs.yml as MkDocs reads it: a `!!python/name:` tag (the Mermaid fence's formatter) read as its name."""
+
+
+MkDocsLoader.add_multi_constructor("tag:yaml.org,2002:python/name:", lambda loader, suffix, node: suffix)
+
+
+def mkdocs_config() -> dict:
+    return yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=MkDocsLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def nav_pages(entries: list) -> list[str]:
+    """Every page of the navigation, its sections' pages included."""
+    pages: list[str] = []
+    for entry in entries:
+        for value in entry.values():
+            pages += nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
 def test_every_page_the_readme_names_is_in_the_sites_navigation():
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    in_nav = {page for entry in config["nav"] for page in entry.values()}
+    in_nav = set(nav_pages(mkdocs_config()["nav"]))
     named = {
         target.removeprefix("docs/").split("#", 1)[0]
         for target in RELATIVE_LINK.findall(README)
@@ -64,6 +83,7 @@ def site_sources(tmp_path) -> Path:
     shutil.copytree(ROOT / "dynamic_sessions", tmp_path / "dynamic_sessions")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path)
     shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copy(ROOT / "CHANGELOG.md", tmp_path)
     return tmp_path
 
 

@@ -46,22 +46,22 @@ def test_violations_are_listed_each_with_rule_resource_property_value_allowed_an
     )
     result = run_check("--stack", "dev", "--policy-pack-config", str(config))
     assert result.returncode == 1, result.stderr
-    pool = (
-        "urn:pulumi:dev::dynamic-sessions::dynamic-sessions:index:SessionPool$azure-native:resources:Resource::dev-pool"
-    )
     assert result.stdout.splitlines() == [
         f"mandatory {rules.EGRESS_ID}",
-        f"    {pool} (azure-native:resources:Resource)",
-        "    properties.sessionNetworkConfiguration.status='EgressEnabled' is not allowed: EgressDisabled; egress is "
-        f"allowed in no stack (policy config: {rules.EGRESS_ID}.allowedStacks)",
+        "    dev-pool (azure-native:resources:Resource)",
+        "    properties.sessionNetworkConfiguration.status='EgressEnabled' is not allowed",
+        "    allowed: EgressDisabled; egress is allowed in no stack",
+        f"    policy config: {rules.EGRESS_ID}.allowedStacks",
         f"mandatory {rules.MAX_SESSIONS_ID}",
-        f"    {pool} (azure-native:resources:Resource)",
-        "    properties.scaleConfiguration.maxConcurrentSessions=5 is not allowed: at most 4 "
-        f"(policy config: {rules.MAX_SESSIONS_ID}.maxSessions)",
+        "    dev-pool (azure-native:resources:Resource)",
+        "    properties.scaleConfiguration.maxConcurrentSessions=5 is not allowed",
+        "    allowed: at most 4",
+        f"    policy config: {rules.MAX_SESSIONS_ID}.maxSessions",
         f"advisory {rules.REGION_ID}",
-        f"    {pool} (azure-native:resources:Resource)",
-        "    location='northcentralus' is not allowed: one of westus2 "
-        f"(policy config: {rules.REGION_ID}.allowedRegions)",
+        "    dev-pool (azure-native:resources:Resource)",
+        "    location='northcentralus' is not allowed",
+        "    allowed: one of westus2",
+        f"    policy config: {rules.REGION_ID}.allowedRegions",
         f"stack dev: 4 resources, {len(RULES)} rules, 3 violation(s)",
     ]
 
@@ -82,7 +82,7 @@ def test_bad_usage_exits_2_naming_the_flag(args, named):
 def _shown(default: object) -> str:
     """How the docs' table writes a default: the region list by its section, other lists as JSON."""
     if default == list(SESSION_REGIONS):
-        return "the 36 regions in [Regions](deploy.md#regions)"
+        return "the 36 regions in [Regions](reference/settings.md#regions)"
     if isinstance(default, bool):
         return str(default).lower()
     if isinstance(default, int):
@@ -122,7 +122,8 @@ def test_the_docs_sample_violation_is_what_the_check_prints_for_it():
         },
     )
     (violation,) = rules.check_egress(pool, next(r for r in RULES if r.id == rules.EGRESS_ID).settings(), "prod")
-    assert sample[0] == f"mandatory {violation.rule}" and sample[2].strip() == violation.message()
+    assert sample[0] == f"mandatory {violation.rule}" and sample[1] == "    prod-pool (azure-native:resources:Resource)"
+    assert [line.strip() for line in sample[2:]] == violation.message().splitlines()
 
 
 def test_the_default_regions_are_the_ones_the_docs_list():

@@ -74,7 +74,7 @@ def test_dev_stack_sends_the_tutorials_pool_body():
             "sessionPools",
         )
         assert pool.inputs["parentResourcePath"] == ""
-        assert pool.inputs["apiVersion"] == "2025-10-02-preview"
+        assert pool.inputs["apiVersion"] == "2026-03-02-preview"
         assert "environmentId" not in pool.inputs["properties"]
         assert len(mocks.of_type(GROUP)) == 1
 
@@ -187,7 +187,7 @@ def test_every_committed_stack_exports_every_documented_output(stack):
         assert out["sessionExecutorRoleDefinitionId"] == (
             f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{SESSION_EXECUTOR}"
         )
-        assert out["poolApiVersion"] == pool.inputs["apiVersion"] == "2025-10-02-preview"
+        assert out["poolApiVersion"] == pool.inputs["apiVersion"] == "2026-03-02-preview"
         scale = sent["scaleConfiguration"]
         assert out["maxSessions"] == scale["maxConcurrentSessions"] == int(config[f"{PROJECT}:maxSessions"])
         assert out.get("readySessions") == scale.get("readySessionInstances")
@@ -311,10 +311,11 @@ def test_least_privilege_is_the_default():
 
 
 def _docs_table_keys(heading: str) -> set[str]:
-    section = (ROOT / "docs" / "deploy.md").read_text().split(heading, 1)[1].split("\n#", 1)[0]
+    pages = [ROOT / "docs" / "deploy.md", *sorted((ROOT / "docs" / "reference").glob("*.md"))]
+    section = "\n".join(page.read_text() for page in pages).split(heading, 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`([\w:-]+)`", row.split("|")[1])}
 
 
 def test_docs_outputs_table_lists_exactly_the_exports():
-    assert _docs_table_keys("### Outputs") == DOCUMENTED_OUTPUTS | CONDITIONAL_OUTPUTS
+    assert _docs_table_keys("## Outputs\n") == DOCUMENTED_OUTPUTS | CONDITIONAL_OUTPUTS

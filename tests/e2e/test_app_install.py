@@ -19,7 +19,7 @@ from tests.app_runs import UV
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = (ROOT / "README.md").read_text().split("## Use it from your app", 1)[1].split("\n## ", 1)[0]
-HOSTED = "git+https://github.com/<org>/<repo>@<commit>"
+HOSTED = "git+<repo-url>@<commit>"
 # An empty authority (file:///) is refused by the packaging library of older pips: name the host.
 LOCAL_URL = "git+file://localhost{root}@{commit}"
 

@@ -81,8 +81,8 @@ def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
     assert (server.endpoint, server.api_key) == (ENDPOINT, "first-key-0123456789")
     assert credential.scopes == [(ARM_SCOPE,)]  # the token is fetched once and reused
     assert arm.requests == [
-        ("GET", f"{POOL_ID}?api-version=2025-10-02-preview", "Bearer entra-token-1"),
-        ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2025-10-02-preview", "Bearer entra-token-1"),
+        ("GET", f"{POOL_ID}?api-version=2026-03-02-preview", "Bearer entra-token-1"),
+        ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2026-03-02-preview", "Bearer entra-token-1"),
     ]
     assert server.headers == {"x-ms-apikey": "first-key-0123456789"}
     assert server.vscode_server() == {"type": "http", "url": ENDPOINT, "headers": server.headers}
@@ -94,7 +94,7 @@ def test_rotation_issues_a_new_key(arm):
         before = pool.api_key()
         after = pool.rotate()
     assert (before, after) == ("first-key-0123456789", "second-key-9876543210")
-    assert ("POST", f"{POOL_ID}/rotateMcpServerCredentials?api-version=2025-10-02-preview") in [
+    assert ("POST", f"{POOL_ID}/rotateMcpServerCredentials?api-version=2026-03-02-preview") in [
         (m, p) for m, p, _ in arm.requests
     ]
 

@@ -59,7 +59,7 @@ def outputs(endpoint: str, **changes) -> dict:
         "cooldownSeconds": 300,
         "egressEnabled": False,
         "lifecycleType": "Timed",
-        "poolApiVersion": "2025-10-02-preview",
+        "poolApiVersion": "2026-03-02-preview",
         "grants": [
             {"principalId": DEPLOYER, "principalType": "User", "roleDefinitionId": role_definition_id(EXECUTOR_GUID)},
             {
@@ -117,7 +117,7 @@ def test_all_equal_passes_with_two_arm_reads_at_the_stacks_versions(capsys, monk
         assert name in report["compared"]
     assert f"grant {DEPLOYER} Session Executor" in report["compared"]
     get_pool, listing = arm.requests
-    assert get_pool.path == POOL and get_pool.query == {"api-version": ["2025-10-02-preview"]}
+    assert get_pool.path == POOL and get_pool.query == {"api-version": ["2026-03-02-preview"]}
     assert listing.path == f"{POOL}/providers/Microsoft.Authorization/roleAssignments"
     assert listing.query == {"$filter": ["atScope()"], "api-version": ["2022-04-01"]}
     probe = report["egressProbe"]
@@ -357,7 +357,7 @@ def test_an_older_stack_says_which_declared_values_are_unknown(capsys, monkeypat
     assert "not compared, the stack does not say: egressEnabled" in report["message"]
     assert report["egressProbe"]["declared"] is None
     assert [r.path for r in arm.requests] == [POOL]  # no grants declared: nothing to list
-    assert arm.requests[0].query["api-version"] == ["2025-10-02-preview"]
+    assert arm.requests[0].query["api-version"] == ["2026-03-02-preview"]
 
 
 def test_an_ill_typed_output_is_unknown_not_a_crash(capsys, monkeypatch, tmp_path, emulator):

@@ -61,13 +61,14 @@ def test_the_policies_report_each_violation_with_rule_resource_and_config_key():
         (rules.PRODUCTION_ID, "urn:pool", "mandatory"),
     ]
     assert findings[0].message == (
-        "properties.sessionNetworkConfiguration.status='EgressEnabled' is not allowed: EgressDisabled; egress is "
-        f"allowed only in stacks matching dev* (policy config: {rules.EGRESS_ID}.allowedStacks)"
+        "properties.sessionNetworkConfiguration.status='EgressEnabled' is not allowed\n"
+        "allowed: EgressDisabled; egress is allowed only in stacks matching dev*\n"
+        f"policy config: {rules.EGRESS_ID}.allowedStacks"
     )
     assert findings[0].line().splitlines() == [
         f"mandatory {rules.EGRESS_ID}",
         "    urn:pool (azure-native:resources:Resource)",
-        f"    {findings[0].message}",
+        *(f"    {line}" for line in findings[0].message.splitlines()),
     ]
 
 

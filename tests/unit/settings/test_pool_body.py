@@ -58,7 +58,7 @@ def test_each_setting_lands_where_the_table_says():
 
 
 def test_the_vendored_spec_is_the_version_the_pool_is_declared_at():
-    assert json.loads(SESSION_POOLS.read_text())["info"]["version"] == pool_body.API_VERSION == "2025-10-02-preview"
+    assert json.loads(SESSION_POOLS.read_text())["info"]["version"] == pool_body.API_VERSION == "2026-03-02-preview"
 
 
 def test_each_output_is_read_from_a_property_the_spec_lists():
@@ -76,7 +76,7 @@ def test_the_checker_refuses_what_the_spec_does_not_list():
         "properties": {"containerType": "NodeJS", "mcpServerSettings": {"isMCPServerEnabled": True}},
     }
     assert unlisted(body, request=True) == [
-        "properties.mcpServerSettings.isMCPServerEnabled is not in the 2025-10-02-preview spec"
+        "properties.mcpServerSettings.isMCPServerEnabled is not in the 2026-03-02-preview spec"
     ]
     assert any("containerType" in error and "NodeJS" in error for error in schema_errors(body))
     # A read-only property sent, and a property missing that the spec requires.
