@@ -1,0 +1,140 @@
+"""The emulator's container image, built from this clone and run as the docs give it (Podman, the port published
+on the host's loopback), then used from the host: the smoke, the client, a peer client, and a hostile session.
+
+Where no image registry is reachable the base comes from Debian's packages (tests/image_build.py), cached between
+runs. In CI (where $CI is set) a missing tool fails the test; on a developer machine it skips, naming what to install.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+import warnings
+
+import pytest
+
+from dynamic_sessions.client import SessionsClient
+from dynamic_sessions.client.tokens import LocalToken
+from dynamic_sessions.container import PORT, SECURITY_OPTIONS, RunningImage, run_command
+from tests import image_build
+
+CANARY_VARIABLE = "IMAGE_TEST_CANARY"
+# The first run builds the base and the image (minutes); later ones reuse both.
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def image():
+    if missing := image_build.missing_tools():
+        message = f"the image tests need {', '.join(missing)} (Debian/Ubuntu: apt-get install {' '.join(missing)})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return image_build.build_image()
+
+
+def _running(image: str, *flags: str, env: dict[str, str] | None = None, ready_lines: int = 1) -> RunningImage:
+    options = (*image_build.engine_options(), *image_build.run_options())
+    return RunningImage("podman", image, *flags, env=env, engine_options=options, ready_lines=ready_lines)
+
+
+@pytest.fixture(scope="module")
+def container(image):
+    # A secret-looking value only the container's environment holds: no session may ever print it.
+    canary = f"canary-{uuid.uuid4().hex}"
+    running = _running(image, env={CANARY_VARIABLE: canary})
+    yield running, canary
+    running.stop()
+
+
+def test_the_documented_command_publishes_on_loopback_with_the_engines_options():
+    command = run_command("podman", "img")
+    assert command[:5] == ["podman", "run", "--rm", "-p", f"127.0.0.1:{PORT}:{PORT}"]
+    assert command[5:-1] == list(SECURITY_OPTIONS["podman"]) and command[-1] == "img"
+    assert "--privileged" not in run_command("docker", "img") and "--cap-add" not in run_command("docker", "img")
+
+
+def test_the_port_is_published_on_the_hosts_loopback_alone(container):
+    running, _ = container
+    host, port = running.endpoint.removeprefix("http://").rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0
+    # The same port on the host's other addresses is not the container's.
+    outward = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        outward.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the host's outward address
+        address = outward.getsockname()[0]
+    finally:
+        outward.close()
+    if address != "127.0.0.1":
+        with pytest.raises(OSError):
+            socket.create_connection((address, int(port)), timeout=5).close()
+
+
+def test_the_smoke_passes_from_the_host(container):
+    running, _ = container
+    done = subprocess.run(
+        [sys.executable, "-m", "dynamic_sessions.smoke", "--endpoint", running.endpoint, "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and report["passed"] is True, done.stdout + done.stderr
+    assert report["stdout"] == "hello-world\n"
+
+
+def test_a_session_keeps_its_state_across_two_calls(container):
+    running, _ = container
+    with SessionsClient(running.endpoint) as client:
+        identifier = f"image-{uuid.uuid4()}"
+        client.execute("globalThis.counter = 41", identifier)
+        assert client.execute("console.log(++globalThis.counter)", identifier).stdout == "42\n"
+        client.release(identifier)
+
+
+def test_a_file_round_trips_through_a_session(container):
+    running, _ = container
+    data = os.urandom(64 * 1024)
+    with SessionsClient(running.endpoint) as client:
+        identifier = f"image-{uuid.uuid4()}"
+        client.upload_file(identifier, "blob.bin", data)
+        copied = "require('fs').copyFileSync('/mnt/data/blob.bin', '/mnt/data/copy.bin')"
+        client.execute(copied, identifier)
+        assert client.download_file(identifier, "copy.bin") == data
+        client.release(identifier)
+
+
+def test_a_session_cannot_read_the_containers_environment(container):
+    running, canary = container
+    probes = [
+        "console.log(JSON.stringify(process.env))",
+        # The emulator is pid 1 of the container; the session's own /proc shows only its namespace.
+        "const fs = require('fs'); for (const p of fs.readdirSync('/proc')) { if (/^\\d+$/.test(p)) { "
+        "try { console.log(fs.readFileSync(`/proc/${p}/environ`, 'latin1')) } catch (e) { console.log(e.code) } } }",
+        "try { console.log(require('fs').readFileSync('/proc/1/environ', 'latin1')) } "
+        "catch (e) { console.log(e.code) }",
+        "try { console.log(require('child_process').execSync('cat /proc/*/environ; env', "
+        "{encoding: 'latin1'})) } catch (e) { console.log(String(e.stdout), String(e.stderr)) }",
+    ]
+    with SessionsClient(running.endpoint) as client:
+        identifier = f"image-{uuid.uuid4()}"
+        outputs = [client.execute(probe, identifier) for probe in probes]
+        client.release(identifier)
+    seen = "".join(o.stdout + o.stderr + json.dumps(o.execution_result, default=str) for o in outputs)
+    assert "PATH" in outputs[0].stdout  # the probe ran and printed the session's own environment
+    assert canary not in seen and CANARY_VARIABLE not in seen
+
+
+def test_langchains_tool_runs_python_in_the_image_unchanged(image):
+    running = _running(image, "--container-type", "PythonLTS", "--python-packages", "none")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from langchain_azure_dynamic_sessions import SessionsPythonREPLTool
+
+        tool = SessionsPythonREPLTool(
+            pool_management_endpoint=running.endpoint, access_token_provider=LocalToken().token
+        )
+        assert json.loads(tool.invoke("6 * 7")) == {"result": 42, "stdout": "", "stderr": ""}
+    finally:
+        running.stop()
