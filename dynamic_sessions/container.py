@@ -17,6 +17,7 @@ PORT = 8480
 # or the published one retagged. The release workflow pushes ghcr.io/<owner>/<repository>/emulator:<version>.
 DEFAULT_IMAGE = "dynamic-sessions-emulator"
 ENGINES = ("docker", "podman")
+ENGINE_VARIABLE = "DYNAMIC_SESSIONS_ENGINE"  # docker or podman, where both are installed
 
 # Per engine, the least that lets bubblewrap build a session's sandbox inside the container, then everything else
 # taken away:

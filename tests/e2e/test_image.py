@@ -17,7 +17,7 @@ import pytest
 
 from dynamic_sessions.client import SessionsClient
 from dynamic_sessions.client.tokens import LocalToken
-from dynamic_sessions.container import PORT, SECURITY_OPTIONS, RunningImage, run_command
+from dynamic_sessions.container import ENGINE_VARIABLE, PORT, SECURITY_OPTIONS, RunningImage, run_command
 from tests import image_build
 
 CANARY_VARIABLE = "IMAGE_TEST_CANARY"
@@ -138,3 +138,31 @@ def test_langchains_tool_runs_python_in_the_image_unchanged(image):
         assert json.loads(tool.invoke("6 * 7")) == {"result": 42, "stdout": "", "stderr": ""}
     finally:
         running.stop()
+
+
+def test_the_pytest_fixture_runs_the_image_when_asked_and_says_so(image, tmp_path):
+    (tmp_path / "test_app.py").write_text(
+        "def test_runs(dynamic_sessions_pool, dynamic_sessions_identifier):\n"
+        "    result = dynamic_sessions_pool.client.execute('console.log(6 * 7)', dynamic_sessions_identifier)\n"
+        "    assert result.stdout == '42\\n'\n"
+        "    assert dynamic_sessions_pool.endpoint.startswith('http://127.0.0.1:')\n"
+    )
+    # What this machine's Podman needs (runc, ulimits within the host's hard limits), through its own settings
+    # file, since the fixture runs the image as an app developer's machine would.
+    runtime = dict(zip(image_build.engine_options()[::2], image_build.engine_options()[1::2], strict=True))
+    limits = [value for value in image_build.run_options() if value != "--ulimit"]
+    settings = tmp_path / "containers.conf"
+    settings.write_text(
+        "[containers]\ndefault_ulimits = [" + ", ".join(f'"{limit}"' for limit in limits) + "]\n"
+        + (f'[engine]\nruntime = "{runtime["--runtime"]}"\n' if "--runtime" in runtime else "")
+    )  # fmt: skip
+    env = {**os.environ, "DYNAMIC_SESSIONS_BACKEND": "image", "DYNAMIC_SESSIONS_IMAGE": image}
+    env[ENGINE_VARIABLE] = "podman"
+    env["CONTAINERS_CONF"] = str(settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly",
+         str(tmp_path / "test_app.py")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"dynamic-sessions: emulators from the image {image} (as asked)" in done.stdout
