@@ -24,7 +24,7 @@ Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-s
 
 Where the machine has no bubblewrap (macOS, Windows), the emulators run from the container image instead, with
 Docker or Podman (docs/container.md); `--dynamic-sessions-backend` or $DYNAMIC_SESSIONS_BACKEND chooses: `auto`
-(the default: the image only without bubblewrap), `process` or `image`; `dynamic_sessions_image` (ini) or
+(the default: the image where bubblewrap is missing and Docker or Podman is installed), `process` or `image`; `dynamic_sessions_image` (ini) or
 $DYNAMIC_SESSIONS_IMAGE names the image, $DYNAMIC_SESSIONS_ENGINE the engine (docker, else podman). The run's
 header says which is used.
 """
@@ -237,9 +237,14 @@ def chosen_backend(config: pytest.Config) -> tuple[str, str]:
         raise pytest.UsageError(f"{BACKEND_VARIABLE}={asked!r} is not a backend; use one of {BACKENDS}")
     if asked != "auto":
         return asked, "as asked"
-    if shutil.which("bwrap") is not None or "--unsandboxed" in config.getini("dynamic_sessions_emulator_args"):
-        return "process", "bubblewrap is installed" if shutil.which("bwrap") else "unsandboxed, as configured"
-    return "image", "bubblewrap is not installed"
+    if shutil.which("bwrap") is not None:
+        return "process", "bubblewrap is installed"
+    if "--unsandboxed" in config.getini("dynamic_sessions_emulator_args"):
+        return "process", "unsandboxed, as configured"
+    engine = container.engine_on_path(os.environ.get(container.ENGINE_VARIABLE))
+    if engine is None:  # the emulator itself then says what to install, or which flags to pass
+        return "process", "neither bubblewrap nor Docker or Podman is installed"
+    return "image", f"bubblewrap is not installed; {engine} is"
 
 
 def chosen_image(config: pytest.Config) -> str:
