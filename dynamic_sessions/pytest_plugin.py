@@ -23,10 +23,10 @@ Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-s
 `--unsandboxed --egress enabled` on a machine without bubblewrap, for trusted test code only).
 
 Where the machine has no bubblewrap (macOS, Windows), the emulators run from the container image instead, with
-Docker or Podman (docs/container.md); `--dynamic-sessions-backend` or $DYNAMIC_SESSIONS_BACKEND chooses: `auto`
-(the default: the image where bubblewrap is missing and Docker or Podman is installed), `process` or `image`; `dynamic_sessions_image` (ini) or
-$DYNAMIC_SESSIONS_IMAGE names the image, $DYNAMIC_SESSIONS_ENGINE the engine (docker, else podman). The run's
-header says which is used.
+Docker or Podman (docs/container.md). `--dynamic-sessions-backend` or $DYNAMIC_SESSIONS_BACKEND chooses: `auto`
+(the default: the image where bubblewrap is missing and Docker or Podman is installed), `process` or `image`.
+`dynamic_sessions_image` (ini) or $DYNAMIC_SESSIONS_IMAGE names the image, $DYNAMIC_SESSIONS_ENGINE the engine
+(docker, else podman). The run's header says which is used.
 """
 
 import contextlib
