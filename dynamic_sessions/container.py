@@ -23,8 +23,8 @@ ENGINE_VARIABLE = "DYNAMIC_SESSIONS_ENGINE"  # docker or podman, where both are 
 # taken away:
 # - a fresh /proc for the session's pid namespace: the kernel refuses to mount one while parts of the container's
 #   /proc are masked or read-only over it (Docker: systempaths=unconfined; Podman: unmask=/proc/*, /proc only);
-# - the engine's seccomp profile off: both refuse sethostname without CAP_SYS_ADMIN, and Docker's refuses clone and
-#   unshare with namespace flags; sessions keep the emulator's own seccomp filter, which bubblewrap loads;
+# - the engine's seccomp profile off: Podman's refuses sethostname without CAP_SYS_ADMIN, and Docker's refuses clone
+#   and unshare with namespace flags; sessions keep the emulator's own seccomp filter, which bubblewrap loads;
 # - Docker only: its AppArmor profile (docker-default, where AppArmor runs) refuses mount;
 # - then no capability at all and no way to gain one: the image's user is not root, bubblewrap makes its
 #   namespaces from an unprivileged user namespace, and nothing in the container may raise its privileges.

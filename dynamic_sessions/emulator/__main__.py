@@ -95,7 +95,8 @@ def _size(text: str) -> int:
     return value
 
 
-def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
+def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
+    """The emulator's flags: the one table its command line and its environment variables are read from."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=DESCRIPTION,
@@ -169,6 +170,11 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
         "start, printed on stdout)",
     )
     add_runtime_arguments(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
+    parser = build_parser(prog)
     read_environment(parser, os.environ, sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.container_mode and not any(os.path.exists(marker) for marker in CONTAINER_MARKERS):
