@@ -13,11 +13,12 @@ import sys
 import uuid
 import warnings
 
+import httpx
 import pytest
 
-from dynamic_sessions.client import SessionsClient
+from dynamic_sessions.client import SessionsClient, executions
 from dynamic_sessions.client.tokens import LocalToken
-from dynamic_sessions.container import ENGINE_VARIABLE, PORT, SECURITY_OPTIONS, RunningImage, run_command
+from dynamic_sessions.container import ENGINE_VARIABLE, RunningImage
 from tests import image_build
 
 CANARY_VARIABLE = "IMAGE_TEST_CANARY"
@@ -47,13 +48,6 @@ def container(image):
     running = _running(image, env={CANARY_VARIABLE: canary})
     yield running, canary
     running.stop()
-
-
-def test_the_documented_command_publishes_on_loopback_with_the_engines_options():
-    command = run_command("podman", "img")
-    assert command[:5] == ["podman", "run", "--rm", "-p", f"127.0.0.1:{PORT}:{PORT}"]
-    assert command[5:-1] == list(SECURITY_OPTIONS["podman"]) and command[-1] == "img"
-    assert "--privileged" not in run_command("docker", "img") and "--cap-add" not in run_command("docker", "img")
 
 
 def test_the_port_is_published_on_the_hosts_loopback_alone(container):
@@ -166,3 +160,24 @@ def test_the_pytest_fixture_runs_the_image_when_asked_and_says_so(image, tmp_pat
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"dynamic-sessions: emulators from the image {image} (as asked)" in done.stdout
+
+
+def test_settings_come_from_environment_variables_and_the_mcp_key_from_its_own(image):
+    key = f"key-{uuid.uuid4().hex}"
+    env = {"DYNAMIC_SESSIONS_CONTAINER_TYPE": "Shell", "DYNAMIC_SESSIONS_MCP": "1", "MCP_SERVER_API_KEY": key}
+    running = _running(image, env=env, ready_lines=2)
+    try:
+        # The key came from the environment: it is not announced.
+        assert set(running.announced) == {"POOL_MANAGEMENT_ENDPOINT", "MCP_SERVER_ENDPOINT"}
+        assert running.mcp_endpoint is not None
+        listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        with httpx.Client(timeout=30) as http:
+            refused = http.post(running.mcp_endpoint, json=listing, headers={"x-ms-apikey": "wrong-" + key})
+            answered = http.post(running.mcp_endpoint, json=listing, headers={"x-ms-apikey": key})
+        assert refused.status_code == 401 and answered.status_code == 200, answered.text
+        assert "launchShell" in {tool["name"] for tool in answered.json()["result"]["tools"]}
+        # A Shell pool: commands, not JavaScript, at the executions contract's latest version.
+        with SessionsClient(running.endpoint, api_version=executions.VERSIONS[-1]) as client:
+            assert client.run_command("echo $((6 * 7))", identifier=f"image-{uuid.uuid4()}").stdout == "42\n"
+    finally:
+        running.stop()
