@@ -181,3 +181,17 @@ def test_settings_come_from_environment_variables_and_the_mcp_key_from_its_own(i
             assert client.run_command("echo $((6 * 7))", identifier=f"image-{uuid.uuid4()}").stdout == "42\n"
     finally:
         running.stop()
+
+
+def test_the_emulator_holds_no_capability_and_the_unmasked_proc_stays_closed_to_it(container):
+    running, _ = container
+    probe = (
+        "id -u; grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/1/status; "
+        "echo 1 > /proc/sys/vm/drop_caches && echo WROTE-SYSCTL"
+    )
+    done = subprocess.run(
+        ["podman", "exec", running.name, "sh", "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.split()[:7] == ["999", "CapPrm:", "0000000000000000", "CapEff:", "0000000000000000",
+                                        "NoNewPrivs:", "1"], done.stdout  # fmt: skip
+    assert "WROTE-SYSCTL" not in done.stdout and "Permission denied" in done.stderr
