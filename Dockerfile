@@ -14,11 +14,10 @@ RUN apt-get update \
 COPY pyproject.toml README.md /src/
 COPY dynamic_sessions /src/dynamic_sessions
 # The emulator extra's dependencies, in the ranges pyproject.toml pins, into a virtual environment the
-# final stage copies whole; no byte-code: Python writes its caches where it may, and the image stays smaller.
+# final stage copies whole. Byte-compiled here: the emulator's user cannot write there, and without the
+# caches each start compiled every module again (p50 to the first execute 756 ms without, 618 ms with, for 10 MB).
 RUN python3 -m venv /opt/dynamic-sessions \
- && /opt/dynamic-sessions/bin/pip install --no-cache-dir --no-compile --disable-pip-version-check \
-      "/src[emulator]" \
- && find /opt/dynamic-sessions -name __pycache__ -prune -exec rm -rf {} +
+ && /opt/dynamic-sessions/bin/pip install --no-cache-dir --disable-pip-version-check "/src[emulator]"
 
 FROM debian:trixie-slim
 # Node.js for NodeLTS sessions, Python for the emulator and PythonLTS sessions, bash for Shell ones; bubblewrap,
