@@ -68,12 +68,15 @@ def run_command(
     name: str | None = None,
     env: dict[str, str] | None = None,
     engine_options: tuple[str, ...] = (),
+    security: tuple[str, ...] | None = None,
 ) -> list[str]:
     """`<engine> run` of the image as the docs give it: removed when it stops, its port published on the host's
     loopback only (`host_port` "" lets the engine pick one), the engine's `SECURITY_OPTIONS`; `flags` go to
-    the emulator, `env` into the container, `engine_options` (ulimits, a runtime) before the image."""
+    the emulator, `env` into the container, `engine_options` (ulimits, a runtime) before the image; `security`
+    replaces the engine's `SECURITY_OPTIONS` (to show that each is needed)."""
     published = f"127.0.0.1:{host_port}:{PORT}"
-    command = [engine, "run", "--rm", "-p", published, *SECURITY_OPTIONS[engine_name(engine)]]
+    options = SECURITY_OPTIONS[engine_name(engine)] if security is None else security
+    command = [engine, "run", "--rm", "-p", published, *options]
     if name is not None:
         command += ["--name", name]
     for variable, value in (env or {}).items():
@@ -97,6 +100,7 @@ class RunningImage:
         *flags: str,
         env: dict[str, str] | None = None,
         engine_options: tuple[str, ...] = (),
+        security: tuple[str, ...] | None = None,
         ready_lines: int = 1,
         timeout: float = 120.0,
         stderr: int | None = None,
@@ -104,7 +108,14 @@ class RunningImage:
         self.engine = engine
         self.name = f"dynamic-sessions-{uuid.uuid4().hex[:12]}"
         self.command = run_command(
-            engine, image, *flags, host_port="", name=self.name, env=env, engine_options=engine_options
+            engine,
+            image,
+            *flags,
+            host_port="",
+            name=self.name,
+            env=env,
+            engine_options=engine_options,
+            security=security,
         )
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True

@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from dynamic_sessions.client import SessionsClient, executions
+from dynamic_sessions.client.errors import DataPlaneError
 from dynamic_sessions.client.tokens import LocalToken
-from dynamic_sessions.container import ENGINE_VARIABLE, RunningImage
+from dynamic_sessions.container import ENGINE_VARIABLE, SECURITY_OPTIONS, RunningImage
 from tests import image_build
 
 CANARY_VARIABLE = "IMAGE_TEST_CANARY"
@@ -36,9 +37,17 @@ def image():
     return image_build.build_image()
 
 
-def _running(image: str, *flags: str, env: dict[str, str] | None = None, ready_lines: int = 1) -> RunningImage:
+def _running(
+    image: str,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    ready_lines: int = 1,
+    security: tuple[str, ...] | None = None,
+) -> RunningImage:
     options = (*image_build.engine_options(), *image_build.run_options())
-    return RunningImage("podman", image, *flags, env=env, engine_options=options, ready_lines=ready_lines)
+    return RunningImage(
+        "podman", image, *flags, env=env, engine_options=options, ready_lines=ready_lines, security=security
+    )
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +205,20 @@ def test_the_emulator_holds_no_capability_and_the_unmasked_proc_stays_closed_to_
     # Not even in the bounding set (--cap-drop ALL), and nothing may gain one (no-new-privileges).
     assert held == {"CapPrm": "0" * 16, "CapEff": "0" * 16, "CapBnd": "0" * 16, "CapAmb": "0" * 16, "NoNewPrivs": "1"}
     assert "WROTE-SYSCTL" not in done.stdout and "Permission denied" in done.stderr
+
+
+NEEDED = [("--security-opt", "seccomp=unconfined"), ("--security-opt", "unmask=/proc/*")]
+
+
+@pytest.mark.parametrize("left_out", NEEDED, ids=lambda option: option[1])
+def test_without_each_option_that_loosens_the_container_no_session_starts(image, left_out):
+    options = SECURITY_OPTIONS["podman"]
+    pairs = [options[i : i + 2] for i in range(0, len(options), 2)]
+    assert left_out in pairs
+    running = _running(image, security=tuple(arg for pair in pairs if pair != left_out for arg in pair))
+    try:
+        with SessionsClient(running.endpoint) as client, pytest.raises(DataPlaneError) as refused:
+            client.execute("console.log(1)", f"image-{uuid.uuid4()}")
+        assert refused.value.status == 503
+    finally:
+        running.stop()
