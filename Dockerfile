@@ -21,8 +21,8 @@ RUN python3 -m venv /opt/dynamic-sessions \
 
 FROM debian:trixie-slim
 # Node.js for NodeLTS sessions, Python for the emulator and PythonLTS sessions, bash for Shell ones; bubblewrap,
-# slirp4netns and libseccomp for the sandbox; setpriv and prlimit (util-linux) give each session its own uid and
-# limits. No apt cache and no package lists are kept.
+# slirp4netns and libseccomp for the sandbox; prlimit (util-linux) sets each session's limits. No apt cache and
+# no package lists are kept.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       nodejs python3 bubblewrap slirp4netns libseccomp2 util-linux ca-certificates \
