@@ -27,10 +27,17 @@ Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-s
 (default NodeLTS), `dynamic_sessions_python_packages` (a package set folder for PythonLTS), and
 `dynamic_sessions_emulator_args` (more emulator flags, e.g. `--ready-sessions 2`, or
 `--unsandboxed --egress enabled` on a machine without bubblewrap, for trusted test code only).
+
+Where the machine has no bubblewrap (macOS, Windows), the emulators run from the container image instead, with
+Docker or Podman (docs/container.md). `--dynamic-sessions-backend` or $DYNAMIC_SESSIONS_BACKEND chooses: `auto`
+(the default: the image where bubblewrap is missing and Docker or Podman is installed), `process` or `image`.
+`dynamic_sessions_image` (ini) or $DYNAMIC_SESSIONS_IMAGE names the image, $DYNAMIC_SESSIONS_ENGINE the engine
+(docker, else podman). The run's header says which is used.
 """
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dynamic_sessions import container
 from dynamic_sessions.emulator.sessions import packages
 
 if TYPE_CHECKING:
@@ -50,6 +58,8 @@ if TYPE_CHECKING:
     from dynamic_sessions.client.mcp import McpServer
 
 CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+BACKENDS = ("auto", "process", "image")
+BACKEND_VARIABLE, IMAGE_VARIABLE = "DYNAMIC_SESSIONS_BACKEND", "DYNAMIC_SESSIONS_IMAGE"
 START_TIMEOUT_S = 60.0
 # A PythonLTS emulator's first start on a machine installs the preloaded package set (about a minute).
 PROVISIONING_TIMEOUT_S = 900.0
@@ -198,6 +208,63 @@ class EmulatedPool:
                 os.unlink(self._log.name)
 
 
+class ImagePool(EmulatedPool):
+    """One emulator in a container of the image (Docker, else Podman), its port published on a free port of the
+    host's loopback; otherwise the same as `EmulatedPool`."""
+
+    def __init__(self, container_type: str, flags: list[str], image: str, mcp: bool = False):
+        self.container_type = container_type
+        self.flags = [*flags, "--mcp"] if mcp else flags
+        self._client = None
+        engine = container.engine_on_path(os.environ.get(container.ENGINE_VARIABLE))
+        if engine is None:
+            raise EmulatorFailed(
+                f"the dynamic-sessions emulator ({container_type}) needs bubblewrap on this machine, or Docker or "
+                "Podman to run its image: install one of them"
+            )
+        try:
+            self.running = container.RunningImage(
+                engine, image, "--container-type", container_type, "--log-level", "warning", *self.flags,
+                ready_lines=3 if mcp else 1, timeout=PROVISIONING_TIMEOUT_S,
+            )  # fmt: skip
+        except container.ContainerFailed as failed:
+            raise EmulatorFailed(f"the dynamic-sessions emulator ({container_type}) did not start: {failed}") from None
+        self.endpoint = self.running.endpoint
+        self.mcp_endpoint = self.running.mcp_endpoint
+        self.mcp_api_key = self.running.announced.get("MCP_SERVER_API_KEY")
+
+    @property
+    def pid(self) -> int:
+        return self.running.process.pid
+
+    def stop(self, keep_log: bool = False) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.running.stop()
+
+
+def chosen_backend(config: pytest.Config) -> tuple[str, str]:
+    """`process` or `image`, and why, from the option, $DYNAMIC_SESSIONS_BACKEND, else bubblewrap's presence."""
+    asked = config.getoption("dynamic_sessions_backend") or os.environ.get(BACKEND_VARIABLE) or "auto"
+    if asked not in BACKENDS:
+        raise pytest.UsageError(f"{BACKEND_VARIABLE}={asked!r} is not a backend; use one of {BACKENDS}")
+    if asked != "auto":
+        return asked, "as asked"
+    if shutil.which("bwrap") is not None:
+        return "process", "bubblewrap is installed"
+    if "--unsandboxed" in config.getini("dynamic_sessions_emulator_args"):
+        return "process", "unsandboxed, as configured"
+    engine = container.engine_on_path(os.environ.get(container.ENGINE_VARIABLE))
+    if engine is None:  # the emulator itself then says what to install, or which flags to pass
+        return "process", "neither bubblewrap nor Docker or Podman is installed"
+    return "image", f"bubblewrap is not installed; {engine} is"
+
+
+def chosen_image(config: pytest.Config) -> str:
+    return os.environ.get(IMAGE_VARIABLE) or str(config.getini("dynamic_sessions_image") or container.DEFAULT_IMAGE)
+
+
 # Run before the emulator, in its own process: the kernel sends it SIGTERM when the test process dies,
 # even by SIGKILL (a CI timeout), so no emulator outlives its test run; the setting survives the exec.
 _TRAMPOLINE = """
@@ -238,7 +305,10 @@ class EmulatedPools:
                 raise EmulatorFailed(self._failed[key])
             if key not in self._pools:
                 try:
-                    self._pools[key] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
+                    if chosen_backend(self._config)[0] == "image":
+                        self._pools[key] = ImagePool(kind, self._flags(kind), chosen_image(self._config), mcp=mcp)
+                    else:
+                        self._pools[key] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
                 except EmulatorFailed:
                     self._failed[key] = (
                         f"the dynamic-sessions emulator ({kind}) did not start; why is in the error of the first "
@@ -278,11 +348,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
     )
+    group.addoption(
+        "--dynamic-sessions-backend",
+        dest="dynamic_sessions_backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"where the emulators run: auto (default: the container image only without bubblewrap), process or "
+        f"image (also ${BACKEND_VARIABLE})",
+    )
+    parser.addini(
+        "dynamic_sessions_image",
+        f"the emulator's container image (default {container.DEFAULT_IMAGE}; ${IMAGE_VARIABLE} wins)",
+        default="",
+    )
     parser.addini("dynamic_sessions_container_type", "NodeLTS, PythonLTS or Shell (default NodeLTS)", default="NodeLTS")
     parser.addini(
         "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
     )
     parser.addini("dynamic_sessions_emulator_args", "more flags for the emulator", type="args", default=[])
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    backend, why = chosen_backend(config)
+    if backend == "image":
+        return f"dynamic-sessions: emulators from the image {chosen_image(config)} ({why})"
+    return f"dynamic-sessions: emulators as local processes ({why})"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,6 +23,15 @@ from dynamic_sessions.extras import missing_extra_message
 
 INSTALLED_PROG = "dynamic-sessions-emulator"
 MCP_KEY_VARIABLE = "MCP_SERVER_API_KEY"
+# Every flag is also an environment variable: this prefix and the flag's name in capitals (--max-sessions:
+# DYNAMIC_SESSIONS_MAX_SESSIONS), read where the command line does not give the flag.
+ENV_PREFIX = "DYNAMIC_SESSIONS_"
+# Flags without a variable of this form: the MCP key already has one of its own, $MCP_SERVER_API_KEY.
+NO_VARIABLE = frozenset({"help", "mcp_api_key"})
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+# Files a container engine leaves in each container's root: Docker's and Podman's.
+CONTAINER_MARKERS = ("/.dockerenv", "/run/.containerenv")
+CONTAINER_HOST = "0.0.0.0"  # noqa: S104 (inside a container's own network namespace, reached by a published port)
 DESCRIPTION = """\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS or Shell
 with --container-type) on this machine. Every identifier gets its own Node.js or Python session, or
@@ -36,7 +45,11 @@ lies ahead. The signature is NOT checked: this is a local stand-in, bound to loo
 When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout. With --mcp,
 the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
 MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key or $MCP_SERVER_API_KEY set the key,
-MCP_SERVER_API_KEY=<key generated now>."""
+MCP_SERVER_API_KEY=<key generated now>.
+
+Every flag can be set by an environment variable instead: DYNAMIC_SESSIONS_ and the flag's name in
+capitals, dashes as underscores (--max-sessions 3: DYNAMIC_SESSIONS_MAX_SESSIONS=3; a switch such
+as --mcp: DYNAMIC_SESSIONS_MCP=1; --allow-principal: a comma-separated list). The command line wins."""
 
 LIMITS = f"""\
 Limits per tenant (besides the caps above):
@@ -86,14 +99,26 @@ def _size(text: str) -> int:
     return value
 
 
-def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
+def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
+    """The emulator's flags: the one table its command line and its environment variables are read from."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=DESCRIPTION,
         epilog=LIMITS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="loopback address to bind (default 127.0.0.1; with --container-mode, 0.0.0.0 of the container's own "
+        "network, which the engine publishes: docker run -p 127.0.0.1:8480:8480)",
+    )
+    parser.add_argument(
+        "--container-mode",
+        action="store_true",
+        help="inside a container image only (the image sets it): listen on the container's own interface, "
+        "reached from the host through the port the engine publishes on the host's loopback",
+    )
     parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
     parser.add_argument("--max-sessions", type=_positive, default=5, help="most live sessions at once (default 5)")
     parser.add_argument(
@@ -149,10 +174,23 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
         "start, printed on stdout)",
     )
     add_runtime_arguments(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
+    parser = build_parser(prog)
+    read_environment(parser, os.environ, sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.container_mode and not any(os.path.exists(marker) for marker in CONTAINER_MARKERS):
+        parser.error(
+            f"--container-mode (${ENV_PREFIX}CONTAINER_MODE) listens beyond loopback, so it runs only inside a "
+            f"container (none of {', '.join(CONTAINER_MARKERS)} is here); outside one, leave it off"
+        )
+    if args.host is None:
+        args.host = CONTAINER_HOST if args.container_mode else "127.0.0.1"
     if args.ready_sessions > args.max_sessions:
         parser.error(f"--ready-sessions {args.ready_sessions} exceeds --max-sessions {args.max_sessions}")
-    if not _is_loopback(args.host):
+    if not args.container_mode and not _is_loopback(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
@@ -193,6 +231,45 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (for https-only clients)")
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+
+
+def variable_name(action: argparse.Action) -> str | None:
+    """The environment variable of a flag, or None for the flags that have none."""
+    if action.dest in NO_VARIABLE or not action.option_strings:
+        return None
+    return ENV_PREFIX + action.dest.upper()
+
+
+def read_environment(
+    parser: argparse.ArgumentParser, environ: "os._Environ[str] | dict[str, str]", argv: list[str]
+) -> None:
+    """Sets `parser`'s defaults from the flags' environment variables, each turned into its value as its flag
+    is (type and choices checked, errors naming the variable); a flag on the command line `argv` wins."""
+    given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    for action in parser._actions:
+        name = variable_name(action)
+        if name is None or name not in environ or given & set(action.option_strings):
+            continue
+        text = environ[name]
+        try:
+            value = _variable_value(action, text)
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            parser.error(f"${name}={text!r}: {error}")
+        parser.set_defaults(**{action.dest: value})
+
+
+def _variable_value(action: argparse.Action, text: str) -> object:
+    if isinstance(action, argparse._StoreTrueAction):
+        if text.strip().lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise ValueError(f"a switch is one of {', '.join(repr(w) for w in TRUE_WORDS + FALSE_WORDS)}")
+        return text.strip().lower() in TRUE_WORDS
+    convert = action.type if callable(action.type) else str
+    if isinstance(action, argparse._AppendAction):
+        return [convert(item.strip()) for item in text.split(",") if item.strip()]
+    value = convert(text)
+    if action.choices is not None and value not in action.choices:
+        raise ValueError(f"must be one of {', '.join(map(str, action.choices))}")
+    return value
 
 
 def _is_loopback(host: str) -> bool:
@@ -304,6 +381,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
         print(f"emulator: cannot bind {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2
     host, port = sock.getsockname()[:2]
+    if args.container_mode:
+        log.info(
+            "container mode: listening on %s:%s of the container's own network; publish it on the host's loopback "
+            "alone (docker run -p 127.0.0.1:%s:%s): the emulator checks no token signature",
+            host, port, port, port,
+        )  # fmt: skip
+        # What the host reaches through the documented -p 127.0.0.1:<port>:<port>, not the container's address.
+        host = "127.0.0.1" if host == CONTAINER_HOST else host
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
 

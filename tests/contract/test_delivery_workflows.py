@@ -71,8 +71,11 @@ def test_permissions_are_empty_at_the_top_and_explicit_per_job(path):
         granted = job["permissions"]
         assert set(granted.values()) <= {"read", "write"}
         writes = {scope for scope, level in granted.items() if level == "write"}
-        # Publishing a GitHub release writes the repository's contents: only the release workflow may.
-        allowed = {"id-token", "pull-requests"} | ({"contents"} if path.name == "release.yml" else set())
+        # Publishing a GitHub release writes the repository's contents: only the release workflow may. Publishing a
+        # package (the emulator's image, to ghcr.io): only the image workflow may.
+        allowed = {"id-token", "pull-requests"} | {"release.yml": {"contents"}, "image.yml": {"packages"}}.get(
+            path.name, set()
+        )
         assert writes <= allowed, f"{path.name}: job {name} writes {writes}"
 
 
