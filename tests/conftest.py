@@ -1,8 +1,11 @@
 """Emulator fixtures the test modules share; a module sets its own flags by overriding `emulator_flags`
 or `launch_flags`."""
 
+import ast
+import functools
 import gc
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,6 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 # hands whole files to its processes in collection order, so these start first and no process is left
 # running a long file alone at the end; every other file keeps its place after them.
 LONGEST_FIRST = (
-    # Not long, but first in its process: run last in a process that had run other files, its Pulumi programs
-    # failed twice in eleven full runs today (its message was lost to the crash tests/stand_in_server.py explains);
-    # alone, and after any file tried one by one, they pass.
-    "test_verify_reads_the_stack.py",
     "test_tenant_bounds.py",
     "test_emulator_hostile.py",
     "test_sandbox.py",
@@ -51,6 +50,30 @@ LONGEST_FIRST = (
     "test_consumer_paths.py",
     "test_agent_fixture.py",
 )
+
+
+def _one_parse_at_a_time(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """`ast.parse`, never run by two threads at once.
+
+    Python 3.11 counts the depth of the AST it builds in one counter all threads share (python/cpython#106905):
+    two threads building one at once can fail either with "AST constructor recursion depth mismatch". A test
+    process builds them in several threads: pytest rewriting a module's asserts and formatting a failure, and
+    `traceback`, which parses each line it shows, in every thread that formats an exception (a stand-in
+    server's handler, the Pulumi runtime's). A file's Pulumi programs, run after other files that leave such
+    threads, failed with this crash (tests/stand_in_server.py); with the parses one at a time, no file has to run
+    first in its process.
+    """
+    lock = threading.RLock()
+
+    @functools.wraps(parse)
+    def parse_alone(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    return parse_alone
+
+
+ast.parse = _one_parse_at_a_time(ast.parse)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,14 +10,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from tests.e2e.test_sandbox import ORDINARY_UID
-from tests.e2e.test_tenant_bounds import MIB, SYNC, V, _emulator, _params, _rss_mib
+from tests.e2e.test_tenant_bounds import ASYNC, MIB, SYNC, V, _emulator, _params, _rss_mib
 from tests.emulator_process import NO_TLS, Emulator, bearer
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
@@ -167,35 +167,57 @@ def _rss_while(pid: int, stop: threading.Event, into: list[tuple[float, float]])
 # --- 3. the execution history of sessions that end by cooldown ----------------------------------
 
 
+# Holds its session busy, so that the cooldown cannot end it, until the test puts a file named `go` in its /mnt/data
+# (an upload reaches the folder without the session's kernel); a file named `waiting` says it has begun.
+HOLD = """
+const fs = require('fs');
+fs.writeFileSync('/mnt/data/waiting', '');
+const cell = new Int32Array(new SharedArrayBuffer(4));
+while (!fs.existsSync('/mnt/data/go')) Atomics.wait(cell, 0, 0, 50);
+'released'
+"""
+
+
+def _until(condition: Callable[[], object], what: str, bound_s: float = 120) -> None:
+    """Waits for `condition` to hold, looking every 0.1 s; fails naming `what` after `bound_s`."""
+    deadline = time.monotonic() + bound_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {bound_s:g} s"
+        time.sleep(0.1)
+
+
+def _files(emulator: Emulator, identifier: str) -> set[str]:
+    listed = emulator.http.get("/files", params=_params(identifier)).json()["value"]
+    return {entry["name"] for entry in listed}
+
+
 def test_the_history_of_sessions_that_end_by_cooldown_is_released():
     # Outputs of 36 MiB: the allocator maps each apart (past its 32 MiB threshold) and unmaps it once
-    # freed, so the emulator's RSS shows what is held.
-    # One after another (three at once once left 72 of 180 MiB mapped after every session had ended), each
-    # earlier one called again after each output, so that none ends before the RSS is read (its etag would change).
+    # freed, so the emulator's RSS shows what is held. One after another (three at once once left 72 of 180 MiB
+    # mapped after every session had ended). Behind each output, queued in the same session, code that holds the
+    # session busy until the test lets it go: the cooldown ends no session before the RSS is read, however slowly
+    # the machine runs the test, and then ends every one.
     flags = ("--max-sessions", "4", "--cooldown", "6", "--output-max-length", str(40 * MIB))
     with _emulator("root" if os.geteuid() == 0 else "user", *flags) as emulator:
         emulator.execute("1", "warm")
         before = _rss_mib(emulator.process.pid)
         kept: dict[str, str] = {}  # identifier: the etag (its process) of the session that holds the output
         for s in range(3):
-            emulator.execute("console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", f"kept-{s}", timeoutInSeconds=60)
-            etag = _etags(emulator).get(f"kept-{s}")
-            assert etag, f"kept-{s} ended as soon as its output came back"
-            kept[f"kept-{s}"] = etag
-            # A call starts a session's cooldown again: none ends before the RSS is read.
-            for earlier in list(kept)[:-1]:
-                emulator.execute("1", earlier)
+            identifier = f"kept-{s}"
+            output = {**ASYNC, "code": "console.log('x'.repeat(36 * 1024 * 1024)); 'kept'", "timeoutInSeconds": 120}
+            for body in (output, {**ASYNC, "code": HOLD, "timeoutInSeconds": 220}):
+                queued = emulator.http.post("/executions", params=_params(identifier), json=body)
+                assert queued.status_code == 202, queued.text
+            _until(lambda: "waiting" in _files(emulator, identifier), f"{identifier}'s output and hold")  # noqa: B023
+            kept[identifier] = _etags(emulator)[identifier]
         held = _rss_mib(emulator.process.pid) - before
         now = _etags(emulator)
         assert {name: now.get(name) for name in kept} == kept, "a kept session ended before its history was measured"
         assert held > 80, f"the history should hold about 108 MiB, RSS grew {held:.0f} MiB"
-        deadline = time.monotonic() + 30
-        while (
-            time.monotonic() < deadline
-            and emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
-        ):
-            time.sleep(0.5)
-        assert not emulator.http.get("/listSessions", params={"api-version": V}).json()["sessions"]
+        for identifier in kept:
+            let_go = emulator.http.post("/files", params=_params(identifier), files={"file": ("go", b"")})
+            assert let_go.status_code == 200, let_go.text
+        _until(lambda: not _etags(emulator), "every session ended by its cooldown")
         left = _rss_mib(emulator.process.pid) - before
         assert left < held / 3, f"{left:.0f} of {held:.0f} MiB still held after every session ended"
 
