@@ -400,23 +400,3 @@ def test_the_benchmarks_emulators_print_nothing_on_stderr_even_without_caps(capf
     with EmulatorProcess("--no-caps") as pool:
         assert pool.url.startswith("http://127.0.0.1:")
     assert capfd.readouterr().err == ""  # `make bench` prints its table alone
-
-
-def test_on_cgroup_v2_a_refused_cpu_controller_keeps_the_memory_and_task_caps(monkeypatch, tmp_path):
-    unified = tmp_path / "unified"
-    (unified / "emulator").mkdir(parents=True)
-    (unified / "emulator" / "cgroup.controllers").write_text("cpu memory pids\n")
-    tried: list[tuple[str, ...]] = []
-
-    def usable(parent: Path, wanted: tuple[str, ...]) -> bool:
-        tried.append(wanted)
-        return "cpu" not in wanted  # as when a real-time task sits in the subtree
-
-    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path / "no-v1")
-    monkeypatch.setattr(cgroups, "_own_paths", lambda: {"v2": "/emulator"})
-    monkeypatch.setattr(cgroups, "_v2_mount", lambda: unified)
-    monkeypatch.setattr(cgroups, "_usable_v2", usable)
-    found, why_not = cgroups.discover()
-    assert found == [cgroups.Controller("v2", unified / "emulator")]
-    assert set(why_not) == {"cpu"}
-    assert tried == [("memory", "pids", "cpu"), ("memory", "pids")]
