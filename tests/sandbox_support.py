@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -65,6 +65,25 @@ def kernel_of(emulator: Emulator, identifier: str) -> int:
         if os.path.exists(f"/proc/{pid}/root/mnt/data/{marker}"):
             return pid
     raise AssertionError(f"no kernel process found for {identifier}")
+
+
+def started_by(emulator: Emulator, pid: int) -> int:
+    """The process the emulator started that `pid` runs under (a session's sandbox): once it has exited, the
+    emulator finds that session ended at its next call."""
+    while True:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if parent == emulator.process.pid:
+            return pid
+        assert parent > 1, f"{pid} does not run under the emulator"
+        pid = parent
+
+
+def exited(pid: int) -> bool:
+    """Whether `pid` has ended: reaped, or a zombie its parent has yet to reap."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def status(pid: int) -> dict[str, str]:
@@ -385,12 +404,3 @@ SYNC = {"codeInputType": "Inline", "executionType": "Synchronous", "timeoutInSec
 
 
 ASYNC = {**SYNC, "executionType": "Asynchronous"}
-
-
-def until(condition: Callable[[], object], what: str, bound_s: float = 120) -> None:
-    """Waits for `condition` to hold, looking every 0.05 s; fails naming `what` after `bound_s` (generous: the
-    machine may be busy with other work)."""
-    deadline = time.monotonic() + bound_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {bound_s:g} s"
-        time.sleep(0.05)

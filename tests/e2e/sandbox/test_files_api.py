@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests.conditions import until
 from tests.emulator_process import Emulator
 from tests.sandbox_support import (
     LEGACY,
@@ -131,7 +132,7 @@ def test_device_nodes_sockets_and_directories_are_refused(emulator, canary):
         "require('fs').mkdirSync('/mnt/data/dir'); require('fs').writeFileSync('/mnt/data/dir/inner', 'x')"
     )
     _run(emulator, server, ident)
-    time.sleep(0.1)
+    until(lambda: (folder / "sock").exists(), "the session's Unix socket is bound")
     for name in ("null", "sock", "dir"):
         for response in _every_file_route(emulator, ident, name):
             _refused(response)

@@ -18,6 +18,7 @@ import pytest
 
 from dynamic_sessions.client import SessionsClient
 from dynamic_sessions.emulator.api import bodies
+from tests.conditions import until
 from tests.emulator_process import NO_TLS, bearer
 from tests.sandbox_support import (
     EXECUTION,
@@ -182,13 +183,13 @@ def test_an_oversized_request_head_gets_431(emulator):
 
 def test_control_characters_in_the_path_are_escaped_in_the_log(emulator):
     emulator.http.get("/files%0aINJECTED%1b[31m/x%0d")
-    time.sleep(0.1)
+    until(lambda: "INJECTED" in emulator.logs(), "the request's log line")
     logs = emulator.logs()
     assert not any(line.startswith("INJECTED") for line in logs.splitlines())
     assert "\x1b" not in logs
     assert "/files\\nINJECTED\\x1b[31m/x\\r 404" in logs
     emulator.http.get("/" + "p" * 300)
-    time.sleep(0.1)
+    until(lambda: "(101 more)" in emulator.logs(), "the long path's log line")
     assert f"GET /{'p' * 199}...(101 more) 404" in emulator.logs()
 
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.sandbox_support import EXECUTION, _params, _rss_mib, _run, run
+from tests.conditions import until
+from tests.sandbox_support import EXECUTION, _names, _params, _rss_mib, _run, run
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -201,10 +202,15 @@ def test_request_numbers_are_per_session_so_no_tenant_counts_anothers_calls(pyth
 
 
 def test_a_kernel_that_exits_with_a_request_unread_fails_that_call_and_the_next_starts_fresh(emulator):
-    # Busy when the next request arrives, then gone without reading it: its end of the channel is reset.
-    exits = "setTimeout(() => { const end = Date.now() + 700; while (Date.now() < end); process.exit(3); }, 100); 1"
+    # Busy when the next request arrives, then gone without reading it: its end of the channel is reset. It says
+    # it is busy by a file (the files API needs no kernel), and stays so for 5 s: the test's request arrives in
+    # that time however busy the machine.
+    exits = (
+        "setTimeout(() => { require('fs').writeFileSync('/mnt/data/busy', '');"
+        " Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000); process.exit(3); }, 0); 1"
+    )
     assert emulator.execute(exits, "unread")["status"] == "Succeeded"
-    time.sleep(0.3)
+    until(lambda: "busy" in _names(emulator, "unread"), "the kernel is busy")
     cut = emulator.http.post("/executions", params=_params("unread"), json={**EXECUTION, "code": "2"})
     assert cut.status_code == 200, cut.text  # before: 500, and the client's connection was dropped with it
     assert cut.json()["status"] == "Failed" and "exited" in cut.json()["result"]["stderr"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dynamic_sessions.emulator.sandbox import cgroups
-from tests.sandbox_support import FORK_BOMB, _cgroups, _params, as_root, kernel_of, run, tasks, tree
+from tests.conditions import until
+from tests.sandbox_support import FORK_BOMB, _cgroups, _params, as_root, exited, kernel_of, run, started_by, tasks, tree
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -117,12 +118,10 @@ def test_session_code_can_never_dump_core(request, flags):
 
 def test_a_session_that_exits_between_calls_is_replaced_before_the_next_one(emulator):
     first = kernel_of(emulator, "quitter")
+    started = started_by(emulator, first)
     assert run(emulator, "setTimeout(() => process.exit(5), 50); 'later'", "quitter")["executionResult"] == "later"
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{first}") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    until(lambda: exited(started), "the session's sandbox ended")
     assert not os.path.exists(f"/proc/{first}")
-    time.sleep(0.5)  # for the emulator's event loop to read the channel's end
     answer = emulator.execute("6 * 7", "quitter", timeoutInSeconds=20)
     assert answer["status"] == "Succeeded" and answer["result"]["executionResult"] == 42, answer
     assert kernel_of(emulator, "quitter") != first

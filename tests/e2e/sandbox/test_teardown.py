@@ -8,8 +8,10 @@ the host sees."""
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,8 +20,23 @@ import pytest
 
 from dynamic_sessions.emulator.sandbox import cgroups
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
+from tests.conditions import until
 from tests.emulator_process import NO_TLS, Emulator, bearer, descendants
-from tests.sandbox_support import ASYNC, MIB, SYNC, V, _emulator, _host_folder, _params, _rss_mib, _run, run, until
+from tests.sandbox_support import (
+    ASYNC,
+    MIB,
+    SYNC,
+    V,
+    _emulator,
+    _host_folder,
+    _params,
+    _rss_mib,
+    _run,
+    exited,
+    kernel_of,
+    run,
+    started_by,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -102,20 +119,36 @@ def _files(emulator: Emulator, identifier: str) -> set[str]:
     return {entry["name"] for entry in listed}
 
 
-def test_a_killed_emulators_scratch_folder_is_removed_by_the_next_one(launch):
-    doomed = launch()
-    run(doomed, "require('fs').writeFileSync('/mnt/data/tenant.txt', 'secret')", "tenant")
-    folders = list(scratch_root().glob(f"emulator-{doomed.process.pid}-*"))
-    assert len(folders) == 1 and any(folders[0].glob("session-*/tenant.txt"))
-    groups = _groups_of(doomed.process.pid)
-    assert all(group.is_dir() for group in groups)
-    sandboxes = descendants(doomed.process.pid)
-    doomed.process.send_signal(signal.SIGKILL)
-    doomed.process.wait()
+@pytest.fixture
+def private_tmpdir() -> Iterator[str]:
+    """A TMPDIR of the test's own, session uids may pass through: the scratch root of the emulators given it,
+    where no other emulator (another test process's) removes a killed one's folder first."""
+    folder = tempfile.mkdtemp(prefix="scratch-root-")
+    os.chmod(folder, 0o711)  # noqa: S103  (passed through, never listed, as the scratch root itself)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_killed_emulators_scratch_folder_is_removed_by_the_next_one(private_tmpdir):
+    env = {**os.environ, "TMPDIR": private_tmpdir}
+    doomed = Emulator("--max-sessions", "4", env=env)
+    try:
+        run(doomed, "require('fs').writeFileSync('/mnt/data/tenant.txt', 'secret')", "tenant")
+        root = Path(private_tmpdir, scratch_root().name)
+        folders = list(root.glob(f"emulator-{doomed.process.pid}-*"))
+        assert len(folders) == 1 and any(folders[0].glob("session-*/tenant.txt"))
+        groups = _groups_of(doomed.process.pid)
+        assert all(group.is_dir() for group in groups)
+        sandboxes = descendants(doomed.process.pid)
+        doomed.process.send_signal(signal.SIGKILL)
+        doomed.process.wait()
+    finally:
+        doomed.stop()
     # Its sandboxes die with it (bubblewrap's --die-with-parent); on a busy machine that takes a while.
     until(lambda: not any(os.path.exists(f"/proc/{p}") for p in sandboxes), "the killed emulator's sandboxes ended")
-    assert folders[0].exists() and all(group.is_dir() for group in groups)
-    launch()
+    assert folders[0].exists()
+    # Its groups are where every emulator of this cgroup looks: another test process's may remove them first.
+    Emulator("--max-sessions", "4", env=env).stop()
     assert not folders[0].exists()
     assert not any(folders[0].name in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
     assert not [group for group in groups if group.exists()]
@@ -189,9 +222,10 @@ def test_calls_that_arrive_while_a_dead_session_is_torn_down_share_one_new_sessi
     # The first call finds the session dead and waits out its teardown (200,000 files); the second, meanwhile,
     # starts the next session. The first must then use that one, not start a third over it.
     with _emulator("root" if os.geteuid() == 0 else "user", "--max-sessions", "4") as emulator:
+        started = started_by(emulator, kernel_of(emulator, "phoenix"))
         made = emulator.execute(DIES_LEAVING_MANY_FILES, "phoenix", timeoutInSeconds=120)
         assert made["result"]["executionResult"] == "made", made
-        time.sleep(0.5)  # its process has exited
+        until(lambda: exited(started), "the session's sandbox ended")
 
         def count() -> int:
             code = "globalThis.calls = (globalThis.calls || 0) + 1"
