@@ -212,6 +212,12 @@ def _python_for(uid: int) -> str | None:
     return None
 
 
+NO_USER_PYTHON = (
+    f"no Python nobody may run with the project importable: nobody may not read {ROOT} or its .venv "
+    "(a clone under a private home, say; .ci/run tests such a clone from a copy everyone may pass through)"
+)
+
+
 def _user_env() -> dict[str, str]:
     site = next(Path(ROOT, ".venv", "lib").glob("python*/site-packages"))
     return {"PATH": os.environ["PATH"], "PYTHONPATH": f"{ROOT}:{site}", CANARY: "canary-value-user"}
@@ -373,7 +379,7 @@ def _rss_mib(pid: int) -> float:
 def _user_emulator(*flags: str, pass_fds: tuple[int, ...] = (), tmpdir: str | None = None) -> Emulator:
     python = _python_for(ORDINARY_UID)
     if python is None:
-        pytest.skip("no Python this machine's ordinary users may run with the project importable")
+        pytest.skip(NO_USER_PYTHON)
     return Emulator(
         *flags,
         interpreter=[*as_user(ORDINARY_UID), python],

@@ -24,14 +24,6 @@ from tests.sandbox_support import FarHost, _cgroups, as_root, kernel_of, run, tr
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
-def _host_address() -> str | None:
-    """A non-loopback IPv4 address of this host, if it has one."""
-    done = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True)
-    for line in done.stdout.splitlines():
-        return line.split()[3].split("/")[0]
-    return None
-
-
 class Listener:
     def __init__(self, host: str) -> None:
         self.sock = socket.socket()
@@ -119,7 +111,7 @@ def test_a_killed_emulator_leaves_no_network_relay_behind(launch):
 
 
 def test_without_egress_nothing_is_reached(emulator):
-    address = _host_address() or "127.0.0.1"
+    address = next(iter(_global_addresses()), "127.0.0.1")
     listener = Listener(address)
     run(emulator, CONNECT.format(port=listener.port, host=address), "closed")
     assert listener.accepted == 0

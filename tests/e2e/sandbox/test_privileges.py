@@ -24,6 +24,7 @@ from tests.sandbox_support import (
     ALLOCATE_3_GIB,
     CANARY,
     FORK_BOMB,
+    NO_USER_PYTHON,
     ORDINARY_UID,
     _emulator,
     _python_for,
@@ -188,7 +189,7 @@ def test_no_command_line_in_the_session_names_the_hosts_scratch_folder_or_the_em
 def test_as_an_ordinary_user_sessions_are_confined_and_capped():
     python = _python_for(ORDINARY_UID)
     if python is None:
-        pytest.skip("no Python this machine's ordinary users may run with the project importable")
+        pytest.skip(NO_USER_PYTHON)
     emulator = UserEmulator(python, "--max-processes", "64", "--memory-limit", "256M")
     try:
         logs = emulator.logs()
