@@ -38,7 +38,7 @@ def test_sizes_are_shown_in_the_largest_whole_unit(size, shown):
     assert show_size(size) == shown
 
 
-def test_the_default_caps_are_those_the_docs_give():
+def test_a_session_is_capped_by_default_at_1_gib_256_tasks_256_mib_of_tmp_and_1_gib_of_data():
     caps = Caps()
     assert (caps.memory, caps.processes, caps.tmp, caps.data, caps.enabled) == (1 << 30, 256, 256 << 20, 1 << 30, True)
 
