@@ -67,9 +67,11 @@ def _reject_routes(pid: int) -> set[tuple[str, str]]:
 
 
 def _global_addresses() -> list[str]:
-    """This host's own IPv4 addresses but loopback's, as `ip` lists them."""
+    """This host's own IPv4 addresses but loopback's, as `ip` lists them, less the far host's veth: another test
+    process's far host comes and goes while a test runs, so a session may start before or after it."""
     done = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True)
-    return [line.split()[3].split("/")[0] for line in done.stdout.splitlines()]
+    listed = [line.split()[3].split("/")[0] for line in done.stdout.splitlines()]
+    return [address for address in listed if address != FarHost.ours]
 
 
 def _route_address(little_endian_hex: str) -> str:
