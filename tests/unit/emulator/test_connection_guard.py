@@ -52,7 +52,11 @@ def test_the_longest_idle_connection_goes_first():
     slow = _connection(shared, body_rate=1)
     newcomer = _connection(shared, idle_for=0)
     newcomer._evict_idle()
-    assert (oldest.transport.closed, younger.transport.closed, slow.transport.closed) == (True, False, False)
+    assert (oldest.transport.is_closing(), younger.transport.is_closing(), slow.transport.is_closing()) == (
+        True,
+        False,
+        False,
+    )
     assert newcomer in shared and oldest not in shared
 
 
@@ -65,7 +69,11 @@ def test_the_slowest_body_goes_before_a_connection_whose_head_may_be_on_its_way(
     slowest, faster = _connection(shared, body_rate=1), _connection(shared, body_rate=100)
     newcomer = _connection(shared, idle_for=0)
     newcomer._evict_idle()
-    assert (client.transport.closed, slowest.transport.closed, faster.transport.closed) == (False, True, False)
+    assert (client.transport.is_closing(), slowest.transport.is_closing(), faster.transport.is_closing()) == (
+        False,
+        True,
+        False,
+    )
 
 
 @pytest.mark.usefixtures("limit_of_three")
@@ -74,4 +82,4 @@ def test_young_idle_connections_go_last_oldest_first():
     first, second, third = (_connection(shared, idle_for=age) for age in (0.3, 0.2, 0.1))
     newcomer = _connection(shared, idle_for=0)
     newcomer._evict_idle()
-    assert [c.transport.closed for c in (first, second, third)] == [True, False, False]
+    assert [c.transport.is_closing() for c in (first, second, third)] == [True, False, False]
