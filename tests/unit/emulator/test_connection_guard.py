@@ -30,7 +30,7 @@ def _connection(shared: set, *, idle_for: float | None = None, body_rate: float 
     made.pipeline = deque()
     now = time.monotonic()
     if idle_for is not None:
-        made._awaiting_head, made.cycle, made._idle_since = True, None, now - idle_for
+        made._awaiting_head, made.cycle, made._idle_since = True, None, now - idle_for  # type: ignore[assignment]
     else:
         assert body_rate is not None
         made._awaiting_head = False
