@@ -1,7 +1,7 @@
 """Emulator fixtures the test modules share; a module sets its own flags by overriding `emulator_flags`
 or `launch_flags`."""
 
-import ast
+import builtins
 import functools
 import gc
 import subprocess
@@ -59,28 +59,34 @@ LONGEST_FIRST = (
 )
 
 
-def _one_parse_at_a_time(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """`ast.parse`, never run by two threads at once.
+def _compile_alone(compile_: Callable[..., Any]) -> Callable[..., Any]:
+    """`compile` (and so `ast.parse`), never run by two threads at once nor re-entered by the garbage collector.
 
-    Python 3.11 counts the depth of the AST it builds in one counter all threads share (python/cpython#106905):
-    two threads building one at once can fail either with "AST constructor recursion depth mismatch". A test
-    process builds them in several threads: pytest rewriting a module's asserts and formatting a failure, and
-    `traceback`, which parses each line it shows, in every thread that formats an exception (a stand-in
-    server's handler, the Pulumi runtime's). A file's Pulumi programs, run after other files that leave such
-    threads, failed with this crash (tests/stand_in_server.py); with the parses one at a time, no file has to run
-    first in its process.
+    Python 3.11 counts the depth of the AST it converts to or from Python objects in one counter of the whole
+    interpreter (python/cpython#106905): a conversion started while another runs fails the first with
+    "AST constructor recursion depth mismatch". In a test process one starts inside another when the collector,
+    run by the objects the first allocates, frees garbage whose finalizer formats a traceback (`traceback` parses
+    each line it shows; pytest's unraisable-exception hook formats at once): Pulumi programs leave such garbage,
+    and a file run after others that had left it failed so (tests/stand_in_server.py's threads did the same from
+    another thread). With the collector paused and a lock held while each compiles, no file has to run first.
     """
     lock = threading.RLock()
 
-    @functools.wraps(parse)
-    def parse_alone(*args: Any, **kwargs: Any) -> Any:
+    @functools.wraps(compile_)
+    def compile_alone(*args: Any, **kwargs: Any) -> Any:
         with lock:
-            return parse(*args, **kwargs)
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return compile_(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
 
-    return parse_alone
+    return compile_alone
 
 
-ast.parse = _one_parse_at_a_time(ast.parse)
+builtins.compile = _compile_alone(builtins.compile)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
