@@ -151,17 +151,16 @@ class FarHost:
             # the network namespace ... failed: Invalid argument"): the listener starts under the lock too.
             with _far_hosts_lock():
                 self._delete_namespace()  # a leftover of the same name, from a run that was killed
-                for command in (
-                    ["ip", "netns", "add", self.name],
-                    ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
-                    ["ip", "addr", "add", f"{self.ours}/30", "dev", link],
-                    ["ip", "link", "set", link, "up"],
-                    ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
-                    ["ip", "-n", self.name, "link", "set", "eth0", "up"],
-                    ["ip", "-n", self.name, "link", "set", "lo", "up"],
-                ):
-                    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=10)
-                    assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+                # Other programs on this machine make and remove namespaces without this lock (another checkout's
+                # tests, say), and one once made `ip link add ... netns` fail with "Invalid argument": each failed
+                # attempt is undone, and the namespace made again, three times at most.
+                for attempt in range(3):
+                    failed = self._make_namespace(link)
+                    if failed is None:
+                        break
+                    self._delete_namespace()
+                    assert attempt < 2, failed
+                    time.sleep(0.5)
                 self.listener = subprocess.Popen(
                     ["ip", "netns", "exec", self.name, sys.executable, "-c", self.LISTEN, self.address, str(self.port)],
                     stdout=subprocess.PIPE,
@@ -172,6 +171,22 @@ class FarHost:
             self.__exit__()
             raise
         return self
+
+    def _make_namespace(self, link: str) -> str | None:
+        """Makes the namespace and its veth pair; returns the command that failed and why, or None."""
+        for command in (
+            ["ip", "netns", "add", self.name],
+            ["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", self.name],
+            ["ip", "addr", "add", f"{self.ours}/30", "dev", link],
+            ["ip", "link", "set", link, "up"],
+            ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
+            ["ip", "-n", self.name, "link", "set", "eth0", "up"],
+            ["ip", "-n", self.name, "link", "set", "lo", "up"],
+        ):
+            done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=10)
+            if done.returncode != 0:
+                return f"{' '.join(command)}: {done.stderr}"
+        return None
 
     def accepted(self) -> bool:
         assert self.listener is not None and self.listener.stdout is not None
