@@ -1,8 +1,11 @@
 """Emulator fixtures the test modules share; a module sets its own flags by overriding `emulator_flags`
 or `launch_flags`."""
 
+import builtins
+import functools
 import gc
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,30 +21,33 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 # hands whole files to its processes in collection order, so these start first and no process is left
 # running a long file alone at the end; every other file keeps its place after them.
 LONGEST_FIRST = (
-    # Not long, but first in its process: run last in a process that had run other files, its Pulumi programs
-    # failed twice in eleven full runs today (its message was lost to the crash tests/stand_in_server.py explains);
-    # alone, and after any file tried one by one, they pass.
-    "test_verify_reads_the_stack.py",
-    "test_tenant_bounds.py",
-    "test_emulator_hostile.py",
-    "test_sandbox.py",
-    "test_tenant_bounds_ending.py",
+    "test_teardown.py",
+    "test_http_server.py",
     "test_python_sessions.py",
     "test_emulator.py",
-    "test_redteam.py",
+    "test_files_api.py",
+    "test_memory.py",
+    "test_kernel_channel.py",
+    "test_network.py",
+    "test_privileges.py",
     "test_smoke_verify.py",
     "test_mcp_server.py",
     "test_app_install.py",
     "test_pytest_plugin.py",
+    "test_data_plane_bounds.py",
+    "test_system_calls.py",
+    "test_processes.py",
     "test_delivery_scripts.py",
     "test_smoke_command.py",
     "test_nodelts_kernel.py",
+    "test_filesystem.py",
     "test_end_to_end.py",
     "test_readme_claims.py",
     "test_smoke_client.py",
     "test_python_preloaded.py",
     "test_peer_clients.py",
     "test_delivery_bootstrap.py",
+    "test_startup.py",
     "test_shell_sessions.py",
     "test_smoke_mcp.py",
     "test_smoke_shell.py",
@@ -51,6 +57,36 @@ LONGEST_FIRST = (
     "test_consumer_paths.py",
     "test_agent_fixture.py",
 )
+
+
+def _compile_alone(compile_: Callable[..., Any]) -> Callable[..., Any]:
+    """`compile` (and so `ast.parse`), never run by two threads at once nor re-entered by the garbage collector.
+
+    Python 3.11 counts the depth of the AST it converts to or from Python objects in one counter of the whole
+    interpreter (python/cpython#106905): a conversion started while another runs fails the first with
+    "AST constructor recursion depth mismatch". In a test process one starts inside another when the collector,
+    run by the objects the first allocates, frees garbage whose finalizer formats a traceback (`traceback` parses
+    each line it shows; pytest's unraisable-exception hook formats at once): Pulumi programs leave such garbage,
+    and a file run after others that had left it failed so (tests/stand_in_server.py's threads did the same from
+    another thread). With the collector paused and a lock held while each compiles, no file has to run first.
+    """
+    lock = threading.RLock()
+
+    @functools.wraps(compile_)
+    def compile_alone(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return compile_(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
+
+    return compile_alone
+
+
+builtins.compile = _compile_alone(builtins.compile)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

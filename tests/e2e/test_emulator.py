@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.sandbox.scratch import scratch_root
+from tests.conditions import until
 from tests.emulator_process import NO_TLS, ROOT, bearer, descendants
 
 TUTORIAL_CURL = (
@@ -113,11 +114,13 @@ def test_a_runaway_loop_times_out_while_other_sessions_answer(emulator):
     emulator.execute("globalThis.kept = 'before the loop'", "runaway")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         loop = pool.submit(emulator.execute, "while (true) {}", "runaway", timeoutInSeconds=2)
-        time.sleep(0.2)
-        answers = [emulator.execute(f"{i} * 2", "busy-neighbour") for i in range(20)]
+        time.sleep(0.2)  # a head start: the loop is running before the neighbour calls
+        answers = [emulator.execute("0 * 2", "busy-neighbour")]
+        # Answered while the loop runs: a neighbour held up by it would be answered only once it timed out.
         still_running = not loop.done()
+        answers += [emulator.execute(f"{i} * 2", "busy-neighbour") for i in range(1, 20)]
         looped = loop.result()
-    assert still_running, "the neighbour's 20 calls should finish while the loop is still running"
+    assert still_running, "the neighbour's call should be answered while the loop is still running"
     assert [a["result"]["executionResult"] for a in answers] == [i * 2 for i in range(20)]
     assert looped["status"] == "Failed" and "timed out after 2 s" in looped["result"]["stderr"]
     assert 1900 <= looped["result"]["executionTimeInMilliseconds"] < 6000
@@ -322,7 +325,7 @@ def test_each_request_is_logged_once_without_the_token_or_identifier(emulator):
         json={"codeInputType": "Inline", "executionType": "Synchronous", "code": "1", "timeoutInSeconds": 5},
         headers=headers,
     )
-    time.sleep(0.1)
+    until(lambda: emulator.logs().count(logged) > before, "the request's log line")
     logs = emulator.logs()
     assert token not in logs and "secret-identifier-42" not in logs
     lines = [line for line in logs.splitlines() if logged in line]
@@ -346,15 +349,13 @@ def test_capacity_429_then_release_frees_a_slot(launch):
 
 
 def test_idle_sessions_end_after_the_cooldown(launch):
-    quick = launch("--cooldown", "0.5")
+    # 5 s: longer than the two reads below take on a busy machine, which must come before the session ends.
+    quick = launch("--cooldown", "5")
     first = quick.execute("globalThis.kept = 1", "idle")
     params = {"api-version": "2025-02-02-preview", "identifier": "idle"}
     assert quick.http.get(f"/executions/{first['id']}", params=params).status_code == 200
     assert quick.http.get("/session", params=params).status_code == 200
-    deadline = time.monotonic() + 5
-    while quick.http.get("/session", params=params).status_code == 200 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert quick.http.get("/session", params=params).status_code == 404
+    until(lambda: quick.http.get("/session", params=params).status_code == 404, "the idle session ended")
     assert quick.http.get(f"/executions/{first['id']}", params=params).status_code == 404
     assert quick.execute("typeof kept", "idle")["result"]["executionResult"] == "undefined"
 
@@ -386,9 +387,11 @@ def test_a_stop_signal_ends_every_node_process_and_removes_its_files(launch, sto
     children = descendants(pid)
     assert len(children) >= 3
     assert doomed.stop(stop_signal) in (0, 130, -stop_signal)
-    time.sleep(0.2)
-    alive = {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}
-    assert alive == set()
+
+    def alive() -> set[int]:
+        return {c for c in children if os.path.exists(f"/proc/{c}") and "zombie" not in _state(c)}
+
+    until(lambda: not alive(), f"every process of the stopped emulator ended: {alive()} still run")
     assert {f for f in folders if f.exists()} == set()
 
 

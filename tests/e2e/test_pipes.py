@@ -17,6 +17,7 @@ import pytest
 import uvloop
 
 from dynamic_sessions.emulator.sandbox import pipes
+from tests.conditions import until_async
 
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
@@ -183,8 +184,9 @@ def test_a_fence_that_hangs_is_killed_at_its_timeout(run, hanging_fence, monkeyp
     with pytest.raises(OSError, match="fencing the session's network took too long"):
         run(network._fence(0, os.getpid()))
     assert time.monotonic() - began < 5
-    run(asyncio.sleep(0.3))  # the emulator's loop runs on: the killed fence is reaped there
-    assert not Path(f"/proc/{int(hanging_fence.read_text())}").exists(), "the hung fence was killed and reaped"
+    fence = Path(f"/proc/{int(hanging_fence.read_text())}")
+    # The emulator's loop runs on: the killed fence is reaped there.
+    run(until_async(lambda: not fence.exists(), "the hung fence was killed and reaped"))
 
 
 def _open_descriptors() -> set[str]:
@@ -209,10 +211,10 @@ def test_a_fence_whose_start_is_given_up_is_killed_and_reaped(run, hanging_fence
         fencing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await fencing
-        await asyncio.sleep(0.3)  # the killed fence is reaped on the loop
+        fence = Path(f"/proc/{int(marker.read_text())}")
+        await until_async(lambda: not fence.exists(), "the fence was killed and reaped on the loop")
 
     run(given_up())
-    assert not Path(f"/proc/{int(marker.read_text())}").exists(), "the fence was left running, or a zombie"
     assert _open_descriptors() - before == set(), "its pidfd or its pipe was left open"
 
 
@@ -236,7 +238,8 @@ def test_an_upload_given_up_while_its_copier_lags_leaves_no_file_and_no_copier(r
         finishing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await finishing
-        await asyncio.sleep(0.3)  # the killed copier is reaped on the loop
+        reaped = Path(f"/proc/{copier.pid}")
+        await until_async(lambda: not reaped.exists(), "the copier was killed and reaped on the loop")
         return copier.pid
 
     try:

@@ -10,11 +10,11 @@ from dynamic_sessions.client.client import SessionsClient
 from dynamic_sessions.smoke import egress
 from dynamic_sessions.smoke.__main__ import main
 from tests.arm_stand_in import ArmStandIn, pool_properties
-from tests.e2e.test_sandbox import FarHost
 from tests.e2e.test_smoke_verify import POOL, UNREACHED, Listener, _host_address, granted, needs_slirp, outputs, verify
 from tests.emulator_process import serving
 from tests.fault_server import RELEASED, FaultServer, Reply, error
 from tests.pulumi_stand_in import StandInPulumi
+from tests.sandbox_support import FarHost
 
 FAST = ["--backoff", "0.05"]
 HELLO_BODY = {"shellCommand": "echo hello-world", "timeoutInSeconds": 60}

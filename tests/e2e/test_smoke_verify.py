@@ -26,9 +26,9 @@ from tests.arm_stand_in import (
     pool_properties,
     role_definition_id,
 )
-from tests.e2e.test_sandbox import FarHost
 from tests.emulator_process import Emulator, serving
 from tests.pulumi_stand_in import StandInPulumi
+from tests.sandbox_support import FarHost
 
 POOL = pool_id()
 DEPLOYER = "22222222-2222-2222-2222-222222222222"

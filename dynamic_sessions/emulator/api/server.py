@@ -6,7 +6,8 @@ checks) closes a connection whose request head is not complete within `HEAD_TIME
 opening or of its previous response, caps a request head at `MAX_HEAD_BYTES`, and, when more than
 `MAX_CONNECTIONS` are open, closes the longest-idle ones to make room for the newcomer, then, if
 still more are open, those whose request body arrives the slowest (a body that trickles in holds
-its request open; see `bodies` for its minimum rate). Requests being answered are never closed.
+its request open; see `bodies` for its minimum rate), and connections opened within `FRESH_S`
+last. Requests being answered are never closed.
 """
 
 import asyncio
@@ -20,6 +21,10 @@ MAX_CONNECTIONS = 256
 # the requests of connections just shed (they end a loop turn or two later) leave room for newcomers.
 CONCURRENCY_SLACK = 64
 HEAD_TIMEOUT_S = 5.0
+# A connection this young that has not yet sent its request head is closed only after the slow bodies: its head
+# may be on its way (a client's next request, read a loop turn later on a busy machine), where a slow body's
+# connection has had its grace.
+FRESH_S = 1.0
 MAX_HEAD_BYTES = 64 * 1024
 # A body still arriving after its answer (a refused upload, say) is read and dropped this long at most.
 DRAIN_TIMEOUT_S = 30.0
@@ -119,9 +124,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _evict_idle(self) -> None:
         others = [c for c in self.connections if c is not self and isinstance(c, GuardedHttpProtocol)]
         idle = sorted((c for c in others if c._idle()), key=lambda c: c._idle_since)
+        fresh_since = time.monotonic() - FRESH_S
+        stale, fresh = (
+            [c for c in idle if c._idle_since < fresh_since],
+            [c for c in idle if c._idle_since >= fresh_since],
+        )
         receiving = [(rate, c) for c in others if not c._idle() and (rate := c._body_rate()) is not None]
         slowest = [c for _, c in sorted(receiving, key=lambda pair: pair[0])]
-        for connection in [*idle, *slowest][: len(self.connections) - MAX_CONNECTIONS]:
+        for connection in [*stale, *slowest, *fresh][: len(self.connections) - MAX_CONNECTIONS]:
             connection.transport.close()
             # Counted out now: its connection_lost comes a loop turn later, maybe after this request's head.
             self.connections.discard(connection)
