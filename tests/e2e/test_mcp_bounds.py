@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from dynamic_sessions.emulator.api import batches
-from tests.e2e.test_sandbox import ORDINARY_UID, _python_for, _user_env, as_user
 from tests.emulator_process import NO_TLS, Emulator, running_below
+from tests.sandbox_support import ORDINARY_UID, _python_for, _user_env, as_user
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 KEY = "bounds-key-" + "b" * 30
