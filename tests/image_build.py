@@ -74,8 +74,16 @@ def engine_options() -> tuple[str, ...]:
     return tuple(options)
 
 
+NETWORK = ("--network", "slirp4netns:port_handler=slirp4netns")
+"""The tests' containers publish their port through slirp4netns, a process of their own, not the bridge: a rootful
+Podman's bridge adds DNAT rules for 127.0.0.1's ports to the host's firewall, which outlive a container killed
+before Podman cleans up, and then take another test process's later listener on the same port (its clients got
+'No route to host' or timed out)."""
+
+
 def run_options() -> tuple[str, ...]:
-    limits = []
+    """What the tests' `podman run` adds: ulimits within the host's hard limits, and the network above."""
+    limits: list[str] = [*NETWORK]
     for name, kind in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
         hard = resource.getrlimit(kind)[1]
         value = RUN_ULIMIT if hard == resource.RLIM_INFINITY else min(hard, RUN_ULIMIT)

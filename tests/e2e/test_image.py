@@ -154,11 +154,14 @@ def test_the_pytest_fixture_runs_the_image_when_asked_and_says_so(image, tmp_pat
     # What this machine's Podman needs (runc, ulimits within the host's hard limits), through its own settings
     # file, since the fixture runs the image as an app developer's machine would.
     runtime = dict(zip(image_build.engine_options()[::2], image_build.engine_options()[1::2], strict=True))
-    limits = [value for value in image_build.run_options() if value != "--ulimit"]
+    options = image_build.run_options()
+    limits = [value for flag, value in zip(options[::2], options[1::2], strict=True) if flag == "--ulimit"]
     settings = tmp_path / "containers.conf"
     settings.write_text(
         "[containers]\ndefault_ulimits = [" + ", ".join(f'"{limit}"' for limit in limits) + "]\n"
-        + (f'[engine]\nruntime = "{runtime["--runtime"]}"\n' if "--runtime" in runtime else "")
+        + 'netns = "slirp4netns"\n'
+        + '[engine]\nnetwork_cmd_options = ["port_handler=slirp4netns"]\n'
+        + (f'runtime = "{runtime["--runtime"]}"\n' if "--runtime" in runtime else "")
     )  # fmt: skip
     env = {**os.environ, "DYNAMIC_SESSIONS_BACKEND": "image", "DYNAMIC_SESSIONS_IMAGE": image}
     env[ENGINE_VARIABLE] = "podman"
