@@ -3,6 +3,7 @@ how long. Judged from the host: the emulator's RSS (/proc/<pid>/status) and what
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 import uvicorn
 
 from dynamic_sessions.emulator.api import server
-from tests.e2e.test_mcp_bounds import MIB, MODES, McpEmulator, _mcp, pytestmark  # noqa: F401
+from tests.e2e.test_mcp_bounds import KEY, MIB, MODES, McpEmulator, _mcp, pytestmark  # noqa: F401
 from tests.emulator_process import bearer
 
 V = "2025-10-02-preview"
@@ -39,6 +40,15 @@ def _unread_gets(pool: McpEmulator, path: str, count: int) -> list[socket.socket
     return connections
 
 
+def _settled_peak(pool: McpEmulator) -> float:
+    """The emulator's peak RSS once its RSS has held still for a second (within a minute)."""
+    deadline, last = time.monotonic() + 60, -1.0
+    while (now := pool.rss_mib()) != last and time.monotonic() < deadline:
+        last = now
+        time.sleep(1)
+    return pool.rss_mib("VmHWM")
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_clients_that_never_read_their_answers_hold_a_bounded_amount_of_the_emulators_memory(mode):
     with _mcp(mode, "--max-sessions", "2") as pool:
@@ -50,12 +60,8 @@ def test_clients_that_never_read_their_answers_hold_a_bounded_amount_of_the_emul
         before = pool.rss_mib()
         connections = _unread_gets(pool, f"/executions/large?api-version={V}&identifier=reader", 60)
         try:
-            # Every answer rendered (or its client cut off): the RSS holds still for a second.
-            deadline, last = time.monotonic() + 60, -1.0
-            while (now := pool.rss_mib()) != last and time.monotonic() < deadline:
-                last = now
-                time.sleep(1)
-            grown = pool.rss_mib("VmHWM") - before
+            # Every answer rendered (or its client cut off).
+            grown = _settled_peak(pool) - before
         finally:
             for connection in connections:
                 connection.close()
@@ -104,3 +110,56 @@ def test_a_client_that_reads_none_of_its_answer_is_cut_off(monkeypatch):
                 received += len(chunk)
     # Before, the answer waited for its client however long it took, and a client that never read held it forever.
     assert received < len(answer), "the whole answer waited for a client that read none of it"
+
+
+def _ping_request() -> bytes:
+    """An MCP ping as one HTTP/1.1 request, to be sent many times over without reading (pipelined)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+    head = f"POST /mcp HTTP/1.1\r\nHost: x\r\nx-ms-apikey: {KEY}\r\nContent-Type: application/json\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _send_all_it_takes(connection: socket.socket, data: bytes, seconds: float) -> int:
+    """Sends what the emulator takes of `data` within `seconds` (it may close the connection): the bytes sent."""
+    connection.setblocking(False)
+    sent, deadline = 0, time.monotonic() + seconds
+    while sent < len(data) and time.monotonic() < deadline:
+        try:
+            sent += connection.send(data[sent : sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break
+    return sent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_thousands_of_pipelined_requests_cost_the_emulator_little(mode):
+    with _mcp(mode, "--container-type", "Shell", "--max-sessions", "2") as pool:
+        url = urlsplit(pool.endpoint)
+        assert url.hostname is not None and url.port is not None
+        ping = _ping_request()
+        before = pool.rss_mib()
+        connections = []
+        try:
+            for _ in range(4):
+                connection = socket.create_connection((url.hostname, url.port), timeout=30)
+                connections.append(connection)
+                _send_all_it_takes(connection, ping * 20_000, 10)
+            assert pool.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}).status_code == 200
+            grown = _settled_peak(pool) - before
+        finally:
+            for connection in connections:
+                connection.close()
+        with socket.create_connection((url.hostname, url.port), timeout=30) as reader:
+            reader.sendall(ping * 1000)
+            answered = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := reader.recv(1024 * 1024):
+                    answered += chunk
+    # 80,000 requests pipelined on four connections, never read, grew the peak RSS by 230 MiB before (and held
+    # another tenant's call for up to 0.9 s); past MAX_PIPELINED, a connection is answered 400 and closed now.
+    assert grown < 40, f"the emulator's peak RSS grew by {grown:.0f} MiB"
+    statuses = answered.count(b"HTTP/1.1 ")
+    assert statuses <= server.MAX_PIPELINED + 2, f"{statuses} of 1000 pipelined requests were answered"
+    assert b"400 Bad Request" in answered

@@ -13,7 +13,8 @@ for `SEND_STALL_TIMEOUT_S` is cut off, and while the answers waiting over every 
 `MAX_UNSENT_BYTES`, the connections that have waited the longest for their clients are cut off first: a client
 that asks and never reads cannot make the emulator hold answers without end. A connection that is lost marks
 every request of it as gone, the one being answered too when more are pipelined behind it (uvicorn marks only
-the last), so that a handler that watches for its client's hang-up sees it.
+the last), so that a handler that watches for its client's hang-up sees it; at most `MAX_PIPELINED` requests
+may wait behind the one being answered.
 """
 
 import asyncio
@@ -36,6 +37,8 @@ KEEP_ALIVE_S = 5
 SEND_STALL_TIMEOUT_S = 30.0
 # Bytes of answers waiting for their clients, over every connection, before the longest waiting are cut off.
 MAX_UNSENT_BYTES = 128 * 1024 * 1024
+# Requests a connection may send ahead (HTTP/1.1 pipelining) behind the one being answered; past it, 400 and closed.
+MAX_PIPELINED = 16
 
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -56,7 +59,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _send_stalled_since: float | None = None
     _send_check: asyncio.TimerHandle | None = None
     _unsent_at_check = 0
-    _cycles: list[RequestResponseCycle] | None = None
+    _answering: RequestResponseCycle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -67,11 +70,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_deadline()
         self._cancel_send_check()
-        for cycle in self._cycles or ():
-            if not cycle.response_complete:
+        # uvicorn marks only the newest request as gone: the one being answered must see it too.
+        for cycle in (self._answering, *(cycle for cycle, _ in self.pipeline)):
+            if cycle is not None and not cycle.response_complete:
                 cycle.disconnected = True
                 cycle.message_event.set()
-        self._cycles = None
+        self._answering = None
         super().connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -127,11 +131,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         self._body_since = time.monotonic()
         self._body_bytes = 0
+        if len(self.pipeline) >= MAX_PIPELINED:
+            # Raised out of the parser, which stops there: uvicorn answers 400 and closes the connection.
+            raise ValueError(f"more than {MAX_PIPELINED} requests pipelined")
         super().on_headers_complete()
-        # Every request not yet answered, oldest first: uvicorn's `cycle` is only the newest.
-        self._cycles = [c for c in self._cycles or () if not c.response_complete]
-        if self.cycle is not None and self.cycle not in self._cycles:
-            self._cycles.append(self.cycle)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
