@@ -4,8 +4,9 @@ JSON bodies (code to run) are small on Azure's contract and are held in memory, 
 small cap, and at most `MAX_JSON_VALUES` values outside their strings: the parser runs on the event loop,
 and 4 MB of empty arrays would hold it for 0.7 s (code, however long, is one string: cheap to parse).
 
-Uploads stream through python-multipart's parser straight into the session's folder, so an upload costs the emulator a chunk of memory, never its size; above 128 MB the request
-ends with 413 and the partial file is removed.
+Uploads stream through python-multipart's parser straight into the session's folder, so an upload
+costs the emulator a chunk of memory, never its size; above 128 MB the request ends with 413 and the
+partial file is removed.
 """
 
 import asyncio
