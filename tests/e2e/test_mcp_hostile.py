@@ -21,8 +21,9 @@ def _post(path: str, host: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
+@pytest.mark.parametrize("ahead", [0, 1], ids=["first", "after-one"])
 @pytest.mark.parametrize("mode", MODES)
-def test_hanging_up_with_a_request_pipelined_behind_kills_the_running_command(mode):
+def test_hanging_up_with_a_request_pipelined_behind_kills_the_running_command(mode, ahead):
     with _mcp(mode, "--container-type", "Shell", "--max-sessions", "2") as pool:
         environment = pool.launch()
         url = urlsplit(pool.endpoint)
@@ -31,8 +32,9 @@ def test_hanging_up_with_a_request_pipelined_behind_kills_the_running_command(mo
         running = json.dumps(_message("runShellCommandInRemoteEnvironment", arguments)).encode()
         behind = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
         with socket.create_connection((url.hostname, url.port), timeout=30) as connection:
-            # Both requests in one write: the second waits behind the first, pipelined (HTTP/1.1).
-            connection.sendall(_post(url.path, url.netloc, running) + _post(url.path, url.netloc, behind))
+            # All in one write, pipelined (HTTP/1.1): the command starts first, or once a ping ahead is answered.
+            pings = _post(url.path, url.netloc, behind) * ahead
+            connection.sendall(pings + _post(url.path, url.netloc, running) + _post(url.path, url.netloc, behind))
             deadline = time.monotonic() + 60
             while not running_below(pool.pid, "sleep 351.5"):
                 assert time.monotonic() < deadline, "the command never started"

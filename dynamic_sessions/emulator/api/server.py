@@ -134,11 +134,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if len(self.pipeline) >= MAX_PIPELINED:
             # Raised out of the parser, which stops there: uvicorn answers 400 and closes the connection.
             raise ValueError(f"more than {MAX_PIPELINED} requests pipelined")
+        previous = self.cycle
         super().on_headers_complete()
-
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        self._answering = cycle
-        super()._start_asgi_task(cycle, app)
+        if self.cycle is not previous and (previous is None or previous.response_complete):
+            self._answering = self.cycle  # started at once; else it waits in the pipeline
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -158,7 +157,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._expect_head()
 
     def on_response_complete(self) -> None:
+        waiting = len(self.pipeline)
+        next_cycle = self.pipeline[-1][0] if waiting else None
         super().on_response_complete()
+        if len(self.pipeline) < waiting:
+            self._answering = next_cycle  # uvicorn started the next pipelined request
         if self.transport.is_closing():
             return
         if self.cycle is not None and self.cycle.more_body:
