@@ -1,9 +1,12 @@
 """Request bodies, counted while they stream: nothing is buffered past its limit.
 
 JSON bodies (code to run) are small on Azure's contract and are held in memory, so they get a
-small cap. Uploads stream through python-multipart's parser straight into the session's folder,
-so an upload costs the emulator a chunk of memory, never its size; above 128 MB the request
-ends with 413 and the partial file is removed.
+small cap, and at most `MAX_JSON_VALUES` values outside their strings: the parser runs on the event loop,
+and 4 MB of empty arrays would hold it for 0.7 s (code, however long, is one string: cheap to parse).
+
+Uploads stream through python-multipart's parser straight into the session's folder, so an upload
+costs the emulator a chunk of memory, never its size; above 128 MB the request ends with 413 and the
+partial file is removed.
 """
 
 import asyncio
@@ -20,6 +23,9 @@ from dynamic_sessions.emulator.api.contract import BadRequest
 from dynamic_sessions.emulator.sandbox.files import FileInfo, SessionFiles, Upload
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
+# Values (strings, numbers, arrays, objects...) a JSON body may hold outside its strings: a batch of MCP messages
+# or a command's arguments hold far fewer; parsing this many empty arrays takes about 30 ms.
+MAX_JSON_VALUES = 65_536
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 # Boundaries, part headers and small form fields around the file.
 MAX_MULTIPART_OVERHEAD = 64 * 1024
@@ -76,11 +82,34 @@ def _no_constants(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def json_values(raw: bytes) -> int:
+    """About the JSON values in `raw` outside its strings: a comma or an opening bracket each (a string is a value,
+    a key or an element, so its cost comes with a comma too). Exact enough to bound the parser's work, and read in
+    a few passes of C code: the first counts inside strings too, and is exact enough for nearly every body."""
+    values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if values <= MAX_JSON_VALUES:
+        return values
+    # Escaped backslashes, then escaped quotes, go first: each quote left opens or closes a string.
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if (strings := unescaped.count(b'"') // 2) > 2 * MAX_JSON_VALUES:
+        return strings // 2  # a key and its value at most per comma
+    outside = b"".join(unescaped.split(b'"')[0::2])
+    return outside.count(b",") + outside.count(b"[") + outside.count(b"{")
+
+
 async def json_body(request: Request) -> Any:
-    """The parsed JSON body; 400 for anything that is not JSON, 413 above `MAX_JSON_BYTES`."""
+    """The parsed JSON body; 400 for anything that is not JSON or holds more than `MAX_JSON_VALUES` values, 413
+    above `MAX_JSON_BYTES`."""
     raw = bytearray()
     async for chunk in _chunks(request, MAX_JSON_BYTES, "A JSON request body"):
         raw += chunk
+    if (values := json_values(bytes(raw))) > MAX_JSON_VALUES:
+        raise BadRequest(
+            400,
+            "InvalidRequest",
+            f"The request body holds about {values:,} JSON values outside its strings; at most {MAX_JSON_VALUES:,} "
+            "are accepted.",
+        )
     try:
         return json.loads(raw, parse_constant=_no_constants)
     except RecursionError:

@@ -6,15 +6,22 @@ checks) closes a connection whose request head is not complete within `HEAD_TIME
 opening or of its previous response, caps a request head at `MAX_HEAD_BYTES`, and, when more than
 `MAX_CONNECTIONS` are open, closes the longest-idle ones to make room for the newcomer, then, if
 still more are open, those whose request body arrives the slowest (a body that trickles in holds
-its request open; see `bodies` for its minimum rate), and connections opened within `FRESH_S`
-last. Requests being answered are never closed.
+its request open; see `bodies` for its minimum rate). Requests being answered are never closed.
+
+Answers wait in a connection's send buffer until its client reads them. A client that reads none of its answer
+for `SEND_STALL_TIMEOUT_S` is cut off, and while the answers waiting over every connection exceed
+`MAX_UNSENT_BYTES`, the connections that have waited the longest for their clients are cut off first: a client
+that asks and never reads cannot make the emulator hold answers without end. A connection that is lost marks
+every request of it as gone, the one being answered too when more are pipelined behind it (uvicorn marks only
+the last), so that a handler that watches for its client's hang-up sees it; at most `MAX_PIPELINED` requests
+may wait behind the one being answered.
 """
 
 import asyncio
 import time
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 MAX_CONNECTIONS = 256
 # uvicorn answers 503 past this many connections or requests in progress: above MAX_CONNECTIONS, so that
@@ -30,6 +37,12 @@ MAX_HEAD_BYTES = 64 * 1024
 DRAIN_TIMEOUT_S = 30.0
 # Connections are closed after this many idle seconds between requests (uvicorn's keep-alive).
 KEEP_ALIVE_S = 5
+# A client whose answer has not shrunk by a byte in this long is cut off, the answer dropped.
+SEND_STALL_TIMEOUT_S = 30.0
+# Bytes of answers waiting for their clients, over every connection, before the longest waiting are cut off.
+MAX_UNSENT_BYTES = 128 * 1024 * 1024
+# Requests a connection may send ahead (HTTP/1.1 pipelining) behind the one being answered; past it, 400 and closed.
+MAX_PIPELINED = 16
 
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -47,6 +60,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _idle_since = 0.0
     _body_since = 0.0
     _body_bytes = 0
+    _send_stalled_since: float | None = None
+    _send_check: asyncio.TimerHandle | None = None
+    _unsent_at_check = 0
+    _answering: RequestResponseCycle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,7 +73,54 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_deadline()
+        self._cancel_send_check()
+        # uvicorn marks only the newest request as gone: the one being answered must see it too.
+        for cycle in (self._answering, *(cycle for cycle, _ in self.pipeline)):
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self._answering = None
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._send_stalled_since = time.monotonic()
+        self._unsent_at_check = self.transport.get_write_buffer_size()
+        self._cancel_send_check()
+        self._send_check = self.loop.call_later(SEND_STALL_TIMEOUT_S, self._check_send)
+        self._shed_unsent()
+
+    def resume_writing(self) -> None:
+        self._send_stalled_since = None
+        self._cancel_send_check()
+        super().resume_writing()
+
+    def _cancel_send_check(self) -> None:
+        if self._send_check is not None:
+            self._send_check.cancel()
+            self._send_check = None
+
+    def _check_send(self) -> None:
+        """Cuts the client off if none of its answer was read since the last check; else checks again later."""
+        self._send_check = None
+        unsent = self.transport.get_write_buffer_size()
+        if unsent >= self._unsent_at_check:
+            self.transport.abort()
+            return
+        self._unsent_at_check = unsent
+        self._send_check = self.loop.call_later(SEND_STALL_TIMEOUT_S, self._check_send)
+
+    def _shed_unsent(self) -> None:
+        """Cuts off the connections waiting the longest for their clients while the answers waiting exceed
+        `MAX_UNSENT_BYTES` (this connection's last)."""
+        waiting = [c for c in self.connections if isinstance(c, GuardedHttpProtocol) and c._send_stalled_since]
+        unsent = sum(c.transport.get_write_buffer_size() for c in waiting)
+        for connection in sorted(waiting, key=lambda c: c._send_stalled_since or 0.0):
+            if unsent <= MAX_UNSENT_BYTES:
+                break
+            unsent -= connection.transport.get_write_buffer_size()
+            connection.transport.abort()
+            self.connections.discard(connection)
 
     def data_received(self, data: bytes) -> None:
         if self._awaiting_head:
@@ -71,7 +135,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         self._body_since = time.monotonic()
         self._body_bytes = 0
+        if len(self.pipeline) >= MAX_PIPELINED:
+            # Raised out of the parser, which stops there: uvicorn answers 400 and closes the connection.
+            raise ValueError(f"more than {MAX_PIPELINED} requests pipelined")
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous and (previous is None or previous.response_complete):
+            self._answering = self.cycle  # started at once; else it waits in the pipeline
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -91,7 +161,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._expect_head()
 
     def on_response_complete(self) -> None:
+        waiting = len(self.pipeline)
+        next_cycle = self.pipeline[-1][0] if waiting else None
         super().on_response_complete()
+        if len(self.pipeline) < waiting:
+            self._answering = next_cycle  # uvicorn started the next pipelined request
         if self.transport.is_closing():
             return
         if self.cycle is not None and self.cycle.more_body:
@@ -132,7 +206,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         receiving = [(rate, c) for c in others if not c._idle() and (rate := c._body_rate()) is not None]
         slowest = [c for _, c in sorted(receiving, key=lambda pair: pair[0])]
         for connection in [*stale, *slowest, *fresh][: len(self.connections) - MAX_CONNECTIONS]:
-            connection.transport.close()
+            # Aborted, not closed: a close would keep an answer its client never reads until it does.
+            connection.transport.abort()
             # Counted out now: its connection_lost comes a loop turn later, maybe after this request's head.
             self.connections.discard(connection)
 
