@@ -171,7 +171,8 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
         "--mcp-api-key",
         metavar="KEY",
         help=f"the key MCP clients send as x-ms-apikey (default: ${MCP_KEY_VARIABLE}, else one generated per "
-        "start, printed on stdout)",
+        f"start, printed on stdout); prefer ${MCP_KEY_VARIABLE}: a flag's value is in the process list, which "
+        "every user of the machine can read",
     )
     add_runtime_arguments(parser)
     return parser
