@@ -13,7 +13,7 @@ Installed with the distribution (entry point `pytest11`), so an app's tests just
         async def run():
             async with dynamic_sessions_pool.async_client() as client:   # an AsyncSessionsClient
                 return await client.execute("console.log(1 + 1)", dynamic_sessions_identifier)
-        assert asyncio.run(run()).stdout == "2\n"
+        assert asyncio.run(run()).stdout == "2\\n"
 
     @pytest.mark.dynamic_sessions(container_type="Shell", mcp=True)
     def test_agent(dynamic_sessions_pool):
