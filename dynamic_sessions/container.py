@@ -137,11 +137,15 @@ class RunningImage:
         reader.join(timeout)
         announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
         if "POOL_MANAGEMENT_ENDPOINT" not in announced:
+            # An engine that refused the container (its own error is on stderr) ended at once: say so, not a wait.
+            exited = self.process.poll()
             self.stop()
-            raise ContainerFailed(
-                f"the emulator's container ({' '.join(self.command)}) did not announce its endpoint within "
-                f"{timeout:.0f} s; exit status {self.process.returncode}"
+            said = (
+                f"exited with status {exited} before it announced its endpoint (the engine said why on its stderr)"
+                if exited is not None
+                else f"did not announce its endpoint within {timeout:.0f} s; exit status {self.process.returncode}"
             )
+            raise ContainerFailed(f"the emulator's container ({' '.join(self.command)}) {said}")
         return announced
 
     def _published(self) -> str:
