@@ -1,6 +1,7 @@
 """docs/container.md against the code it describes: the run commands, the variables, the fixture's settings."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ import pytest
 from dynamic_sessions import container
 from dynamic_sessions.emulator import __main__ as emulator
 
-PAGE = (Path(__file__).resolve().parents[3] / "docs" / "container.md").read_text()
+ROOT = Path(__file__).resolve().parents[3]
+PAGE = (ROOT / "docs" / "container.md").read_text()
 PUBLISHED = "ghcr.io/<owner>/<repository>/emulator:0.2.0"
 
 
@@ -42,3 +44,14 @@ def test_no_command_on_the_page_publishes_beyond_loopback():
     runs = re.findall(r"\b(?:docker|podman) run\b", blocks)
     # Each run command publishes a port, and so does the CI job's service container.
     assert len(published) == len(runs) + 1 and all(port.startswith("127.0.0.1:") for port in published), published
+
+
+def test_the_podman_settings_for_the_fixture_mount_the_ca_pip_reads_and_the_image_users_cache():
+    settings = tomllib.loads(PAGE.split("```toml\n", 1)[1].split("```", 1)[0])["containers"]
+    home = re.search(r"--home-dir (\S+)", (ROOT / "Dockerfile").read_text())
+    assert home is not None
+    cert = dict(entry.split("=", 1) for entry in settings["env"])["PIP_CERT"]
+    mounts = {volume.split(":")[1]: volume for volume in settings["volumes"]}
+    assert mounts[cert].endswith(":ro")
+    assert f"{home.group(1)}/.cache" in mounts
+    assert {limit.split("=")[0] for limit in settings["default_ulimits"]} == {"nofile", "nproc"}
