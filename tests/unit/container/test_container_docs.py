@@ -1,7 +1,8 @@
 """docs/container.md against the code it describes: the run commands, the variables, the fixture's settings."""
 
+import configparser
 import re
-import tomllib
+import shlex
 from pathlib import Path
 
 import pytest
@@ -46,12 +47,14 @@ def test_no_command_on_the_page_publishes_beyond_loopback():
     assert len(published) == len(runs) + 1 and all(port.startswith("127.0.0.1:") for port in published), published
 
 
-def test_the_podman_settings_for_the_fixture_mount_the_ca_pip_reads_and_the_image_users_cache():
-    settings = tomllib.loads(PAGE.split("```toml\n", 1)[1].split("```", 1)[0])["containers"]
+def test_the_fixtures_engine_args_mount_the_ca_pip_reads_and_the_image_users_cache():
+    ini = configparser.ConfigParser()
+    ini.read_string(PAGE.split("```ini\n", 1)[1].split("```", 1)[0])
+    args = shlex.split(ini["pytest"]["dynamic_sessions_engine_args"], comments=True)
     home = re.search(r"--home-dir (\S+)", (ROOT / "Dockerfile").read_text())
     assert home is not None
-    cert = dict(entry.split("=", 1) for entry in settings["env"])["PIP_CERT"]
-    mounts = {volume.split(":")[1]: volume for volume in settings["volumes"]}
+    values = {flag: [args[at + 1] for at in range(len(args) - 1) if args[at] == flag] for flag in ("-v", "-e")}
+    cert = dict(entry.split("=", 1) for entry in values["-e"])["PIP_CERT"]
+    mounts = {volume.split(":")[1]: volume for volume in values["-v"]}
     assert mounts[cert].endswith(":ro")
     assert f"{home.group(1)}/.cache" in mounts
-    assert {limit.split("=")[0] for limit in settings["default_ulimits"]} == {"nofile", "nproc"}
