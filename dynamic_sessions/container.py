@@ -7,6 +7,7 @@ bubblewrap, which needs three things a container engine denies by default; `SECU
 those, and docs/container.md says why each is there and why `--privileged` is not.
 """
 
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -137,11 +138,19 @@ class RunningImage:
         reader.join(timeout)
         announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
         if "POOL_MANAGEMENT_ENDPOINT" not in announced:
+            # An engine that refused the container (its own error is on stderr) ended at once: say so, not a wait.
+            # Its output ended when it closed it on its way out, so the reader is done; its exit comes right after.
+            exited = self.process.poll()
+            if exited is None and not reader.is_alive():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    exited = self.process.wait(10)
             self.stop()
-            raise ContainerFailed(
-                f"the emulator's container ({' '.join(self.command)}) did not announce its endpoint within "
-                f"{timeout:.0f} s; exit status {self.process.returncode}"
+            said = (
+                f"exited with status {exited} before it announced its endpoint (the engine said why on its stderr)"
+                if exited is not None
+                else f"did not announce its endpoint within {timeout:.0f} s; exit status {self.process.returncode}"
             )
+            raise ContainerFailed(f"the emulator's container ({' '.join(self.command)}) {said}")
         return announced
 
     def _published(self) -> str:

@@ -45,8 +45,10 @@ def _origin() -> dict[str, Any]:
 
 
 def missing_extra_message(needs: str, missing: str, extra: str) -> str:
-    """`needs` (what was asked) cannot run because the module `missing` of the extra `extra` is not installed."""
-    return f"{needs} needs {missing}, which is not installed; install the '{extra}' extra: {install_command(extra)}"
+    """`needs` (what was asked) cannot run because the module `missing` (or several, comma-separated) of the extra
+    `extra` is not installed."""
+    verb = "are" if ", " in missing else "is"
+    return f"{needs} needs {missing}, which {verb} not installed; install the '{extra}' extra: {install_command(extra)}"
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ Installed with the distribution (entry point `pytest11`), so an app's tests just
         async def run():
             async with dynamic_sessions_pool.async_client() as client:   # an AsyncSessionsClient
                 return await client.execute("console.log(1 + 1)", dynamic_sessions_identifier)
-        assert asyncio.run(run()).stdout == "2\n"
+        assert asyncio.run(run()).stdout == "2\\n"
 
     @pytest.mark.dynamic_sessions(container_type="Shell", mcp=True)
     def test_agent(dynamic_sessions_pool):
@@ -26,7 +26,8 @@ pytest-xdist every worker process starts its own, so workers never share session
 Settings (ini or command line): `dynamic_sessions_container_type` / `--dynamic-sessions-container-type`
 (default NodeLTS), `dynamic_sessions_python_packages` (a package set folder for PythonLTS), and
 `dynamic_sessions_emulator_args` (more emulator flags, e.g. `--ready-sessions 2`, or
-`--unsandboxed --egress enabled` on a machine without bubblewrap, for trusted test code only).
+`--unsandboxed --egress enabled` on a machine without bubblewrap, for trusted test code only), and for the image
+`dynamic_sessions_engine_args` (more `docker run`/`podman run` options: volumes, variables, ulimits).
 
 Where the machine has no bubblewrap (macOS, Windows), the emulators run from the container image instead, with
 Docker or Podman (docs/container.md). `--dynamic-sessions-backend` or $DYNAMIC_SESSIONS_BACKEND chooses: `auto`
@@ -212,7 +213,9 @@ class ImagePool(EmulatedPool):
     """One emulator in a container of the image (Docker, else Podman), its port published on a free port of the
     host's loopback; otherwise the same as `EmulatedPool`."""
 
-    def __init__(self, container_type: str, flags: list[str], image: str, mcp: bool = False):
+    def __init__(
+        self, container_type: str, flags: list[str], image: str, mcp: bool = False, engine_args: tuple[str, ...] = ()
+    ):
         self.container_type = container_type
         self.flags = [*flags, "--mcp"] if mcp else flags
         self._client = None
@@ -225,7 +228,7 @@ class ImagePool(EmulatedPool):
         try:
             self.running = container.RunningImage(
                 engine, image, "--container-type", container_type, "--log-level", "warning", *self.flags,
-                ready_lines=3 if mcp else 1, timeout=PROVISIONING_TIMEOUT_S,
+                engine_options=engine_args, ready_lines=3 if mcp else 1, timeout=PROVISIONING_TIMEOUT_S,
             )  # fmt: skip
         except container.ContainerFailed as failed:
             raise EmulatorFailed(f"the dynamic-sessions emulator ({container_type}) did not start: {failed}") from None
@@ -306,7 +309,9 @@ class EmulatedPools:
             if key not in self._pools:
                 try:
                     if chosen_backend(self._config)[0] == "image":
-                        self._pools[key] = ImagePool(kind, self._flags(kind), chosen_image(self._config), mcp=mcp)
+                        engine_args = tuple(self._config.getini("dynamic_sessions_engine_args"))
+                        image = chosen_image(self._config)
+                        self._pools[key] = ImagePool(kind, self._flags(kind), image, mcp=mcp, engine_args=engine_args)
                     else:
                         self._pools[key] = EmulatedPool(kind, self._flags(kind), mcp=mcp)
                 except EmulatorFailed:
@@ -366,6 +371,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
     )
     parser.addini("dynamic_sessions_emulator_args", "more flags for the emulator", type="args", default=[])
+    parser.addini(
+        "dynamic_sessions_engine_args",
+        "the image backend: more options for `docker run`/`podman run`, before the image (-v, -e, --ulimit)",
+        type="args",
+        default=[],
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -26,8 +26,23 @@ def _import_pack_as_policy() -> None:
     spec.loader.exec_module(module)
 
 
+def missing_pulumi_policy(missing: ModuleNotFoundError) -> str:
+    """The one-line usage error for a `check` run where pulumi-policy is not installed (a deploy-only install
+    has `requirements.txt` alone), with the command that installs the pack's own requirements."""
+    return (
+        f"python -m policy check needs pulumi-policy ({missing.name} is not installed); install the pack's "
+        f"requirements: {sys.executable} -m pip install -r {HERE / 'requirements.txt'}"
+    )
+
+
 if __package__ == "policy":
-    from policy.check import main
+    try:
+        from policy.check import main
+    except ModuleNotFoundError as missing:
+        if missing.name != "pulumi_policy":
+            raise
+        print(missing_pulumi_policy(missing), file=sys.stderr)
+        sys.exit(2)
 
     sys.exit(main())
 else:

@@ -103,3 +103,20 @@ def test_the_app_install_line_is_the_readmes_with_the_mcp_extra():
     readme = (ROOT / "README.md").read_text()
     line = next(line for line in readme.splitlines() if line.startswith("pip install "))
     assert line.replace("[client,emulator]", "[client,mcp]") in PAGE
+
+
+def test_the_sdk_only_script_prints_what_the_page_says_against_a_shell_emulator():
+    script = _block_after("With the SDK alone", "python")
+    printed = re.search(r"It prints `(.*?)` for a Shell pool", PAGE)
+    assert printed is not None
+    key = "k" * 32
+    emulator = Emulator("--container-type", "Shell", "--mcp", env={**os.environ, "MCP_SERVER_API_KEY": key})
+    try:
+        env = {**os.environ, "MCP_SERVER_ENDPOINT": emulator.url + "/mcp", "MCP_SERVER_API_KEY": key}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        emulator.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed.group(1) + "\n"

@@ -59,3 +59,23 @@ def test_the_emulator_takes_identifiers_of_4_to_128_characters(dynamic_sessions_
             return True
 
     assert asyncio.run(run()) is taken
+
+
+def test_the_docs_curl_to_the_fastapi_app_answers_as_the_page_says(dynamic_sessions_pool, monkeypatch):
+    page = (ROOT / "docs" / "app.md").read_text()
+    said = re.search(r"curl -X POST 'http://127\.0\.0\.1:8000(/users/[^?]+)\?code=([^']+)'` answers\n`(.*?)`", page)
+    assert said is not None
+    monkeypatch.setenv("POOL_MANAGEMENT_ENDPOINT", dynamic_sessions_pool.endpoint)
+    namespace: dict = {}
+    exec(compile(_async_example(), "docs/app.md", "exec"), namespace)  # noqa: S102 (the doc's own example)
+    with TestClient(namespace["app"]) as http:
+        answer = http.post(said.group(1), params={"code": said.group(2)})
+    assert answer.text == said.group(3)
+
+
+def test_the_testing_pages_async_test_runs_as_written(dynamic_sessions_pool, dynamic_sessions_identifier):
+    page = (ROOT / "docs" / "testing.md").read_text()
+    block = page.split("An async test makes its own", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "docs/testing.md", "exec"), namespace)  # noqa: S102 (the doc's own example)
+    asyncio.run(namespace["test_async_agent"](dynamic_sessions_pool, dynamic_sessions_identifier))

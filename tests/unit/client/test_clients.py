@@ -2,6 +2,8 @@
 send, the typed errors they raise, retries, tokens and credentials, and what each closes."""
 
 import asyncio
+import base64
+import json
 import re
 import threading
 from typing import Any
@@ -290,6 +292,23 @@ def test_a_given_credentials_token_is_sent_to_an_https_pool(asynchronous):
     assert pool.requests[0].headers["authorization"] == "Bearer entra-token-1"
     assert credential.scopes == [("https://dynamicsessions.io/.default",)]
     assert credential.closed == 0  # given, so the app's to close
+
+
+@pytest.mark.parametrize(
+    ("asynchronous", "credential"),
+    [(False, StandInCredential), (True, StandInCredential), (True, AsyncStandInCredential)],
+    ids=["SessionsClient", "AsyncSessionsClient", "AsyncSessionsClient-aio"],
+)
+def test_a_loopback_http_pool_gets_a_local_token_and_a_given_credential_is_not_called(asynchronous, credential):
+    # docs/app.md's credentials table: against the emulator (plain http on loopback), a credential is never called.
+    given = credential()
+    pool = MockPool(legacy_ok())
+    url = "http://127.0.0.1:8480"
+    pool.run(asynchronous, "execute", HELLO, "s", url=url, token_provider=None, credential=given)
+    scheme, token = pool.requests[0].headers["authorization"].split(" ", 1)
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert (scheme, payload["aud"]) == ("Bearer", "https://dynamicsessions.io")
+    assert given.calls == 0
 
 
 def test_the_async_client_awaits_an_async_credential():

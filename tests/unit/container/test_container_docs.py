@@ -1,6 +1,8 @@
 """docs/container.md against the code it describes: the run commands, the variables, the fixture's settings."""
 
+import configparser
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,8 @@ import pytest
 from dynamic_sessions import container
 from dynamic_sessions.emulator import __main__ as emulator
 
-PAGE = (Path(__file__).resolve().parents[3] / "docs" / "container.md").read_text()
+ROOT = Path(__file__).resolve().parents[3]
+PAGE = (ROOT / "docs" / "container.md").read_text()
 PUBLISHED = "ghcr.io/<owner>/<repository>/emulator:0.2.0"
 
 
@@ -38,5 +41,20 @@ def test_every_variable_the_page_names_is_read_by_the_emulator_or_the_fixture():
 
 def test_no_command_on_the_page_publishes_beyond_loopback():
     blocks = "".join(re.findall(r"```(?:sh|yaml)\n(.*?)```", PAGE, re.DOTALL))
-    published = re.findall(r"(?:-p |- )(\S+:\d+:\d+)", blocks)
-    assert len(published) == 3 and all(port.startswith("127.0.0.1:") for port in published), published
+    published = re.findall(r"(?:\s-p\s+|^\s*- )(\S*\d+:\d+)", blocks, re.MULTILINE)
+    runs = re.findall(r"\b(?:docker|podman) run\b", blocks)
+    # Each run command publishes a port, and so does the CI job's service container.
+    assert len(published) == len(runs) + 1 and all(port.startswith("127.0.0.1:") for port in published), published
+
+
+def test_the_fixtures_engine_args_mount_the_ca_pip_reads_and_the_image_users_cache():
+    ini = configparser.ConfigParser()
+    ini.read_string(PAGE.split("```ini\n", 1)[1].split("```", 1)[0])
+    args = shlex.split(ini["pytest"]["dynamic_sessions_engine_args"], comments=True)
+    home = re.search(r"--home-dir (\S+)", (ROOT / "Dockerfile").read_text())
+    assert home is not None
+    values = {flag: [args[at + 1] for at in range(len(args) - 1) if args[at] == flag] for flag in ("-v", "-e")}
+    cert = dict(entry.split("=", 1) for entry in values["-e"])["PIP_CERT"]
+    mounts = {volume.split(":")[1]: volume for volume in values["-v"]}
+    assert mounts[cert].endswith(":ro")
+    assert f"{home.group(1)}/.cache" in mounts

@@ -72,3 +72,22 @@ def test_the_image_is_the_variables_then_the_ini_settings_then_the_local_build(m
     assert pytest_plugin.chosen_image(config(image="ghcr.io/o/r/emulator:1")) == "ghcr.io/o/r/emulator:1"
     monkeypatch.setenv("DYNAMIC_SESSIONS_IMAGE", "mine:dev")
     assert pytest_plugin.chosen_image(config(image="ghcr.io/o/r/emulator:1")) == "mine:dev"
+
+
+def test_the_image_backend_hands_the_engine_args_setting_to_the_engine(installed, monkeypatch):
+    installed |= {"podman"}
+    started: list[dict] = []
+
+    class Started:
+        endpoint, mcp_endpoint, announced = "http://127.0.0.1:1", None, {}
+
+        def __init__(self, engine, image, *flags, **options):
+            started.append({"engine": engine, "image": image, **options})
+
+    monkeypatch.setattr(pytest_plugin.container, "RunningImage", Started)
+    settings = Settings("image")
+    settings.ini |= {"dynamic_sessions_engine_args": ["-v", "cache:/home/emulator/.cache", "-e", "PIP_CERT=/ca"]}
+    settings.ini |= {"dynamic_sessions_container_type": "NodeLTS", "dynamic_sessions_python_packages": ""}
+    pytest_plugin.EmulatedPools(cast(pytest.Config, settings)).get("PythonLTS")
+    assert started[0]["engine"] == "podman"
+    assert started[0]["engine_options"] == ("-v", "cache:/home/emulator/.cache", "-e", "PIP_CERT=/ca")

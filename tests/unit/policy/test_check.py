@@ -3,6 +3,9 @@ resources as the engine hands them, and the usage errors (exit 2)."""
 
 import io
 import json
+import runpy
+import sys
+from pathlib import Path
 
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
@@ -102,3 +105,17 @@ def test_a_stack_config_the_program_refuses_exits_2_with_its_message(monkeypatch
     monkeypatch.setattr(check, "registrations", refuse)
     assert check.main(["check", "--stack", "dev"], out=io.StringIO()) == 2
     assert "maxSessions=0 is not allowed" in capsys.readouterr().err
+
+
+def test_check_without_pulumi_policy_is_a_usage_error_naming_the_install(monkeypatch, capsys):
+    # A deploy-only install (requirements.txt alone) has no pulumi-policy: one line, exit 2, no traceback.
+    monkeypatch.setitem(sys.modules, "pulumi_policy", None)
+    monkeypatch.delitem(sys.modules, "policy.check")
+    monkeypatch.delitem(sys.modules, "policy.__main__", raising=False)
+    monkeypatch.setattr(sys, "argv", ["policy", "check", "--stack", "dev"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("policy", run_name="__main__")
+    assert exited.value.code == 2
+    said = capsys.readouterr().err
+    assert "needs pulumi-policy" in said
+    assert f"-m pip install -r {Path(check.__file__).parent / 'requirements.txt'}" in said
