@@ -11,9 +11,8 @@ from components.deployer import current_deployer
 from components.grants import assign_role
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
 from components.settings import SYSTEM_IDENTITY, with_defaults
+from dynamic_sessions.azure_facts import SCOPE as TOKEN_SCOPE
 
-TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
-"""What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
 MANAGED_BY = "pulumi"
 
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+from dynamic_sessions.azure_facts import CONTAINER_TYPES, DEFAULT_CONTAINER_TYPE
+
 DEPLOYER_PRINCIPAL_TYPES = ("auto", "User", "ServicePrincipal")
 LOCK_LEVELS = ("none", "CanNotDelete", "ReadOnly")
 IDENTITY_LIFECYCLES = ("None", "Main")
@@ -103,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
         key="containerType",
         input="container_type",
         type="string",
-        default="NodeLTS",
+        default=DEFAULT_CONTAINER_TYPE,
         choices=CONTAINER_TYPES,
         description="Session runtime: NodeLTS (JavaScript), PythonLTS or Shell. Changing it replaces the pool and "
         "its endpoint.",

@@ -51,13 +51,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dynamic_sessions import container
+from dynamic_sessions.azure_facts import CONTAINER_TYPES, DEFAULT_CONTAINER_TYPE
 from dynamic_sessions.emulator.sessions import packages
 
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
     from dynamic_sessions.client.mcp import McpServer
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 BACKENDS = ("auto", "process", "image")
 BACKEND_VARIABLE, IMAGE_VARIABLE = "DYNAMIC_SESSIONS_BACKEND", "DYNAMIC_SESSIONS_IMAGE"
 START_TIMEOUT_S = 60.0
@@ -361,7 +361,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"the emulator's container image (default {container.DEFAULT_IMAGE}; ${IMAGE_VARIABLE} wins)",
         default="",
     )
-    parser.addini("dynamic_sessions_container_type", "NodeLTS, PythonLTS or Shell (default NodeLTS)", default="NodeLTS")
+    parser.addini(
+        "dynamic_sessions_container_type",
+        "NodeLTS, PythonLTS or Shell (default NodeLTS)",
+        default=DEFAULT_CONTAINER_TYPE,
+    )
     parser.addini(
         "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
     )

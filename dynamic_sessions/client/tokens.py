@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from dynamic_sessions import jwts
+from dynamic_sessions.azure_facts import AUDIENCE, SCOPE
 from dynamic_sessions.client.errors import ConfigurationError, MissingExtra
 from dynamic_sessions.extras import missing_extra_message
 
 if TYPE_CHECKING:
     import asyncio
 
-AUDIENCE = "https://dynamicsessions.io"
-SCOPE = f"{AUDIENCE}/.default"
 REFRESH_MARGIN_S = 300.0
 """A new token is fetched this long before the old one expires (unless the credential names its `refresh_on`)."""
 EXPIRY_MARGIN_S = 30.0

@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 
+from dynamic_sessions.azure_facts import DEFAULT_CONTAINER_TYPE
 from dynamic_sessions.emulator.api import batches
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size, show_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
@@ -213,7 +214,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--container-type",
         choices=CONTAINER_TYPES,
-        default="NodeLTS",
+        default=DEFAULT_CONTAINER_TYPE,
         help="the pool's interpreter: NodeLTS (JavaScript, default), PythonLTS (Python) or Shell (bash/sh commands)",
     )
     parser.add_argument(

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from dynamic_sessions.azure_facts import ARM_SCOPE
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
-from dynamic_sessions.client.mcp import ARM_SCOPE, McpServer, PoolMcpCredentials
+from dynamic_sessions.client.mcp import McpServer, PoolMcpCredentials
 from tests.e2e.test_mcp_server import McpPool, serving_mcp
 from tests.fakes import StandInCredential
 from tests.stand_in_server import StandInServer

@@ -1,0 +1,20 @@
+"""What Azure's session pools are, as every part of the project speaks of them: the container types, the data
+plane's token audience and Resource Manager's endpoint. Written once here, imported by the client, the emulator, the
+pytest fixture and the component (the API versions are in `api_versions`).
+
+Importing this module loads nothing but the standard library.
+"""
+
+CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+"""The pools' built-in container types the project deploys, emulates and tests against."""
+DEFAULT_CONTAINER_TYPE = "NodeLTS"
+"""The JavaScript code interpreter: the stack's, the emulator's and the fixture's when none is named."""
+
+AUDIENCE = "https://dynamicsessions.io"
+"""The `aud` of a token the pool's data plane accepts."""
+SCOPE = f"{AUDIENCE}/.default"
+"""What a caller of the data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
+
+ARM_ENDPOINT = "https://management.azure.com"
+"""Azure Resource Manager in Azure's public cloud."""
+ARM_SCOPE = f"{ARM_ENDPOINT}/.default"
