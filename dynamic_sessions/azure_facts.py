@@ -15,6 +15,9 @@ AUDIENCE = "https://dynamicsessions.io"
 SCOPE = f"{AUDIENCE}/.default"
 """What a caller of the data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
 
+DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
+"""Azure's documented default for an execution's `outputStreamsMaxLength`: characters kept of stdout and of stderr."""
+
 ARM_ENDPOINT = "https://management.azure.com"
 """Azure Resource Manager in Azure's public cloud."""
 ARM_SCOPE = f"{ARM_ENDPOINT}/.default"

@@ -13,6 +13,7 @@ import threading
 import uuid
 
 PORT = 8480
+"""The emulator's default port (`--port`), which the image serves on since its entry point passes none."""
 # Where the image is when nothing else is named: a local build (`docker build -t dynamic-sessions-emulator .`),
 # or the published one retagged. The release workflow pushes ghcr.io/<owner>/<repository>/emulator:<version>.
 DEFAULT_IMAGE = "dynamic-sessions-emulator"

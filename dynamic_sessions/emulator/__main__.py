@@ -9,7 +9,8 @@ import os
 import socket
 import sys
 
-from dynamic_sessions.azure_facts import DEFAULT_CONTAINER_TYPE
+from dynamic_sessions import container
+from dynamic_sessions.azure_facts import DEFAULT_CONTAINER_TYPE, DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
 from dynamic_sessions.emulator.api import batches
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size, show_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
@@ -120,7 +121,9 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
         help="inside a container image only (the image sets it): listen on the container's own interface, "
         "reached from the host through the port the engine publishes on the host's loopback",
     )
-    parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
+    parser.add_argument(
+        "--port", type=int, default=container.PORT, help="port to bind; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument("--max-sessions", type=_positive, default=5, help="most live sessions at once (default 5)")
     parser.add_argument(
         "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default 300)"
@@ -149,9 +152,9 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
     parser.add_argument(
         "--output-max-length",
         type=_positive,
-        default=4096,
+        default=DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
         help="characters kept per output stream of one execution where a request sends no outputStreamsMaxLength; "
-        "more is cut with a marker (default 4096, as Azure's)",
+        "more is cut with a marker (default %(default)s, as Azure's)",
     )
     caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
     caps.add_argument(

@@ -31,8 +31,6 @@ DEFAULT_LEGACY_TIMEOUT_S = 220
 # printable ASCII: it is kept in the session's history and in the resource's URL.
 OPERATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
 IDENTIFIER = re.compile(r"""[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}""")
-# Azure's documented default for `outputStreamsMaxLength`: characters kept of stdout and of stderr.
-DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
 # The most a request may ask for (or the emulator's --output-max-length, when that is higher).
 MAX_OUTPUT_STREAMS_MAX_LENGTH = 1024 * 1024
 
