@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.emulators import ROOT, EmulatorProcess
+from dynamic_sessions.api_versions import POOL_API_VERSION
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, pool_id, pool_properties, role_definition_id
 from tests.pulumi_stand_in import StandInPulumi
 
@@ -65,7 +66,7 @@ def rows(quick: bool) -> list[Row]:
             "cooldownSeconds": 300,
             "egressEnabled": not sandboxed,
             "lifecycleType": "Timed",
-            "poolApiVersion": "2025-10-02-preview",
+            "poolApiVersion": POOL_API_VERSION,
             "grants": [
                 {"principalId": p, "principalType": "User", "roleDefinitionId": role_definition_id(EXECUTOR_GUID)}
                 for p in PRINCIPALS
