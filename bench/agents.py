@@ -14,6 +14,7 @@ from bench.table import row
 from dynamic_sessions.client.client import SOCKET_OPTIONS
 from dynamic_sessions.client.mcp import McpServer
 from dynamic_sessions.client.tokens import LocalToken
+from dynamic_sessions.smoke import check
 
 WARM_UP = 200
 
@@ -101,7 +102,7 @@ def run(quick: bool) -> None:
         )
         shell_sdk = statistics.median(sdk_tool_call(shell.mcp, "runShellCommandInRemoteEnvironment", echo, count // 4))
         no_shell = statistics.median(direct(shell.url, {"execCommandAndArgs": ["/bin/true"]}, count // 2))
-    code = 'print("hello-world")'
+    code = check.HELLO["PythonLTS"]
     body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": 60}
     with McpEmulator("--container-type", "PythonLTS") as python:
         python_direct, python_tool = direct_and_tool_call(
