@@ -41,7 +41,8 @@ TAG_KEY_FORBIDDEN = set("<>%&\\?/")
 
 LOCATION_KEY = "azure-native:location"
 NAMESPACE = "dynamic-sessions"
-"""The config namespace of the project's own keys (the project name in `Pulumi.yaml`)."""
+"""The config namespace of the project's own keys (the project name in `Pulumi.yaml`), which is also the name of
+the Pulumi package the components are published in (the first part of their type tokens)."""
 
 ConfigType = Literal["string", "integer", "boolean", "array", "object"]
 
