@@ -3,7 +3,6 @@
 import argparse
 import atexit
 import importlib
-import ipaddress
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from dynamic_sessions.emulator.sessions.runtimes import (
     make_runtime,
 )
 from dynamic_sessions.extras import missing_extra_message
+from dynamic_sessions.loopback import is_loopback_host
 
 INSTALLED_PROG = "dynamic-sessions-emulator"
 MCP_KEY_VARIABLE = "MCP_SERVER_API_KEY"
@@ -194,7 +194,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
         args.host = CONTAINER_HOST if args.container_mode else "127.0.0.1"
     if args.ready_sessions > args.max_sessions:
         parser.error(f"--ready-sessions {args.ready_sessions} exceeds --max-sessions {args.max_sessions}")
-    if not args.container_mode and not _is_loopback(args.host):
+    if not args.container_mode and not is_loopback_host(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
@@ -274,15 +274,6 @@ def _variable_value(action: argparse.Action, text: str) -> object:
     if action.choices is not None and value not in action.choices:
         raise ValueError(f"must be one of {', '.join(map(str, action.choices))}")
     return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 log = logging.getLogger("emulator")
