@@ -5,8 +5,8 @@ import math
 import sys
 from typing import NoReturn
 
+from dynamic_sessions.api_versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
 from dynamic_sessions.client.errors import MissingExtra
-from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
 from dynamic_sessions.extras import extra_needed
 from dynamic_sessions.smoke.report import USAGE, Report, print_report
 

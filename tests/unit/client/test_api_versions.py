@@ -3,6 +3,7 @@
 import pytest
 
 from dynamic_sessions import api_versions
+from dynamic_sessions.client import versions
 from dynamic_sessions.client.contracts import CODE_EXECUTE_CONTRACT, EXECUTIONS_CONTRACT, contract_for
 from dynamic_sessions.client.errors import ConfigurationError
 
@@ -53,3 +54,16 @@ def test_the_component_declares_the_pool_at_the_listed_arm_version():
     from components import pool_body
 
     assert pool_body.API_VERSION == api_versions.POOL_API_VERSION
+
+
+def test_only_2024_10_02_accepts_with_202_and_only_2025_10_02_names_its_output_limit():
+    assert [e.version for e in api_versions.DATA_PLANE if e.accepts] == ["2024-10-02-preview"]
+    assert [e.version for e in api_versions.DATA_PLANE if e.output_limit_in_result] == ["2025-10-02-preview"]
+
+
+def test_the_clients_versions_module_of_earlier_releases_still_names_the_one_list():
+    assert versions.SUPPORTED_API_VERSIONS is api_versions.SUPPORTED_API_VERSIONS
+    assert versions.DEFAULT_API_VERSION == api_versions.DEFAULT_API_VERSION
+    assert versions.SHELL_API_VERSIONS is api_versions.SHELL_API_VERSIONS
+    assert versions.RELEASE_API_VERSION == api_versions.RELEASE_API_VERSION
+    assert versions.contract_for is contract_for
