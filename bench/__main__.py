@@ -16,8 +16,10 @@ import subprocess
 import sys
 
 from bench import agents, client_tokens, python_sessions, smoke_cli, uploads, verify_cost
+from bench.caps import caps_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, tree_cpu_s
 from bench.executions import HELLO, bare_post_latency, first_execute, idle_session_mib, throughput, warm_latency
+from bench.runaway import runaway_cost
 from bench.samples import own_cpu_s, percentile, timed
 from bench.table import row
 from dynamic_sessions.client.tokens import LocalToken
@@ -127,11 +129,7 @@ def main() -> int:
     python_sessions.run(args.quick)
     agents.run(args.quick)
     if shutil.which("bwrap"):
-        from bench.caps import caps_cost
-
         print("\n".join(caps_cost(n_warm, n_new)))
-        from bench.runaway import runaway_cost
-
         print("\n".join(runaway_cost(n_warm)))
     return 0
 

@@ -3,6 +3,7 @@ does the same work, in the same emulator and run (PythonLTS: the tool that runs 
 
 import asyncio
 import statistics
+import time
 from typing import Any
 
 import httpx
@@ -75,8 +76,6 @@ def sdk_tool_call(server: McpServer, tool: str, arguments: dict[str, Any], count
     """The same tool call through the official SDK's ClientSession (what an agent framework runs)."""
 
     async def measure() -> list[float]:
-        import time
-
         async with server.connect() as session:
             launched = await session.call_tool("launchShell", {})
             environment = (launched.structuredContent or {})["environmentId"]

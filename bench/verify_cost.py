@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.emulators import ROOT, EmulatorProcess
+from bench.table import row
 from dynamic_sessions.api_versions import POOL_API_VERSION
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, pool_id, pool_properties, role_definition_id
 from tests.pulumi_stand_in import StandInPulumi
@@ -114,7 +115,5 @@ def rows(quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    from bench.table import row
-
     for figure in rows("--quick" in sys.argv):
         print(row(*figure))

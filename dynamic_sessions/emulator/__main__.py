@@ -346,6 +346,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
 
+    from dynamic_sessions.emulator.api import mcp, mcp_state
     from dynamic_sessions.emulator.api.app import create_app
     from dynamic_sessions.emulator.api.server import server_options
     from dynamic_sessions.emulator.api.state import EmulatorState
@@ -386,8 +387,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
         host = "127.0.0.1" if host == CONTAINER_HOST else host
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
-
-    from dynamic_sessions.emulator.api import mcp, mcp_state
 
     server = mcp_state.McpServer(args.mcp_api_key or mcp_state.new_key()) if args.mcp else None
 
