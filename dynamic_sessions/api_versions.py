@@ -29,11 +29,6 @@ class DataPlaneVersion:
     output_limit_in_result: bool = False
     """An execution's `result` names the `outputStreamsMaxLength` it was cut at."""
 
-    @property
-    def deletes_files(self) -> bool:
-        """DELETE files/{name}: the `executions` contract only."""
-        return self.contract == EXECUTIONS
-
 
 DATA_PLANE = (
     DataPlaneVersion("2024-02-02-preview", CODE_EXECUTE),

@@ -150,11 +150,10 @@ class TokenCache:
     """One token for `scope` from `credential` (None: the default credential, made at the first fetch and
     closed with the cache). See the module's docstring for when the credential is asked."""
 
-    def __init__(self, credential: Any, scope: str = SCOPE, *, asynchronous: bool = False):
+    def __init__(self, credential: Any, scope: str = SCOPE):
         self._credential = credential
         self._owned = credential is None
         self._scope = scope
-        self._asynchronous = asynchronous
         self._held: Held | None = None
         self._next_try = 0.0
         self._lock = threading.Lock()

@@ -26,7 +26,8 @@ def test_versions_are_listed_oldest_first_once_each():
 def test_each_version_speaks_its_contract_and_offers_its_operations(version, contract, sessions, commands):
     entry = api_versions.DATA_PLANE_BY_VERSION[version]
     assert contract_for(version) is contract
-    assert (entry.sessions, entry.commands, entry.deletes_files) == (sessions, commands, contract.file_path is not None)
+    assert (entry.sessions, entry.commands) == (sessions, commands)
+    assert (contract.file_path is not None) == (entry.contract == api_versions.EXECUTIONS)  # DELETE files/{name}
 
 
 def test_the_contracts_are_typed_values_with_their_routes():
