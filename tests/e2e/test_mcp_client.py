@@ -12,6 +12,7 @@ import pytest
 from dynamic_sessions.azure_facts import ARM_SCOPE
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
 from dynamic_sessions.client.mcp import McpServer, PoolMcpCredentials
+from tests.ca_bundle import record_ca_bundle_loads
 from tests.e2e.test_mcp_server import McpPool, serving_mcp
 from tests.fakes import StandInCredential
 from tests.stand_in_server import StandInServer
@@ -154,16 +155,7 @@ def test_connect_hands_an_initialized_sdk_session_to_the_app(python_mcp, monkeyp
 
 
 def test_connect_to_a_plain_http_server_loads_no_ca_bundle(python_mcp, monkeypatch):
-    import ssl
-
-    loaded: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def record(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loaded.append(args or kwargs)
-        original(context, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", record)
+    loaded = record_ca_bundle_loads(monkeypatch)
 
     async def tools() -> list[str]:
         async with McpServer(python_mcp.endpoint, python_mcp.key).connect() as session:
