@@ -52,12 +52,13 @@ def pool_properties(
     ready_sessions: pulumi.Input[int] | None,
     cooldown_seconds: pulumi.Input[int],
     egress_enabled: pulumi.Input[bool],
-    lifecycle_type: str = "Timed",
-    identities: tuple[str, ...] = (),
-    identity_lifecycle: str = "None",
-    mcp_server: bool = False,
+    lifecycle_type: str,
+    identities: tuple[str, ...],
+    identity_lifecycle: str,
+    mcp_server: bool,
 ) -> dict[str, Any]:
-    """ARM's `properties` of the pool; inputs may be Outputs, which the engine resolves inside the map."""
+    """ARM's `properties` of the pool; inputs may be Outputs, which the engine resolves inside the map. Every input
+    is required: the defaults are the settings table's (`properties_of`)."""
     scale: dict[str, Any] = {"maxConcurrentSessions": max_sessions}
     if ready_sessions is not None:
         scale["readySessionInstances"] = ready_sessions
