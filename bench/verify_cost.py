@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.emulators import ROOT, EmulatorProcess
 from bench.table import row
 from dynamic_sessions.api_versions import POOL_API_VERSION
+from dynamic_sessions.azure_facts import EGRESS_STATUS
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, pool_id, pool_properties, role_definition_id
 from tests.pulumi_stand_in import StandInPulumi
 
@@ -55,7 +56,7 @@ def rows(quick: bool) -> list[Row]:
         tempfile.TemporaryDirectory() as folder,
         EmulatorProcess("--max-sessions", "20", "--ready-sessions", "2", log_level="warning") as emulator,
     ):
-        status = "EgressDisabled" if sandboxed else "EgressEnabled"
+        status = EGRESS_STATUS[not sandboxed]
         held = pool_properties(emulator.url, sessionNetworkConfiguration={"status": status})
         outputs = {
             "poolManagementEndpoint": emulator.url,

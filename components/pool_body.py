@@ -13,6 +13,7 @@ from pulumi_azure_native import resources
 
 from components.settings import SYSTEM_IDENTITY
 from dynamic_sessions import api_versions
+from dynamic_sessions.azure_facts import EGRESS_STATUS
 
 API_VERSION = api_versions.POOL_API_VERSION
 """Written once in `dynamic_sessions.api_versions`: the newest published `Microsoft.App/sessionPools` version whose
@@ -29,7 +30,7 @@ TYPED_POOL_TYPE = "azure-native:app:ContainerAppsSessionPool"
 
 
 def egress_status(enabled: bool) -> str:
-    return "EgressEnabled" if enabled else "EgressDisabled"
+    return EGRESS_STATUS[enabled]
 
 
 def lifecycle_configuration(lifecycle_type: str, cooldown: pulumi.Input[int]) -> dict[str, Any]:

@@ -17,6 +17,8 @@ SCOPE = f"{AUDIENCE}/.default"
 
 DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
 """Azure's documented default for an execution's `outputStreamsMaxLength`: characters kept of stdout and of stderr."""
+EGRESS_STATUS = {True: "EgressEnabled", False: "EgressDisabled"}
+"""A pool's `sessionNetworkConfiguration.status`, by whether its sessions may reach the network."""
 MAX_EXECUTION_TIMEOUT_S = 220
 """The most an execution's `timeoutInSeconds` may be."""
 
