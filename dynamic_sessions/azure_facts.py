@@ -21,6 +21,8 @@ EGRESS_STATUS = {True: "EgressEnabled", False: "EgressDisabled"}
 """A pool's `sessionNetworkConfiguration.status`, by whether its sessions may reach the network."""
 MAX_EXECUTION_TIMEOUT_S = 220
 """The most an execution's `timeoutInSeconds` may be."""
+MCP_KEY_HEADER = "x-ms-apikey"
+"""The header that carries a pool's MCP API key to its MCP server."""
 
 ARM_ENDPOINT = "https://management.azure.com"
 """Azure Resource Manager in Azure's public cloud."""

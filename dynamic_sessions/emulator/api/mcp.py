@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 import dynamic_sessions
+from dynamic_sessions.azure_facts import MCP_KEY_HEADER
 from dynamic_sessions.emulator.api import batches, shell
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, render_json
@@ -42,7 +43,7 @@ from dynamic_sessions.emulator.sessions.pool import PoolFull
 from dynamic_sessions.emulator.sessions.session import QueueFull, Session, SessionEnded
 
 PATH = "/mcp"
-KEY_HEADER = "x-ms-apikey"
+KEY_HEADER = MCP_KEY_HEADER
 PROTOCOL_VERSION = "2025-03-26"
 SERVER_NAME = "Microsoft Container Apps MCP Server"
 # Characters of a caller's value an error message repeats.
