@@ -9,8 +9,9 @@ those, and docs/container.md says why each is there and why `--privileged` is no
 
 import shutil
 import subprocess
-import threading
 import uuid
+
+from dynamic_sessions.ready_lines import announced, read_ready_lines
 
 PORT = 8480
 """The emulator's default port (`--port`), which the image serves on since its entry point passes none."""
@@ -131,19 +132,14 @@ class RunningImage:
     def _await_ready(self, count: int, timeout: float) -> dict[str, str]:
         stdout = self.process.stdout
         assert stdout is not None
-        lines: list[str] = []
-        # A thread, so a hung start cannot hang the caller past `timeout`.
-        reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
-        if "POOL_MANAGEMENT_ENDPOINT" not in announced:
+        said = announced(read_ready_lines(stdout, count, timeout))
+        if "POOL_MANAGEMENT_ENDPOINT" not in said:
             self.stop()
             raise ContainerFailed(
                 f"the emulator's container ({' '.join(self.command)}) did not announce its endpoint within "
                 f"{timeout:.0f} s; exit status {self.process.returncode}"
             )
-        return announced
+        return said
 
     def _published(self) -> str:
         """127.0.0.1:<host port> the engine published the container's port on."""

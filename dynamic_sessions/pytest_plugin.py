@@ -53,6 +53,7 @@ import pytest
 from dynamic_sessions import container
 from dynamic_sessions.azure_facts import CONTAINER_TYPES, DEFAULT_CONTAINER_TYPE
 from dynamic_sessions.emulator.sessions import packages
+from dynamic_sessions.ready_lines import announced, read_ready_lines
 
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
@@ -121,16 +122,15 @@ class EmulatedPool:
         """The endpoint from the first of the `count` lines the emulator prints when ready (the MCP ones follow)."""
         stdout = self.process.stdout
         assert stdout is not None
-        lines: list[str] = []
-        # A thread, so a hung start-up cannot hang the test run past START_TIMEOUT_S.
-        reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT_S)
-        if reader.is_alive() and packages.INSTALLING in Path(self._log.name).read_text():
-            reader.join(PROVISIONING_TIMEOUT_S)
-        announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
-        self.mcp_endpoint = announced.get("MCP_SERVER_ENDPOINT")
-        self.mcp_api_key = announced.get("MCP_SERVER_API_KEY")
+
+        def provisioning() -> float | None:
+            # A PythonLTS emulator's first start installs the package set before it serves.
+            return PROVISIONING_TIMEOUT_S if packages.INSTALLING in Path(self._log.name).read_text() else None
+
+        lines = read_ready_lines(stdout, count, START_TIMEOUT_S, provisioning)
+        values = announced(lines)
+        self.mcp_endpoint = values.get("MCP_SERVER_ENDPOINT")
+        self.mcp_api_key = values.get("MCP_SERVER_API_KEY")
         line = lines[0].strip() if len(lines) == count else ""
         if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
             self.stop(keep_log=True)
