@@ -26,4 +26,3 @@ MCP_KEY_HEADER = "x-ms-apikey"
 
 ARM_ENDPOINT = "https://management.azure.com"
 """Azure Resource Manager in Azure's public cloud."""
-ARM_SCOPE = f"{ARM_ENDPOINT}/.default"

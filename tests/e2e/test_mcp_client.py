@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from dynamic_sessions.azure_facts import ARM_SCOPE
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
 from dynamic_sessions.client.mcp import McpServer, PoolMcpCredentials
 from tests.ca_bundle import record_ca_bundle_loads
@@ -81,7 +80,7 @@ def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
     with PoolMcpCredentials(POOL_ID, credential, arm_endpoint=arm.url) as pool:
         server = pool.server()
     assert (server.endpoint, server.api_key) == (ENDPOINT, "first-key-0123456789")
-    assert credential.scopes == [(ARM_SCOPE,)]  # the token is fetched once and reused
+    assert credential.scopes == [("https://management.azure.com/.default",)]  # the token is fetched once and reused
     assert arm.requests == [
         ("GET", f"{POOL_ID}?api-version=2026-03-02-preview", "Bearer entra-token-1"),
         ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2026-03-02-preview", "Bearer entra-token-1"),
