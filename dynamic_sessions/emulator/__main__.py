@@ -8,8 +8,13 @@ import os
 import socket
 import sys
 
-from dynamic_sessions import container
-from dynamic_sessions.azure_facts import DEFAULT_CONTAINER_TYPE, DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
+from dynamic_sessions import api_versions, container
+from dynamic_sessions.azure_facts import (
+    AUDIENCE,
+    DEFAULT_CONTAINER_TYPE,
+    DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
+    MCP_KEY_HEADER,
+)
 from dynamic_sessions.emulator.api import batches
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size, show_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
@@ -34,24 +39,25 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off"
 # Files a container engine leaves in each container's root: Docker's and Podman's.
 CONTAINER_MARKERS = ("/.dockerenv", "/run/.containerenv")
 CONTAINER_HOST = "0.0.0.0"  # noqa: S104 (inside a container's own network namespace, reached by a published port)
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS or Shell
 with --container-type) on this machine. Every identifier gets its own Node.js or Python session, or
-Linux shell, sandboxed with bubblewrap. Code interpreters get both contracts: code/execute
-(2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview, 2025-02-02-preview,
-2025-10-02-preview); Shell pools run commands at executions from 2025-02-02-preview.
+Linux shell, sandboxed with bubblewrap. Code interpreters speak both contracts, by API version:
+  code/execute  {", ".join(api_versions.CODE_EXECUTE_VERSIONS)}
+  executions    {", ".join(api_versions.EXECUTIONS_VERSIONS)}
+Shell pools run commands at executions from {api_versions.SHELL_API_VERSIONS[0]}.
 
-Auth: send 'Authorization: Bearer <JWT>' whose aud is https://dynamicsessions.io and whose exp
+Auth: send 'Authorization: Bearer <JWT>' whose aud is {AUDIENCE} and whose exp
 lies ahead. The signature is NOT checked: this is a local stand-in, bound to loopback only.
 
 When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout. With --mcp,
-the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
+the pool's MCP server answers at <endpoint>/mcp (header {MCP_KEY_HEADER}) and two more lines follow:
 MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key or $MCP_SERVER_API_KEY set the key,
 MCP_SERVER_API_KEY=<key generated now>.
 
-Every flag can be set by an environment variable instead: DYNAMIC_SESSIONS_ and the flag's name in
-capitals, dashes as underscores (--max-sessions 3: DYNAMIC_SESSIONS_MAX_SESSIONS=3; a switch such
-as --mcp: DYNAMIC_SESSIONS_MCP=1; --allow-principal: a comma-separated list). The command line wins."""
+Every flag can be set by an environment variable instead: {ENV_PREFIX} and the flag's name in
+capitals, dashes as underscores (--max-sessions 3: {ENV_PREFIX}MAX_SESSIONS=3; a switch such
+as --mcp: {ENV_PREFIX}MCP=1; --allow-principal: a comma-separated list). The command line wins."""
 
 LIMITS = f"""\
 Limits per tenant (besides the caps above):
@@ -113,7 +119,7 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
         "--host",
         default=None,
         help="loopback address to bind (default 127.0.0.1; with --container-mode, 0.0.0.0 of the container's own "
-        "network, which the engine publishes: docker run -p 127.0.0.1:8480:8480)",
+        f"network, which the engine publishes: docker run -p 127.0.0.1:{container.PORT}:{container.PORT})",
     )
     parser.add_argument(
         "--container-mode",
