@@ -348,7 +348,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="dynamic_sessions_container_type",
         choices=CONTAINER_TYPES,
         default=None,
-        help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
+        help=f"the emulated pool's interpreter when a test does not mark one (default {DEFAULT_CONTAINER_TYPE})",
     )
     group.addoption(
         "--dynamic-sessions-backend",
@@ -365,7 +365,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "dynamic_sessions_container_type",
-        "NodeLTS, PythonLTS or Shell (default NodeLTS)",
+        f"{', '.join(CONTAINER_TYPES)} (default {DEFAULT_CONTAINER_TYPE})",
         default=DEFAULT_CONTAINER_TYPE,
     )
     parser.addini(

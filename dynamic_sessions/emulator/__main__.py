@@ -130,18 +130,20 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=container.PORT, help="port to bind; 0 picks a free one (default %(default)s)"
     )
-    parser.add_argument("--max-sessions", type=_positive, default=5, help="most live sessions at once (default 5)")
     parser.add_argument(
-        "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default 300)"
+        "--max-sessions", type=_positive, default=5, help="most live sessions at once (default %(default)s)"
     )
     parser.add_argument(
-        "--ready-sessions", type=_non_negative, default=0, help="sessions started ahead of demand (default 0)"
+        "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default %(default).0f)"
+    )
+    parser.add_argument(
+        "--ready-sessions", type=_non_negative, default=0, help="sessions started ahead of demand (default %(default)s)"
     )
     parser.add_argument(
         "--egress",
         choices=("enabled", "disabled"),
         default="disabled",
-        help="whether session code may use the network (default disabled, as in Azure)",
+        help="whether session code may use the network (default %(default)s, as in Azure)",
     )
     parser.add_argument(
         "--allow-principal",

@@ -110,17 +110,17 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         type=_seconds,
         default=600.0,
         metavar="SECONDS",
-        help="how long 401/403 may last while a new role assignment propagates (default 600)",
+        help="how long 401/403 may last while a new role assignment propagates (default %(default).0f)",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, default=900.0, metavar="SECONDS", help="overall deadline (default 900)"
+        "--timeout", type=_seconds, default=900.0, metavar="SECONDS", help="overall deadline (default %(default).0f)"
     )
     parser.add_argument(
         "--backoff",
         type=_seconds,
         default=1.0,
         metavar="SECONDS",
-        help="first retry delay; it doubles, with jitter, up to 30 s (default 1)",
+        help="first retry delay; it doubles, with jitter, up to 30 s (default %(default).0f)",
     )
     parser.add_argument(
         "--verify",
