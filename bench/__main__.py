@@ -14,14 +14,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 from bench import agents, client_tokens, python_sessions, smoke_cli, uploads, verify_cost
+from bench.caps import caps_cost
 from bench.emulators import ROOT, EmulatorProcess, idle_process_mib, tree_cpu_s
-from bench.executions import HELLO, SESSION_API, bare_post_latency, first_execute, idle_session_mib, warm_latency
+from bench.executions import HELLO, bare_post_latency, first_execute, idle_session_mib, throughput, warm_latency
+from bench.runaway import runaway_cost
 from bench.samples import own_cpu_s, percentile, timed
 from bench.table import row
-from dynamic_sessions.client.client import AsyncSessionsClient
 from dynamic_sessions.client.tokens import LocalToken
 
 
@@ -35,24 +35,6 @@ def node_hop_latency(count: int) -> list[float]:
     finally:
         node.kill()
         node.wait()
-
-
-async def throughput(url: str, sessions: int, seconds: float) -> tuple[int, float]:
-    async with AsyncSessionsClient(url, api_version=SESSION_API) as client:
-        for s in range(sessions):
-            await client.execute(HELLO, f"bench-load-{s}")
-        done = 0
-        deadline = time.perf_counter() + seconds
-
-        async def worker(identifier: str) -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                await client.execute(HELLO, identifier)
-                done += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(f"bench-load-{s}") for s in range(sessions)))
-        return done, time.perf_counter() - started
 
 
 def fresh_process(count: int) -> list[float]:
@@ -147,11 +129,7 @@ def main() -> int:
     python_sessions.run(args.quick)
     agents.run(args.quick)
     if shutil.which("bwrap"):
-        from bench.caps import caps_cost
-
         print("\n".join(caps_cost(n_warm, n_new)))
-        from bench.runaway import runaway_cost
-
         print("\n".join(runaway_cost(n_warm)))
     return 0
 

@@ -3,6 +3,7 @@ does the same work, in the same emulator and run (PythonLTS: the tool that runs 
 
 import asyncio
 import statistics
+import time
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from bench.table import row
 from dynamic_sessions.client.client import SOCKET_OPTIONS
 from dynamic_sessions.client.mcp import McpServer
 from dynamic_sessions.client.tokens import LocalToken
+from dynamic_sessions.smoke import check
 
 WARM_UP = 200
 
@@ -74,8 +76,6 @@ def sdk_tool_call(server: McpServer, tool: str, arguments: dict[str, Any], count
     """The same tool call through the official SDK's ClientSession (what an agent framework runs)."""
 
     async def measure() -> list[float]:
-        import time
-
         async with server.connect() as session:
             launched = await session.call_tool("launchShell", {})
             environment = (launched.structuredContent or {})["environmentId"]
@@ -101,7 +101,7 @@ def run(quick: bool) -> None:
         )
         shell_sdk = statistics.median(sdk_tool_call(shell.mcp, "runShellCommandInRemoteEnvironment", echo, count // 4))
         no_shell = statistics.median(direct(shell.url, {"execCommandAndArgs": ["/bin/true"]}, count // 2))
-    code = 'print("hello-world")'
+    code = check.HELLO["PythonLTS"]
     body = {"codeInputType": "Inline", "executionType": "Synchronous", "code": code, "timeoutInSeconds": 60}
     with McpEmulator("--container-type", "PythonLTS") as python:
         python_direct, python_tool = direct_and_tool_call(

@@ -7,13 +7,12 @@ alternating rounds, so a busy moment of the shared machine falls on both sides.
 
 import statistics
 
+from bench.emulators import EmulatorProcess
+from bench.executions import first_execute, warm_latency
 from bench.table import row
 
 
 def caps_cost(n_warm: int, n_new: int, rounds: int = 2) -> list[str]:
-    from bench.emulators import EmulatorProcess
-    from bench.executions import first_execute, warm_latency
-
     samples: dict[str, dict[str, list[float]]] = {"caps": {"warm": [], "new": []}, "none": {"warm": [], "new": []}}
     for _ in range(rounds):
         for side, flags in (("caps", ()), ("none", ("--no-caps",))):

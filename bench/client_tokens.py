@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench.emulators import EmulatorProcess, tree_cpu_s
+from bench.executions import HELLO, throughput
 from bench.samples import own_cpu_s
 from bench.table import row
 from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
@@ -33,7 +34,6 @@ from dynamic_sessions.client.tokens import EntraToken
 from tests.fakes import StandInCredential
 
 Row = tuple[str, str, str, str, bool | None]
-HELLO = 'console.log("hello-world")'
 URL = "https://pool.example.com"
 SLOW_S = 1.5
 ANSWER = {"properties": {"status": "Success", "stdout": "hello-world\n", "stderr": "", "executionResult": ""}}
@@ -211,28 +211,11 @@ def refresh_rows() -> list[Row]:
     ]
 
 
-async def _throughput(url: str, sessions: int, seconds: float) -> int:
-    async with AsyncSessionsClient(url, api_version="2025-10-02-preview") as client:
-        for s in range(sessions):
-            await client.execute(HELLO, f"bench-cpu-{s}")
-        done = 0
-        deadline = time.perf_counter() + seconds
-
-        async def worker(identifier: str) -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                await client.execute(HELLO, identifier)
-                done += 1
-
-        await asyncio.gather(*(worker(f"bench-cpu-{s}") for s in range(sessions)))
-        return done
-
-
 def cpu_rows(seconds: float) -> list[Row]:
     with EmulatorProcess("--max-sessions", "10") as pool:
-        asyncio.run(_throughput(pool.url, 5, 0.5))  # warm up both sides
+        asyncio.run(throughput(pool.url, 5, 0.5, "bench-cpu"))  # warm up both sides
         server_before, client_before = tree_cpu_s(pool.process.pid), own_cpu_s()
-        done = asyncio.run(_throughput(pool.url, 5, seconds))
+        done, _ = asyncio.run(throughput(pool.url, 5, seconds, "bench-cpu"))
         server = (tree_cpu_s(pool.process.pid) - server_before) / done * 1000
         client = (own_cpu_s() - client_before) / done * 1000
     return [

@@ -1,5 +1,6 @@
 """Execute latencies through the project's client, for Node and Python pools alike."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -7,11 +8,13 @@ import httpx
 
 from bench.emulators import EmulatorProcess, tree_rss_kib
 from bench.samples import timed
+from dynamic_sessions import api_versions
 from dynamic_sessions.client import executions
-from dynamic_sessions.client.client import SOCKET_OPTIONS, SessionsClient
+from dynamic_sessions.client.client import SOCKET_OPTIONS, AsyncSessionsClient, SessionsClient
+from dynamic_sessions.smoke import check
 
-SESSION_API = "2025-10-02-preview"
-HELLO = 'console.log("hello-world")'
+SESSION_API = api_versions.NEWEST_API_VERSION
+HELLO = check.HELLO["NodeLTS"]
 
 
 def warm_latency(url: str, count: int, code: str = HELLO, identifier: str = "bench-warm") -> list[float]:
@@ -84,3 +87,22 @@ def first_posts(
             assert answer.json()["status"] == "Succeeded", answer.text
             http.delete("/session", params={**params, "identifier": identifier})
     return samples
+
+
+async def throughput(url: str, sessions: int, seconds: float, prefix: str = "bench-load") -> tuple[int, float]:
+    """Executions done by `sessions` concurrent callers of one async client within `seconds`, and the time taken."""
+    async with AsyncSessionsClient(url, api_version=SESSION_API) as client:
+        for s in range(sessions):
+            await client.execute(HELLO, f"{prefix}-{s}")
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(identifier: str) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await client.execute(HELLO, identifier)
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(f"{prefix}-{s}") for s in range(sessions)))
+        return done, time.perf_counter() - started

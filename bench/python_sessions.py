@@ -17,8 +17,9 @@ from bench.samples import percentile, timed
 from bench.table import row
 from dynamic_sessions.client.tokens import LocalToken
 from dynamic_sessions.emulator.sessions.runtimes import PYTHON_FLAGS, default_python
+from dynamic_sessions.smoke import check
 
-HELLO = 'print("hello-world")'
+HELLO = check.HELLO["PythonLTS"]
 # What LLM-written analysis starts with.
 SCIENCE = "import numpy, pandas, matplotlib.pyplot"
 EMPTY = {"useEmptyKernel": True}

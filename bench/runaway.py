@@ -5,7 +5,10 @@ such a session, with caps (as root, a cpu cgroup per session: its processes weig
 
 import statistics
 
+from bench.emulators import EmulatorProcess
+from bench.executions import SESSION_API, warm_latency
 from bench.table import row
+from dynamic_sessions.client.client import SessionsClient
 
 SPINNERS = 16
 SPIN = f"""
@@ -17,10 +20,6 @@ for (let i = 0; i < {SPINNERS}; i++) {{
 
 
 def runaway_cost(n_warm: int) -> list[str]:
-    from bench.emulators import EmulatorProcess
-    from bench.executions import SESSION_API, warm_latency
-    from dynamic_sessions.client.client import SessionsClient
-
     count = max(50, n_warm // 20)
     p50: dict[str, float] = {}
     for side, flags in (("quiet", ()), ("caps", ()), ("none", ("--no-caps",))):

@@ -16,6 +16,8 @@ import sys
 import time
 
 from bench.emulators import ROOT, EmulatorProcess
+from bench.executions import HELLO
+from dynamic_sessions.api_versions import DEFAULT_API_VERSION, RELEASE_API_VERSION
 from dynamic_sessions.client.tokens import LocalToken
 
 HELLO_BODY = json.dumps(
@@ -23,7 +25,7 @@ HELLO_BODY = json.dumps(
         "properties": {
             "codeInputType": "inline",
             "executionType": "synchronous",
-            "code": 'console.log("hello-world")',
+            "code": HELLO,
             "timeoutInSeconds": 60,
         }
     }
@@ -51,9 +53,9 @@ def curl_ms(curl: str, url: str, token: str, identifier: str) -> float:
     auth = f"Authorization: Bearer {token}"
     command = [
         curl, "-sS", "-o", "/dev/null", "-w", "%{http_code} ", "-H", auth, "-H", "Content-Type: application/json",
-        "-d", HELLO_BODY, f"{url}/code/execute?api-version=2024-02-02-preview&identifier={identifier}",
+        "-d", HELLO_BODY, f"{url}/code/execute?api-version={DEFAULT_API_VERSION}&identifier={identifier}",
         "--next", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-H", auth,
-        f"{url}/session?api-version=2025-02-02-preview&identifier={identifier}",
+        f"{url}/session?api-version={RELEASE_API_VERSION}&identifier={identifier}",
     ]  # fmt: skip
     elapsed, out = _wall_ms(command)
     assert out.split() == ["200", "204"], out

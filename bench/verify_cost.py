@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 from bench.emulators import ROOT, EmulatorProcess
+from bench.table import row
+from dynamic_sessions.api_versions import POOL_API_VERSION
+from dynamic_sessions.azure_facts import EGRESS_STATUS
 from tests.arm_stand_in import EXECUTOR_GUID, ArmStandIn, Assignment, pool_id, pool_properties, role_definition_id
 from tests.pulumi_stand_in import StandInPulumi
 
@@ -53,7 +56,7 @@ def rows(quick: bool) -> list[Row]:
         tempfile.TemporaryDirectory() as folder,
         EmulatorProcess("--max-sessions", "20", "--ready-sessions", "2", log_level="warning") as emulator,
     ):
-        status = "EgressDisabled" if sandboxed else "EgressEnabled"
+        status = EGRESS_STATUS[not sandboxed]
         held = pool_properties(emulator.url, sessionNetworkConfiguration={"status": status})
         outputs = {
             "poolManagementEndpoint": emulator.url,
@@ -65,7 +68,7 @@ def rows(quick: bool) -> list[Row]:
             "cooldownSeconds": 300,
             "egressEnabled": not sandboxed,
             "lifecycleType": "Timed",
-            "poolApiVersion": "2025-10-02-preview",
+            "poolApiVersion": POOL_API_VERSION,
             "grants": [
                 {"principalId": p, "principalType": "User", "roleDefinitionId": role_definition_id(EXECUTOR_GUID)}
                 for p in PRINCIPALS
@@ -113,7 +116,5 @@ def rows(quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    from bench.table import row
-
     for figure in rows("--quick" in sys.argv):
         print(row(*figure))

@@ -12,16 +12,8 @@ from typing import Any
 import httpx
 
 from ci.github import append_summary
+from dynamic_sessions.smoke.report import VERDICTS
 
-# What each smoke exit code means (the smoke's own table, README "python -m smoke").
-VERDICTS = {
-    0: "passed",
-    1: "the pool answered but the result is wrong",
-    2: "usage or configuration (no endpoint, no credential, request refused)",
-    3: "access not granted after waiting (Session Executor role missing or still propagating)",
-    4: "the pool is unreachable, exhausted or failing",
-    5: "Azure differs from what the stack declared (--verify)",
-}
 SUMMARY_FIELDS = (
     "endpoint",
     "apiVersion",

@@ -15,9 +15,9 @@ from typing import Any
 
 from pulumi_azure_native import authorization
 
-from components.settings import NAMESPACE, SettingsError
+from components.settings import BY_INPUT, NAMESPACE, SettingsError
 
-KEY = "deployerPrincipalType"
+KEY = BY_INPUT["deployer_principal_type"].key
 
 
 @dataclass(frozen=True)

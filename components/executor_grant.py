@@ -6,6 +6,7 @@ import pulumi
 
 from components.grants import assign_role, check_principal_type
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
+from components.settings import NAMESPACE
 
 
 class SessionExecutorGrantArgs(TypedDict):
@@ -37,7 +38,7 @@ class SessionExecutorGrant(pulumi.ComponentResource):
     """The Session Executor role definition id in the pool's subscription."""
 
     def __init__(self, name: str, args: SessionExecutorGrantArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("dynamic-sessions:index:SessionExecutorGrant", name, {}, opts)
+        super().__init__(f"{NAMESPACE}:index:SessionExecutorGrant", name, {}, opts)
         principal_type = args["principal_type"]
         if isinstance(principal_type, str):
             check_principal_type(principal_type)  # fails at once, before any resource, when it is known

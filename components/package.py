@@ -14,8 +14,9 @@ from pulumi.provider.experimental.component import ComponentProvider
 
 from components.executor_grant import SessionExecutorGrant
 from components.session_pool import SessionPool
+from components.settings import NAMESPACE
 
-PACKAGE_NAME = "dynamic-sessions"
+PACKAGE_NAME = NAMESPACE
 COMPONENTS = [SessionPool, SessionExecutorGrant]
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

@@ -13,6 +13,7 @@ from pulumi_azure_native import resources
 
 from components.settings import SYSTEM_IDENTITY
 from dynamic_sessions import api_versions
+from dynamic_sessions.azure_facts import EGRESS_STATUS
 
 API_VERSION = api_versions.POOL_API_VERSION
 """Written once in `dynamic_sessions.api_versions`: the newest published `Microsoft.App/sessionPools` version whose
@@ -29,7 +30,7 @@ TYPED_POOL_TYPE = "azure-native:app:ContainerAppsSessionPool"
 
 
 def egress_status(enabled: bool) -> str:
-    return "EgressEnabled" if enabled else "EgressDisabled"
+    return EGRESS_STATUS[enabled]
 
 
 def lifecycle_configuration(lifecycle_type: str, cooldown: pulumi.Input[int]) -> dict[str, Any]:
@@ -52,12 +53,13 @@ def pool_properties(
     ready_sessions: pulumi.Input[int] | None,
     cooldown_seconds: pulumi.Input[int],
     egress_enabled: pulumi.Input[bool],
-    lifecycle_type: str = "Timed",
-    identities: tuple[str, ...] = (),
-    identity_lifecycle: str = "None",
-    mcp_server: bool = False,
+    lifecycle_type: str,
+    identities: tuple[str, ...],
+    identity_lifecycle: str,
+    mcp_server: bool,
 ) -> dict[str, Any]:
-    """ARM's `properties` of the pool; inputs may be Outputs, which the engine resolves inside the map."""
+    """ARM's `properties` of the pool; inputs may be Outputs, which the engine resolves inside the map. Every input
+    is required: the defaults are the settings table's (`properties_of`)."""
     scale: dict[str, Any] = {"maxConcurrentSessions": max_sessions}
     if ready_sessions is not None:
         scale["readySessionInstances"] = ready_sessions

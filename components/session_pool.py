@@ -10,10 +10,9 @@ from components.checks import check_inputs
 from components.deployer import current_deployer
 from components.grants import assign_role
 from components.roles import SESSION_EXECUTOR, SESSION_POOLS_CONTRIBUTOR, role_definition_id, subscription_of
-from components.settings import SYSTEM_IDENTITY, with_defaults
+from components.settings import NAMESPACE, SYSTEM_IDENTITY, with_defaults
+from dynamic_sessions.azure_facts import SCOPE as TOKEN_SCOPE
 
-TOKEN_SCOPE = "https://dynamicsessions.io/.default"  # noqa: S105 (a scope, not a secret)
-"""What a caller of the pool's data plane asks Microsoft Entra ID for (the bare audience fails with AADSTS70011)."""
 MANAGED_BY = "pulumi"
 
 
@@ -117,7 +116,7 @@ class SessionPool(pulumi.ComponentResource):
         given = with_defaults(args)
         # Before any resource too: a principal type the deploying identity contradicts never reaches Azure.
         deployer = current_deployer(given["deployer_principal_type"]) if given["grant_deployer"] else None
-        super().__init__("dynamic-sessions:index:SessionPool", name, {}, opts)
+        super().__init__(f"{NAMESPACE}:index:SessionPool", name, {}, opts)
         protect = given["protect"]
         child = pulumi.ResourceOptions(parent=self, protect=protect)
         tags = pulumi.Output.from_input(given["tags"]).apply(

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
+from dynamic_sessions.azure_facts import CONTAINER_TYPES, DEFAULT_CONTAINER_TYPE
+
 DEPLOYER_PRINCIPAL_TYPES = ("auto", "User", "ServicePrincipal")
 LOCK_LEVELS = ("none", "CanNotDelete", "ReadOnly")
 IDENTITY_LIFECYCLES = ("None", "Main")
@@ -40,7 +41,8 @@ TAG_KEY_FORBIDDEN = set("<>%&\\?/")
 
 LOCATION_KEY = "azure-native:location"
 NAMESPACE = "dynamic-sessions"
-"""The config namespace of the project's own keys (the project name in `Pulumi.yaml`)."""
+"""The config namespace of the project's own keys (the project name in `Pulumi.yaml`), which is also the name of
+the Pulumi package the components are published in (the first part of their type tokens)."""
 
 ConfigType = Literal["string", "integer", "boolean", "array", "object"]
 
@@ -103,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
         key="containerType",
         input="container_type",
         type="string",
-        default="NodeLTS",
+        default=DEFAULT_CONTAINER_TYPE,
         choices=CONTAINER_TYPES,
         description="Session runtime: NodeLTS (JavaScript), PythonLTS or Shell. Changing it replaces the pool and "
         "its endpoint.",
@@ -116,8 +118,8 @@ SETTINGS: tuple[Setting, ...] = (
         type="integer",
         default=5,
         bounds=MAX_SESSIONS_RANGE,
-        description="Most sessions alive at once, 1..600.",
-        allowed="1..600",
+        description="Most sessions alive at once, {}..{}.".format(*MAX_SESSIONS_RANGE),
+        allowed="{}..{}".format(*MAX_SESSIONS_RANGE),
         lands="properties.scaleConfiguration.maxConcurrentSessions",
         exported=True,
     ),
@@ -127,8 +129,8 @@ SETTINGS: tuple[Setting, ...] = (
         type="integer",
         default=300,
         bounds=COOLDOWN_RANGE,
-        description="Idle seconds before a session ends, 300..3600.",
-        allowed="300..3600",
+        description="Idle seconds before a session ends, {}..{}.".format(*COOLDOWN_RANGE),
+        allowed="{}..{}".format(*COOLDOWN_RANGE),
         lands="properties.dynamicPoolConfiguration.lifecycleConfiguration.cooldownPeriodInSeconds",
         exported=True,
     ),

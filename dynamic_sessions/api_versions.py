@@ -24,19 +24,18 @@ class DataPlaneVersion:
     """GET /session, GET /listSessions and DELETE /session."""
     commands: bool = False
     """`executions` that run a Shell pool's commands (`run_command`)."""
-
-    @property
-    def deletes_files(self) -> bool:
-        """DELETE files/{name}: the `executions` contract only."""
-        return self.contract == EXECUTIONS
+    accepts: bool = False
+    """A synchronous `POST executions` is answered 202 Accepted rather than 200."""
+    output_limit_in_result: bool = False
+    """An execution's `result` names the `outputStreamsMaxLength` it was cut at."""
 
 
 DATA_PLANE = (
     DataPlaneVersion("2024-02-02-preview", CODE_EXECUTE),
     DataPlaneVersion("2024-08-02-preview", CODE_EXECUTE),
-    DataPlaneVersion("2024-10-02-preview", EXECUTIONS),
+    DataPlaneVersion("2024-10-02-preview", EXECUTIONS, accepts=True),
     DataPlaneVersion("2025-02-02-preview", EXECUTIONS, sessions=True, commands=True),
-    DataPlaneVersion("2025-10-02-preview", EXECUTIONS, sessions=True, commands=True),
+    DataPlaneVersion("2025-10-02-preview", EXECUTIONS, sessions=True, commands=True, output_limit_in_result=True),
 )
 """Oldest first."""
 DATA_PLANE_BY_VERSION = {entry.version: entry for entry in DATA_PLANE}
@@ -52,6 +51,7 @@ SHELL_API_VERSIONS = tuple(entry.version for entry in DATA_PLANE if entry.comman
 """The versions whose `executions` run a Shell pool's commands."""
 RELEASE_API_VERSION = SESSION_API_VERSIONS[0]
 """What DELETE /session is sent at by a client whose own version predates it."""
+NEWEST_API_VERSION = DATA_PLANE[-1].version
 
 POOL_API_VERSION = "2026-03-02-preview"
 """`Microsoft.App/sessionPools` in Azure Resource Manager: the version the component declares the pool at, and

@@ -10,10 +10,12 @@ those, and docs/container.md says why each is there and why `--privileged` is no
 import contextlib
 import shutil
 import subprocess
-import threading
 import uuid
 
+from dynamic_sessions.ready_lines import announced, read_ready_lines
+
 PORT = 8480
+"""The emulator's default port (`--port`), which the image serves on since its entry point passes none."""
 # Where the image is when nothing else is named: a local build (`docker build -t dynamic-sessions-emulator .`),
 # or the published one retagged. The release workflow pushes ghcr.io/<owner>/<repository>/emulator:<version>.
 DEFAULT_IMAGE = "dynamic-sessions-emulator"
@@ -131,27 +133,23 @@ class RunningImage:
     def _await_ready(self, count: int, timeout: float) -> dict[str, str]:
         stdout = self.process.stdout
         assert stdout is not None
-        lines: list[str] = []
-        # A thread, so a hung start cannot hang the caller past `timeout`.
-        reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
-        if "POOL_MANAGEMENT_ENDPOINT" not in announced:
+        lines = read_ready_lines(stdout, count, timeout)
+        said = announced(lines)
+        if "POOL_MANAGEMENT_ENDPOINT" not in said:
             # An engine that refused the container (its own error is on stderr) ended at once: say so, not a wait.
-            # Its output ended when it closed it on its way out, so the reader is done; its exit comes right after.
+            # Its output ended when it closed it on its way out (an empty line read), so its exit comes right after.
             exited = self.process.poll()
-            if exited is None and not reader.is_alive():
+            if exited is None and "" in lines:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     exited = self.process.wait(10)
             self.stop()
-            said = (
+            why = (
                 f"exited with status {exited} before it announced its endpoint (the engine said why on its stderr)"
                 if exited is not None
                 else f"did not announce its endpoint within {timeout:.0f} s; exit status {self.process.returncode}"
             )
-            raise ContainerFailed(f"the emulator's container ({' '.join(self.command)}) {said}")
-        return announced
+            raise ContainerFailed(f"the emulator's container ({' '.join(self.command)}) {why}")
+        return said
 
     def _published(self) -> str:
         """127.0.0.1:<host port> the engine published the container's port on."""

@@ -52,13 +52,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dynamic_sessions import container
+from dynamic_sessions.azure_facts import CONTAINER_TYPES, DEFAULT_CONTAINER_TYPE
 from dynamic_sessions.emulator.sessions import packages
+from dynamic_sessions.ready_lines import announced, read_ready_lines
 
+# The clients are imported where a test asks for one: pytest loads this plugin (the package's pytest11 entry point)
+# in every run of a project that installs the package, and importing azure-identity alone takes ~0.3 s.
 if TYPE_CHECKING:
     from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
     from dynamic_sessions.client.mcp import McpServer
 
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 BACKENDS = ("auto", "process", "image")
 BACKEND_VARIABLE, IMAGE_VARIABLE = "DYNAMIC_SESSIONS_BACKEND", "DYNAMIC_SESSIONS_IMAGE"
 START_TIMEOUT_S = 60.0
@@ -122,16 +125,15 @@ class EmulatedPool:
         """The endpoint from the first of the `count` lines the emulator prints when ready (the MCP ones follow)."""
         stdout = self.process.stdout
         assert stdout is not None
-        lines: list[str] = []
-        # A thread, so a hung start-up cannot hang the test run past START_TIMEOUT_S.
-        reader = threading.Thread(target=lambda: lines.extend(stdout.readline() for _ in range(count)), daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT_S)
-        if reader.is_alive() and packages.INSTALLING in Path(self._log.name).read_text():
-            reader.join(PROVISIONING_TIMEOUT_S)
-        announced = dict(line.strip().split("=", 1) for line in lines if "=" in line)
-        self.mcp_endpoint = announced.get("MCP_SERVER_ENDPOINT")
-        self.mcp_api_key = announced.get("MCP_SERVER_API_KEY")
+
+        def provisioning() -> float | None:
+            # A PythonLTS emulator's first start installs the package set before it serves.
+            return PROVISIONING_TIMEOUT_S if packages.INSTALLING in Path(self._log.name).read_text() else None
+
+        lines = read_ready_lines(stdout, count, START_TIMEOUT_S, provisioning)
+        values = announced(lines)
+        self.mcp_endpoint = values.get("MCP_SERVER_ENDPOINT")
+        self.mcp_api_key = values.get("MCP_SERVER_API_KEY")
         line = lines[0].strip() if len(lines) == count else ""
         if not line.startswith("POOL_MANAGEMENT_ENDPOINT="):
             self.stop(keep_log=True)
@@ -351,7 +353,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="dynamic_sessions_container_type",
         choices=CONTAINER_TYPES,
         default=None,
-        help="the emulated pool's interpreter when a test does not mark one (default NodeLTS)",
+        help=f"the emulated pool's interpreter when a test does not mark one (default {DEFAULT_CONTAINER_TYPE})",
     )
     group.addoption(
         "--dynamic-sessions-backend",
@@ -366,7 +368,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"the emulator's container image (default {container.DEFAULT_IMAGE}; ${IMAGE_VARIABLE} wins)",
         default="",
     )
-    parser.addini("dynamic_sessions_container_type", "NodeLTS, PythonLTS or Shell (default NodeLTS)", default="NodeLTS")
+    parser.addini(
+        "dynamic_sessions_container_type",
+        f"{', '.join(CONTAINER_TYPES)} (default {DEFAULT_CONTAINER_TYPE})",
+        default=DEFAULT_CONTAINER_TYPE,
+    )
     parser.addini(
         "dynamic_sessions_python_packages", "PythonLTS: a package set folder, relative to rootdir", default=""
     )

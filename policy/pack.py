@@ -56,6 +56,16 @@ def current_stack() -> str:
     return pulumi.get_stack()
 
 
+def _described(rule: Rule) -> dict[str, Any]:
+    """What the engine shows and configures of a rule, whichever kind of policy runs it."""
+    return {
+        "name": rule.id,
+        "description": rule.description,
+        "enforcement_level": LEVELS[rule.enforcement],
+        "config_schema": PolicyConfigSchema(properties={key: dict(spec) for key, spec in rule.config.items()}),
+    }
+
+
 def resource_policy(rule: Rule, stack: Callable[[], str] = current_stack) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         subject = Subject(args.resource_type, args.name, plain(args.props), urn=args.urn, protect=args.opts.protect)
@@ -63,11 +73,8 @@ def resource_policy(rule: Rule, stack: Callable[[], str] = current_stack) -> Res
             report_violation(violation.message(), None)
 
     return ResourceValidationPolicy(
-        name=rule.id,
-        description=rule.description,
-        enforcement_level=LEVELS[rule.enforcement],
-        config_schema=PolicyConfigSchema(properties={key: dict(spec) for key, spec in rule.config.items()}),
         validate=validate,
+        **_described(rule),
     )
 
 
@@ -88,11 +95,8 @@ def stack_policy(rule: Rule, stack: Callable[[], str] = current_stack) -> StackV
             report_violation(violation.message(), subject.urn or None)
 
     return StackValidationPolicy(
-        name=rule.id,
-        description=rule.description,
-        enforcement_level=LEVELS[rule.enforcement],
-        config_schema=PolicyConfigSchema(properties={key: dict(spec) for key, spec in rule.config.items()}),
         validate=validate,
+        **_described(rule),
     )
 
 

@@ -54,7 +54,8 @@ def _as_config_string(value: Any) -> str:
 
 
 def stack_config(stack: str) -> dict[str, str]:
-    """The config the CLI gives the program: Pulumi.yaml's defaults, then the stack file's values."""
+    """The config the CLI gives the program: Pulumi.yaml's defaults and values, then the stack file's (when there is
+    one)."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     config: dict[str, str] = {}
     for key, spec in (project.get("config") or {}).items():
@@ -62,8 +63,9 @@ def stack_config(stack: str) -> dict[str, str]:
         if isinstance(spec, dict) and ("default" in spec or "value" in spec):
             config[full] = _as_config_string(spec.get("value", spec.get("default")))
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
-    for key, value in (yaml.safe_load(stack_file.read_text()).get("config") or {}).items():
-        config[key] = _as_config_string(value)
+    if stack_file.exists():
+        for key, value in (yaml.safe_load(stack_file.read_text()).get("config") or {}).items():
+            config[key] = _as_config_string(value)
     return config
 
 

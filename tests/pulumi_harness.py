@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
+
+from policy.stack_run import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "dynamic-sessions"
@@ -173,30 +174,6 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
 
 def use_mocks(mocks: AzureMocks, project: str, stack: str) -> None:
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
-
-
-def _as_config_string(value: Any) -> str:
-    # The CLI hands every value to the program as a string; objects and lists as JSON.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_config(stack: str) -> dict[str, str]:
-    """The config the CLI would give the program: Pulumi.yaml's defaults and values, then the stack file."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    config: dict[str, str] = {}
-    for key, spec in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
-            config[full] = _as_config_string(spec.get("value", spec.get("default")))
-    stack_file = ROOT / f"Pulumi.{stack}.yaml"
-    if stack_file.exists():
-        for key, value in (yaml.safe_load(stack_file.read_text()).get("config") or {}).items():
-            config[key] = _as_config_string(value)
-    return config
 
 
 def run_program(

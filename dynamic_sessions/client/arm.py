@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dynamic_sessions import api_versions
+from dynamic_sessions import api_versions, azure_facts
 from dynamic_sessions.client import http as core
 from dynamic_sessions.client.errors import (
     ArmAccessDenied,
@@ -33,7 +33,7 @@ from dynamic_sessions.client.errors import (
 from dynamic_sessions.client.retries import RetryPolicy
 from dynamic_sessions.client.tokens import EntraToken, LocalToken, TokenProvider
 
-DEFAULT_ENDPOINT = "https://management.azure.com"
+DEFAULT_ENDPOINT = azure_facts.ARM_ENDPOINT
 POOL_API_VERSION = api_versions.POOL_API_VERSION
 """The pool's ARM API version when the stack names none."""
 ROLE_ASSIGNMENTS_API_VERSION = api_versions.ROLE_ASSIGNMENTS_API_VERSION

@@ -62,7 +62,7 @@ def token_source(
         return ProvidedTokens(LocalToken())
     if credential is None:
         require_azure_identity()
-    return TokenCache(credential, SCOPE, asynchronous=asynchronous)
+    return TokenCache(credential, SCOPE)
 
 
 class SessionsClient(Flows):

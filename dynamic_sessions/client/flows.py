@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dynamic_sessions import api_versions
+from dynamic_sessions.azure_facts import MAX_EXECUTION_TIMEOUT_S
 from dynamic_sessions.client import executions, shell
 from dynamic_sessions.client import http as core
 from dynamic_sessions.client.contracts import contract_for, version_entry
@@ -28,7 +29,6 @@ from dynamic_sessions.client.results import CommandResult, ExecutionResult, File
 from dynamic_sessions.client.retries import RetryPolicy
 
 DEFAULT_EXECUTION_TIMEOUT_S = 60
-MAX_EXECUTION_TIMEOUT_S = 220
 # HTTP reads wait this much longer than the execution may run, so a slow execution is not cut off.
 READ_MARGIN_S = 30.0
 POLL_INTERVAL_S = 0.5

@@ -7,7 +7,6 @@ An error never carries a request header, so never the bearer token or key.
 
 import contextlib
 import email.utils
-import ipaddress
 import socket
 import ssl
 import time
@@ -31,6 +30,7 @@ from dynamic_sessions.client.errors import (
     UnexpectedResponse,
     UnreachableError,
 )
+from dynamic_sessions.loopback import is_loopback_host
 
 USER_AGENT = f"dynamic-sessions-client/{__version__} python-httpx/{httpx.__version__}"
 CONNECT_TIMEOUT_S = 10.0
@@ -45,13 +45,7 @@ _CAPACITY_WORDS = ("full", "capacity", "no session", "exhausted")
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def checked_http_url(url: str, name: str, forms: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dynamic_sessions.azure_facts import ARM_ENDPOINT, MCP_KEY_HEADER
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError, UnexpectedResponse
 from dynamic_sessions.extras import extra_needed
 
@@ -32,12 +33,10 @@ with extra_needed("dynamic_sessions.client.mcp", "mcp"):
 if TYPE_CHECKING:
     from mcp import ClientSession
 
-ARM_ENDPOINT = "https://management.azure.com"
-ARM_SCOPE = "https://management.azure.com/.default"
 # The actions as the 2026-03-02-preview spec spells them, as 2025-10-02-preview did (ARM matches action names
 # without regard to case; Microsoft's MCP tutorials write fetchMCPServerCredentials).
 FETCH_KEY, ROTATE_KEY = "fetchMcpServerCredentials", "rotateMcpServerCredentials"
-KEY_HEADER = "x-ms-apikey"
+KEY_HEADER = MCP_KEY_HEADER
 ENDPOINT_VARIABLE, KEY_VARIABLE = "MCP_SERVER_ENDPOINT", "MCP_SERVER_API_KEY"
 # Above the data plane's longest execution (220 s): a tool call may take that long.
 READ_TIMEOUT_S = 300.0

@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from dynamic_sessions import jwts
+from dynamic_sessions.azure_facts import AUDIENCE, SCOPE
 from dynamic_sessions.client.errors import ConfigurationError, MissingExtra
 from dynamic_sessions.extras import missing_extra_message
 
 if TYPE_CHECKING:
     import asyncio
 
-AUDIENCE = "https://dynamicsessions.io"
-SCOPE = f"{AUDIENCE}/.default"
 REFRESH_MARGIN_S = 300.0
 """A new token is fetched this long before the old one expires (unless the credential names its `refresh_on`)."""
 EXPIRY_MARGIN_S = 30.0
@@ -151,11 +150,10 @@ class TokenCache:
     """One token for `scope` from `credential` (None: the default credential, made at the first fetch and
     closed with the cache). See the module's docstring for when the credential is asked."""
 
-    def __init__(self, credential: Any, scope: str = SCOPE, *, asynchronous: bool = False):
+    def __init__(self, credential: Any, scope: str = SCOPE):
         self._credential = credential
         self._owned = credential is None
         self._scope = scope
-        self._asynchronous = asynchronous
         self._held: Held | None = None
         self._next_try = 0.0
         self._lock = threading.Lock()

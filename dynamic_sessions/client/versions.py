@@ -1,5 +1,6 @@
-"""The data-plane API versions as the client names them: `dynamic_sessions.api_versions` holds the list; importing
-this loads no HTTP or Azure library."""
+"""The data-plane API versions under the client's name for them, kept so that imports written against 0.2.0 and
+earlier keep working: `dynamic_sessions.api_versions` holds the list, and the project's own code imports it (and
+`contract_for` from `dynamic_sessions.client.contracts`). Importing this loads no HTTP or Azure library."""
 
 from dynamic_sessions.api_versions import (
     DEFAULT_API_VERSION,

@@ -3,12 +3,18 @@
 import argparse
 import atexit
 import importlib
-import ipaddress
 import logging
 import os
 import socket
 import sys
 
+from dynamic_sessions import api_versions, container
+from dynamic_sessions.azure_facts import (
+    AUDIENCE,
+    DEFAULT_CONTAINER_TYPE,
+    DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
+    MCP_KEY_HEADER,
+)
 from dynamic_sessions.emulator.api import batches
 from dynamic_sessions.emulator.sandbox.caps import GIB, MIB, Caps, parse_size, show_size
 from dynamic_sessions.emulator.sandbox.launcher import SESSION_UID_BASE, Launcher, SandboxUnavailable, make_launcher
@@ -20,6 +26,7 @@ from dynamic_sessions.emulator.sessions.runtimes import (
     make_runtime,
 )
 from dynamic_sessions.extras import missing_extra_message
+from dynamic_sessions.loopback import is_loopback_host
 
 INSTALLED_PROG = "dynamic-sessions-emulator"
 MCP_KEY_VARIABLE = "MCP_SERVER_API_KEY"
@@ -32,24 +39,25 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off"
 # Files a container engine leaves in each container's root: Docker's and Podman's.
 CONTAINER_MARKERS = ("/.dockerenv", "/run/.containerenv")
 CONTAINER_HOST = "0.0.0.0"  # noqa: S104 (inside a container's own network namespace, reached by a published port)
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Serve the data plane of an Azure Container Apps dynamic-sessions pool (NodeLTS, or PythonLTS or Shell
 with --container-type) on this machine. Every identifier gets its own Node.js or Python session, or
-Linux shell, sandboxed with bubblewrap. Code interpreters get both contracts: code/execute
-(2024-02-02-preview, 2024-08-02-preview) and executions (2024-10-02-preview, 2025-02-02-preview,
-2025-10-02-preview); Shell pools run commands at executions from 2025-02-02-preview.
+Linux shell, sandboxed with bubblewrap. Code interpreters speak both contracts, by API version:
+  code/execute  {", ".join(api_versions.CODE_EXECUTE_VERSIONS)}
+  executions    {", ".join(api_versions.EXECUTIONS_VERSIONS)}
+Shell pools run commands at executions from {api_versions.SHELL_API_VERSIONS[0]}.
 
-Auth: send 'Authorization: Bearer <JWT>' whose aud is https://dynamicsessions.io and whose exp
+Auth: send 'Authorization: Bearer <JWT>' whose aud is {AUDIENCE} and whose exp
 lies ahead. The signature is NOT checked: this is a local stand-in, bound to loopback only.
 
 When ready it prints one line, POOL_MANAGEMENT_ENDPOINT=http://127.0.0.1:<port>, on stdout. With --mcp,
-the pool's MCP server answers at <endpoint>/mcp (header x-ms-apikey) and two more lines follow:
+the pool's MCP server answers at <endpoint>/mcp (header {MCP_KEY_HEADER}) and two more lines follow:
 MCP_SERVER_ENDPOINT=<url> and, unless --mcp-api-key or $MCP_SERVER_API_KEY set the key,
 MCP_SERVER_API_KEY=<key generated now>.
 
-Every flag can be set by an environment variable instead: DYNAMIC_SESSIONS_ and the flag's name in
-capitals, dashes as underscores (--max-sessions 3: DYNAMIC_SESSIONS_MAX_SESSIONS=3; a switch such
-as --mcp: DYNAMIC_SESSIONS_MCP=1; --allow-principal: a comma-separated list). The command line wins."""
+Every flag can be set by an environment variable instead: {ENV_PREFIX} and the flag's name in
+capitals, dashes as underscores (--max-sessions 3: {ENV_PREFIX}MAX_SESSIONS=3; a switch such
+as --mcp: {ENV_PREFIX}MCP=1; --allow-principal: a comma-separated list). The command line wins."""
 
 LIMITS = f"""\
 Limits per tenant (besides the caps above):
@@ -111,7 +119,7 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
         "--host",
         default=None,
         help="loopback address to bind (default 127.0.0.1; with --container-mode, 0.0.0.0 of the container's own "
-        "network, which the engine publishes: docker run -p 127.0.0.1:8480:8480)",
+        f"network, which the engine publishes: docker run -p 127.0.0.1:{container.PORT}:{container.PORT})",
     )
     parser.add_argument(
         "--container-mode",
@@ -119,19 +127,23 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
         help="inside a container image only (the image sets it): listen on the container's own interface, "
         "reached from the host through the port the engine publishes on the host's loopback",
     )
-    parser.add_argument("--port", type=int, default=8480, help="port to bind; 0 picks a free one (default 8480)")
-    parser.add_argument("--max-sessions", type=_positive, default=5, help="most live sessions at once (default 5)")
     parser.add_argument(
-        "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default 300)"
+        "--port", type=int, default=container.PORT, help="port to bind; 0 picks a free one (default %(default)s)"
     )
     parser.add_argument(
-        "--ready-sessions", type=_non_negative, default=0, help="sessions started ahead of demand (default 0)"
+        "--max-sessions", type=_positive, default=5, help="most live sessions at once (default %(default)s)"
+    )
+    parser.add_argument(
+        "--cooldown", type=_seconds, default=300.0, help="idle seconds before a session ends (default %(default).0f)"
+    )
+    parser.add_argument(
+        "--ready-sessions", type=_non_negative, default=0, help="sessions started ahead of demand (default %(default)s)"
     )
     parser.add_argument(
         "--egress",
         choices=("enabled", "disabled"),
         default="disabled",
-        help="whether session code may use the network (default disabled, as in Azure)",
+        help="whether session code may use the network (default %(default)s, as in Azure)",
     )
     parser.add_argument(
         "--allow-principal",
@@ -148,9 +160,9 @@ def build_parser(prog: str = "python -m emulator") -> argparse.ArgumentParser:
     parser.add_argument(
         "--output-max-length",
         type=_positive,
-        default=4096,
+        default=DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
         help="characters kept per output stream of one execution where a request sends no outputStreamsMaxLength; "
-        "more is cut with a marker (default 4096, as Azure's)",
+        "more is cut with a marker (default %(default)s, as Azure's)",
     )
     caps = parser.add_argument_group("per-session caps (what is in force is printed at start-up)")
     caps.add_argument(
@@ -191,7 +203,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") 
         args.host = CONTAINER_HOST if args.container_mode else "127.0.0.1"
     if args.ready_sessions > args.max_sessions:
         parser.error(f"--ready-sessions {args.ready_sessions} exceeds --max-sessions {args.max_sessions}")
-    if not args.container_mode and not _is_loopback(args.host):
+    if not args.container_mode and not is_loopback_host(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the emulator does not check token signatures")
     if args.unsandboxed and args.egress == "disabled":
         parser.error("--unsandboxed cannot block the network: pass --egress enabled with it")
@@ -214,7 +226,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--container-type",
         choices=CONTAINER_TYPES,
-        default="NodeLTS",
+        default=DEFAULT_CONTAINER_TYPE,
         help="the pool's interpreter: NodeLTS (JavaScript, default), PythonLTS (Python) or Shell (bash/sh commands)",
     )
     parser.add_argument(
@@ -271,15 +283,6 @@ def _variable_value(action: argparse.Action, text: str) -> object:
     if action.choices is not None and value not in action.choices:
         raise ValueError(f"must be one of {', '.join(map(str, action.choices))}")
     return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 log = logging.getLogger("emulator")
@@ -352,6 +355,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
     # Imported here so `--help` and argument errors stay fast.
     import uvicorn
 
+    from dynamic_sessions.emulator.api import mcp, mcp_state
     from dynamic_sessions.emulator.api.app import create_app
     from dynamic_sessions.emulator.api.server import server_options
     from dynamic_sessions.emulator.api.state import EmulatorState
@@ -392,8 +396,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int
         host = "127.0.0.1" if host == CONTAINER_HOST else host
     scheme = "https" if args.tls_cert else "http"
     endpoint = f"{scheme}://{'[' + host + ']' if family == socket.AF_INET6 else host}:{port}"
-
-    from dynamic_sessions.emulator.api import mcp, mcp_state
 
     server = mcp_state.McpServer(args.mcp_api_key or mcp_state.new_key()) if args.mcp else None
 

@@ -5,8 +5,9 @@ import math
 import sys
 from typing import NoReturn
 
+from dynamic_sessions.api_versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
+from dynamic_sessions.azure_facts import ARM_ENDPOINT, SCOPE
 from dynamic_sessions.client.errors import MissingExtra
-from dynamic_sessions.client.versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS, SUPPORTED_API_VERSIONS
 from dynamic_sessions.extras import extra_needed
 from dynamic_sessions.smoke.report import USAGE, Report, print_report
 
@@ -23,12 +24,12 @@ environment, and the report names the source. The container type comes from --co
 else the stack's containerType output, else NodeLTS: console.log("hello-world") for NodeLTS,
 print("hello-world") for PythonLTS, the shell command `echo hello-world` for Shell (at
 --api-version {SHELL_API_VERSIONS[0]} unless given a later one). https endpoints get a token from
-azure-identity (DefaultAzureCredential, scope https://dynamicsessions.io/.default); loopback http endpoints
+azure-identity (DefaultAzureCredential, scope {SCOPE}); loopback http endpoints
 (the emulator) get a locally minted one. A refused connection on loopback fails at once
 (start the emulator); remote endpoints are retried until the deadline.
 
 --verify (after the hello-world): reads the stack's pool and the role assignments at its scope
-through Azure Resource Manager (scope https://management.azure.com/.default, or --arm-endpoint's)
+through Azure Resource Manager (scope {ARM_ENDPOINT}/.default, or --arm-endpoint's)
 and compares them with the stack's outputs: container type, egress, lifecycle, cooldown, max and
 ready sessions, provisioning state, endpoint, location, and each declared grant (principal, type,
 role); other grants at the pool are reported, not failed. In the same session, an egress probe
@@ -109,17 +110,17 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
         type=_seconds,
         default=600.0,
         metavar="SECONDS",
-        help="how long 401/403 may last while a new role assignment propagates (default 600)",
+        help="how long 401/403 may last while a new role assignment propagates (default %(default).0f)",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, default=900.0, metavar="SECONDS", help="overall deadline (default 900)"
+        "--timeout", type=_seconds, default=900.0, metavar="SECONDS", help="overall deadline (default %(default).0f)"
     )
     parser.add_argument(
         "--backoff",
         type=_seconds,
         default=1.0,
         metavar="SECONDS",
-        help="first retry delay; it doubles, with jitter, up to 30 s (default 1)",
+        help="first retry delay; it doubles, with jitter, up to 30 s (default %(default).0f)",
     )
     parser.add_argument(
         "--verify",
@@ -129,7 +130,7 @@ def parse_args(argv: list[str] | None, prog: str = "python -m smoke") -> argpars
     parser.add_argument(
         "--arm-endpoint",
         metavar="URL",
-        help="Azure Resource Manager for --verify and --mcp's key (default https://management.azure.com; "
+        help=f"Azure Resource Manager for --verify and --mcp's key (default {ARM_ENDPOINT}; "
         "sovereign clouds: their own, such as https://management.usgovcloudapi.net)",
     )
     parser.add_argument(

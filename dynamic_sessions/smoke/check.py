@@ -6,6 +6,7 @@ import time
 from typing import TextIO
 
 from dynamic_sessions.api_versions import DEFAULT_API_VERSION, SHELL_API_VERSIONS
+from dynamic_sessions.azure_facts import DEFAULT_CONTAINER_TYPE
 from dynamic_sessions.client.arm import normalize_arm_endpoint
 from dynamic_sessions.client.client import SessionsClient, connect_failed_message
 from dynamic_sessions.client.contracts import contract_for
@@ -36,7 +37,6 @@ from dynamic_sessions.smoke.report import (
 SHELL = "Shell"
 HELLO = {"NodeLTS": 'console.log("hello-world")', "PythonLTS": 'print("hello-world")', SHELL: "echo hello-world"}
 """Each container type's hello-world: code for the interpreters (NodeLTS's is the tutorial's), a command for Shell."""
-DEFAULT_CONTAINER_TYPE = "NodeLTS"
 SHELL_API_VERSION = SHELL_API_VERSIONS[0]
 """A Shell pool's default: the first version with Shell commands, the one LangChain's SessionsBashTool speaks."""
 EXPECTED_STDOUT = "hello-world\n"

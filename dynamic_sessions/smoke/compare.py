@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynamic_sessions.azure_facts import EGRESS_STATUS
 from dynamic_sessions.client.arm import PoolState, RoleAssignment
 from dynamic_sessions.smoke.declared import Declaration, Grant, role_guid
 
-EGRESS_STATUS = {True: "EgressEnabled", False: "EgressDisabled"}
 ON_OFF = {True: "on", False: "off"}
 
 

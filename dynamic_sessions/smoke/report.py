@@ -8,6 +8,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 PASSED, WRONG_RESULT, USAGE, ACCESS_DENIED, UNAVAILABLE, DIFFERS = 0, 1, 2, 3, 4, 5
+VERDICTS = {
+    PASSED: "passed",
+    WRONG_RESULT: "the pool answered but the result is wrong",
+    USAGE: "usage or configuration (no endpoint, no credential, request refused)",
+    ACCESS_DENIED: "access not granted after waiting (Session Executor role missing or still propagating)",
+    UNAVAILABLE: "the pool is unreachable, exhausted or failing",
+    DIFFERS: "Azure differs from what the stack declared (--verify)",
+}
+"""What each exit code means, in a line (`--help` says it at length)."""
 
 
 @dataclass

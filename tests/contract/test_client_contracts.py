@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from dynamic_sessions.api_versions import SUPPORTED_API_VERSIONS
 from dynamic_sessions.client import SessionsClient
 from dynamic_sessions.client.client import SessionsClient as _Client
 from dynamic_sessions.client.flows import Flows
-from dynamic_sessions.client.versions import SUPPORTED_API_VERSIONS
 from tests.emulator_process import ROOT
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from dynamic_sessions.client.errors import AccessDenied, ConfigurationError
-from dynamic_sessions.client.mcp import ARM_SCOPE, McpServer, PoolMcpCredentials
+from dynamic_sessions.client.mcp import McpServer, PoolMcpCredentials
+from tests.ca_bundle import record_ca_bundle_loads
 from tests.e2e.test_mcp_server import McpPool, serving_mcp
 from tests.fakes import StandInCredential
 from tests.stand_in_server import StandInServer
@@ -79,7 +80,7 @@ def test_the_endpoint_and_key_come_from_arm_with_a_management_token(arm):
     with PoolMcpCredentials(POOL_ID, credential, arm_endpoint=arm.url) as pool:
         server = pool.server()
     assert (server.endpoint, server.api_key) == (ENDPOINT, "first-key-0123456789")
-    assert credential.scopes == [(ARM_SCOPE,)]  # the token is fetched once and reused
+    assert credential.scopes == [("https://management.azure.com/.default",)]  # the token is fetched once and reused
     assert arm.requests == [
         ("GET", f"{POOL_ID}?api-version=2026-03-02-preview", "Bearer entra-token-1"),
         ("POST", f"{POOL_ID}/fetchMcpServerCredentials?api-version=2026-03-02-preview", "Bearer entra-token-1"),
@@ -153,16 +154,7 @@ def test_connect_hands_an_initialized_sdk_session_to_the_app(python_mcp, monkeyp
 
 
 def test_connect_to_a_plain_http_server_loads_no_ca_bundle(python_mcp, monkeypatch):
-    import ssl
-
-    loaded: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def record(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loaded.append(args or kwargs)
-        original(context, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", record)
+    loaded = record_ca_bundle_loads(monkeypatch)
 
     async def tools() -> list[str]:
         async with McpServer(python_mcp.endpoint, python_mcp.key).connect() as session:

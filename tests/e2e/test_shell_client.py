@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from dynamic_sessions.api_versions import SHELL_API_VERSIONS
 from dynamic_sessions.client.client import AsyncSessionsClient, SessionsClient
 from dynamic_sessions.client.errors import ConfigurationError, NotSupported, UnexpectedResponse
 from dynamic_sessions.client.results import CommandResult
-from dynamic_sessions.client.versions import SHELL_API_VERSIONS
 from tests.emulator_process import ROOT, serving
 from tests.fakes import FixedToken
 from tests.fault_server import FaultServer, Reply

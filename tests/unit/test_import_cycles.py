@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("dynamic_sessions", "components", "ci", "smoke", "emulator", "provider", "policy")
+PACKAGES = ("dynamic_sessions", "components", "ci", "smoke", "emulator", "provider", "policy", "bench")
 
 
 def module_name(path: Path) -> str:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dynamic_sessions import jwts
-
-AUDIENCE = "https://dynamicsessions.io"
+from dynamic_sessions.azure_facts import AUDIENCE
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from typing import Any
 from starlette import responses
 
 from dynamic_sessions import api_versions
+from dynamic_sessions.azure_facts import MAX_EXECUTION_TIMEOUT_S
 from dynamic_sessions.emulator.sessions.session import Outcome, Session
 
 LEGACY_VERSIONS = api_versions.CODE_EXECUTE_VERSIONS
 EXECUTIONS_VERSIONS = api_versions.EXECUTIONS_VERSIONS
 SESSION_VERSIONS = api_versions.SESSION_API_VERSIONS
 ALL_VERSIONS = api_versions.SUPPORTED_API_VERSIONS
-MAX_TIMEOUT_S = 220
+MAX_TIMEOUT_S = MAX_EXECUTION_TIMEOUT_S
 DEFAULT_LEGACY_TIMEOUT_S = 220
 # The specs' identifier pattern (2024-10-02-preview and later): 4..128 of these characters (fullmatch:
 # `$` alone would let a trailing newline through).
@@ -31,8 +32,6 @@ DEFAULT_LEGACY_TIMEOUT_S = 220
 # printable ASCII: it is kept in the session's history and in the resource's URL.
 OPERATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
 IDENTIFIER = re.compile(r"""[a-zA-Z0-9_|}{\[\]:";'<>?/.,@#$%^&*()\-+=!~`]{4,128}""")
-# Azure's documented default for `outputStreamsMaxLength`: characters kept of stdout and of stderr.
-DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
 # The most a request may ask for (or the emulator's --output-max-length, when that is higher).
 MAX_OUTPUT_STREAMS_MAX_LENGTH = 1024 * 1024
 

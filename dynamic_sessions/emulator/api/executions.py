@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dynamic_sessions import api_versions
 from dynamic_sessions.emulator.api import contract, shell
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, ExecutionOptions, JSONResponse
@@ -67,14 +68,15 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
         await json_body(request), _most_output(state)
     )
     execution_id = contract.operation_id(request.headers.get("operation-id")) or str(uuid.uuid4())
-    status_code = 202 if version == "2024-10-02-preview" else 200
+    offers = api_versions.DATA_PLANE_BY_VERSION[version]
+    status_code = 202 if offers.accepts else 200
     # Also answers 429 for a full pool, or a full queue, before an asynchronous execution is accepted.
     session, release = await state.admit(ident, sys.getsizeof(code))
     history = session.executions
 
     def remember(outcome: Outcome | None) -> dict[str, Any]:
         resource = contract.execution_resource(execution_id, ident, execution_type, outcome, options)
-        if outcome is not None and version == "2025-10-02-preview":
+        if outcome is not None and offers.output_limit_in_result:
             resource["result"]["outputStreamsMaxLength"] = _output_limit(state, options)
         if session.alive:
             state.history.keep(history, execution_id, resource)

@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+import dynamic_sessions
+from dynamic_sessions.azure_facts import MCP_KEY_HEADER
 from dynamic_sessions.emulator.api import batches, shell
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, render_json
@@ -41,10 +43,9 @@ from dynamic_sessions.emulator.sessions.pool import PoolFull
 from dynamic_sessions.emulator.sessions.session import QueueFull, Session, SessionEnded
 
 PATH = "/mcp"
-KEY_HEADER = "x-ms-apikey"
+KEY_HEADER = MCP_KEY_HEADER
 PROTOCOL_VERSION = "2025-03-26"
 SERVER_NAME = "Microsoft Container Apps MCP Server"
-PYTHON_OUTPUT_MAX_LENGTH = 4096
 # Characters of a caller's value an error message repeats.
 SHOWN_CHARS = 80
 # Characters of a tool's output up to which its answer is rendered on the event loop: less than the hop to a thread.
@@ -96,15 +97,6 @@ TOOLS_OF = {
     "PythonLTS": ("launchShell", "runPythonCodeInRemoteEnvironment", "runShellCommandInRemoteEnvironment"),
     "NodeLTS": ("launchShell", "runShellCommandInRemoteEnvironment"),
 }
-
-
-def _version() -> str:
-    from importlib import metadata  # here: ~12 ms of every emulator's start, MCP server or not
-
-    try:
-        return metadata.version("dynamic-sessions")
-    except metadata.PackageNotFoundError:
-        return "0"
 
 
 class RpcError(Exception):
@@ -287,7 +279,7 @@ async def _dispatch(method: str, params: Any, state: EmulatorState) -> dict[str,
         return {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {"tools": {"call": True, "list": True}},
-            "serverInfo": {"name": SERVER_NAME, "version": _version()},
+            "serverInfo": {"name": SERVER_NAME, "version": dynamic_sessions.__version__},
         }
     if method == "ping":
         return {}
@@ -373,7 +365,7 @@ async def _in_session(
 async def _run_python(environment: str, code: str, state: EmulatorState) -> ToolResult:
     async def run(session: Session) -> ToolResult:
         try:
-            outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, PYTHON_OUTPUT_MAX_LENGTH)
+            outcome = await session.execute(code, shell.DEFAULT_TIMEOUT_S, shell.DEFAULT_OUTPUT_MAX_LENGTH)
         except SessionEnded as ended:
             await state.pool.end(environment, only=session)
             message = f"Error: {ended}; the next call with this environmentId starts a new session\n"

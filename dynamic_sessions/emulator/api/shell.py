@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dynamic_sessions import api_versions
+from dynamic_sessions.azure_facts import DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
 from dynamic_sessions.emulator.api import contract
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
@@ -27,7 +28,7 @@ from dynamic_sessions.emulator.sessions.session import SessionEnded
 SHELL_VERSIONS = api_versions.SHELL_API_VERSIONS
 SHELL_TYPES = ("bash", "sh")
 DEFAULT_TIMEOUT_S = 180
-DEFAULT_OUTPUT_MAX_LENGTH = 4096
+DEFAULT_OUTPUT_MAX_LENGTH = DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
 CODE_INTERPRETER_FIELDS = ("code", "codeInputType", "executionType", "properties")
 EXAMPLE = '{"shellCommand": "ls -la"} or {"execCommandAndArgs": ["ls", "-la"]}'
 

@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dynamic_sessions.emulator.api import contract
+from dynamic_sessions.azure_facts import DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
 from dynamic_sessions.emulator.api.history import Ledger
 from dynamic_sessions.emulator.api.mcp_state import McpServer
 from dynamic_sessions.emulator.sessions.pool import Pool
@@ -17,7 +17,7 @@ from dynamic_sessions.emulator.sessions.session import Session
 class EmulatorState:
     pool: Pool
     allowed_principals: frozenset[str] = frozenset()
-    output_limit: int = contract.DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
+    output_limit: int = DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
     """`outputStreamsMaxLength` where a request does not say (--output-max-length)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     history: Ledger = field(default_factory=Ledger)

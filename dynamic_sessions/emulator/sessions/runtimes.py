@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dynamic_sessions.azure_facts import CONTAINER_TYPES
 from dynamic_sessions.emulator.sandbox.program import Package, Runtime, RuntimeUnavailable
 from dynamic_sessions.emulator.sessions import packages as preloaded
 
 HERE = Path(__file__).resolve().parent
-CONTAINER_TYPES = ("NodeLTS", "PythonLTS", "Shell")
 # Per-session heap cap: a runaway allocation ends that session, not the emulator's host.
 NODE_FLAGS = ("--max-old-space-size=512",)
 # -I: no PYTHON* variables, no user site; -S: no site-packages; -B: /mnt/data holds only what code writes.

@@ -3,6 +3,7 @@
 import pytest
 
 from dynamic_sessions import api_versions
+from dynamic_sessions.client import versions
 from dynamic_sessions.client.contracts import CODE_EXECUTE_CONTRACT, EXECUTIONS_CONTRACT, contract_for
 from dynamic_sessions.client.errors import ConfigurationError
 
@@ -25,7 +26,8 @@ def test_versions_are_listed_oldest_first_once_each():
 def test_each_version_speaks_its_contract_and_offers_its_operations(version, contract, sessions, commands):
     entry = api_versions.DATA_PLANE_BY_VERSION[version]
     assert contract_for(version) is contract
-    assert (entry.sessions, entry.commands, entry.deletes_files) == (sessions, commands, contract.file_path is not None)
+    assert (entry.sessions, entry.commands) == (sessions, commands)
+    assert (contract.file_path is not None) == (entry.contract == api_versions.EXECUTIONS)  # DELETE files/{name}
 
 
 def test_the_contracts_are_typed_values_with_their_routes():
@@ -53,3 +55,16 @@ def test_the_component_declares_the_pool_at_the_listed_arm_version():
     from components import pool_body
 
     assert pool_body.API_VERSION == api_versions.POOL_API_VERSION
+
+
+def test_only_2024_10_02_accepts_with_202_and_only_2025_10_02_names_its_output_limit():
+    assert [e.version for e in api_versions.DATA_PLANE if e.accepts] == ["2024-10-02-preview"]
+    assert [e.version for e in api_versions.DATA_PLANE if e.output_limit_in_result] == ["2025-10-02-preview"]
+
+
+def test_the_clients_versions_module_of_earlier_releases_still_names_the_one_list():
+    assert versions.SUPPORTED_API_VERSIONS is api_versions.SUPPORTED_API_VERSIONS
+    assert versions.DEFAULT_API_VERSION == api_versions.DEFAULT_API_VERSION
+    assert versions.SHELL_API_VERSIONS is api_versions.SHELL_API_VERSIONS
+    assert versions.RELEASE_API_VERSION == api_versions.RELEASE_API_VERSION
+    assert versions.contract_for is contract_for

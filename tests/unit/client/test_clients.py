@@ -28,6 +28,7 @@ from dynamic_sessions.client.errors import (
 )
 from dynamic_sessions.client.retries import RetryPolicy, Wait
 from dynamic_sessions.client.tokens import LocalToken, TokenCache
+from tests.ca_bundle import record_ca_bundle_loads
 from tests.fakes import AsyncStandInCredential, FixedToken, StandInCredential
 from tests.fault_server import RELEASED, Reply, error, executions_ok, legacy_ok
 from tests.mock_pool import URL, MockPool
@@ -432,16 +433,7 @@ def test_a_shell_pools_commands_go_through_a_given_http_client_left_open(asynchr
 
 
 def test_only_https_endpoints_load_the_ca_bundle(monkeypatch):
-    import ssl
-
-    loaded: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def record(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loaded.append(args or kwargs)
-        original(context, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", record)
+    loaded = record_ca_bundle_loads(monkeypatch)
     SessionsClient("http://127.0.0.1:8480", token_provider=FixedToken()).close()
     assert loaded == []
     SessionsClient("https://pool.example.com", token_provider=FixedToken()).close()

@@ -181,7 +181,7 @@ def test_local_token_has_the_pools_audience_and_a_future_expiry_and_is_reused():
 
 def test_an_async_credential_is_awaited_once_for_many_tasks():
     credential = AsyncStandInCredential(delay_s=0.05)
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> list[str]:
         return await asyncio.gather(*(cache.aget() for _ in range(50)))
@@ -192,7 +192,7 @@ def test_an_async_credential_is_awaited_once_for_many_tasks():
 
 def test_a_sync_credential_runs_in_a_worker_thread_once_for_many_tasks():
     credential = StandInCredential(delay_s=0.05)
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> list[str]:
         return await asyncio.gather(*(cache.aget() for _ in range(50)))
@@ -204,7 +204,7 @@ def test_a_sync_credential_runs_in_a_worker_thread_once_for_many_tasks():
 
 def test_the_event_loop_keeps_running_while_a_sync_credential_blocks():
     credential = StandInCredential(delay_s=0.3)
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> int:
         ticks = 0
@@ -220,7 +220,7 @@ def test_the_event_loop_keeps_running_while_a_sync_credential_blocks():
 
 def test_a_waiting_task_cancelled_does_not_cancel_the_fetch_the_others_wait_for():
     credential = AsyncStandInCredential()
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> str:
         credential.release = asyncio.Event()
@@ -236,7 +236,7 @@ def test_a_waiting_task_cancelled_does_not_cancel_the_fetch_the_others_wait_for(
 
 def test_in_the_refresh_window_a_task_refreshes_while_the_calls_go_on_with_the_valid_token():
     credential = AsyncStandInCredential()
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> tuple[str, str, str]:
         first = await cache.aget()
@@ -261,7 +261,7 @@ def test_a_failed_async_refresh_ahead_keeps_the_valid_token():
             return await super().get_token(*scopes)
 
     credential = Failing()
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> str:
         await cache.aget()
@@ -281,7 +281,7 @@ def test_an_async_fetch_that_fails_is_a_configuration_error_for_every_waiter():
             await asyncio.sleep(0.01)
             raise RuntimeError("AzureCliCredential: not signed in")
 
-    cache = TokenCache(Failing(), asynchronous=True)
+    cache = TokenCache(Failing())
 
     async def go() -> list[object]:
         return await asyncio.gather(*(cache.aget() for _ in range(3)), return_exceptions=True)
@@ -311,7 +311,7 @@ def test_the_async_default_is_made_off_the_loop_and_closed_with_the_cache(monkey
         return made[-1][0]
 
     monkeypatch.setattr(tokens, "default_async_credential", make)
-    cache = TokenCache(None, asynchronous=True)
+    cache = TokenCache(None)
 
     async def go() -> int:
         await cache.aget()
@@ -331,7 +331,7 @@ def test_aclose_closes_a_sync_default_credential_too(monkeypatch):
         return made[-1]
 
     monkeypatch.setattr(tokens, "default_async_credential", make)
-    cache = TokenCache(None, asynchronous=True)
+    cache = TokenCache(None)
 
     async def go() -> None:
         await cache.aget()
@@ -352,7 +352,7 @@ def test_a_call_that_waited_for_a_failed_refresh_of_an_expired_token_fetches_one
             return await super().get_token(*scopes)
 
     credential = SecondFails()
-    cache = TokenCache(credential, asynchronous=True)
+    cache = TokenCache(credential)
 
     async def go() -> tuple[str, str]:
         first = await cache.aget()
