@@ -203,7 +203,16 @@ def test_a_sync_credential_runs_in_a_worker_thread_once_for_many_tasks():
 
 
 def test_the_event_loop_keeps_running_while_a_sync_credential_blocks():
-    credential = StandInCredential(delay_s=0.3)
+    ticked = threading.Event()
+
+    class Blocking(StandInCredential):
+        def get_token(self, *scopes: str, **options: object):  # type: ignore[override]
+            # Blocks until the loop has ticked five times: run on the loop's own thread, it would wait the whole
+            # bound, the loop never ticking, and the assertion below would fail.
+            self.waited = ticked.wait(timeout=30)
+            return super().get_token(*scopes, **options)
+
+    credential = Blocking()
     cache = TokenCache(credential)
 
     async def go() -> int:
@@ -212,10 +221,12 @@ def test_the_event_loop_keeps_running_while_a_sync_credential_blocks():
         while not fetch.done():
             await asyncio.sleep(0.01)
             ticks += 1
+            if ticks == 5:
+                ticked.set()
         await fetch
         return ticks
 
-    assert asyncio.run(go()) >= 5  # the loop ran its ticker while the credential slept in a thread
+    assert asyncio.run(go()) >= 5 and credential.waited  # the loop ran its ticker while the credential blocked
 
 
 def test_a_waiting_task_cancelled_does_not_cancel_the_fetch_the_others_wait_for():
