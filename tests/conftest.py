@@ -21,6 +21,8 @@ QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 # hands whole files to its processes in collection order, so these start first and no process is left
 # running a long file alone at the end; every other file keeps its place after them.
 LONGEST_FIRST = (
+    # The image's build: 2 min 15 s on a machine without its cached Debian base, 20 s with it.
+    "test_image.py",
     "test_teardown.py",
     "test_http_server.py",
     "test_python_sessions.py",
