@@ -1,5 +1,6 @@
-"""A data-plane client that hangs up while its synchronous execution runs: the execution is stopped, its session's
-processes with it, instead of running to its timeout (200 s here).
+"""A data-plane client that hangs up during its synchronous execution: running, the execution is stopped, its
+session's processes with it, instead of running to its timeout (200 s here); waiting its turn, it leaves the
+session's queue.
 
 Judged from the host: the session's processes below the emulator (/proc), for `executions`, the legacy
 `code/execute` and a Shell pool's `executions`, with the emulator started by whoever runs the tests (root, in CI)

@@ -1,6 +1,7 @@
 """The code interpreter's executions contracts: `code/execute` (2024-02-02-preview, 2024-08-02-preview) and
 `executions` (2024-10-02-preview and later; a Shell pool's are `shell`'s), run in the identifier's session and held
-to its queue, with the execution history `GET /executions/{id}` reads."""
+to its queue, with the execution history `GET /executions/{id}` reads. A synchronous execution stops when its
+client hangs up (see `hangup`)."""
 
 import asyncio
 import sys
