@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dynamic_sessions.emulator.api import auth, executions, files, mcp, pool_routes
+from dynamic_sessions.emulator.api import auth, executions, files, hangup, mcp, pool_routes
 from dynamic_sessions.emulator.api.contract import BadRequest, error_response
 from dynamic_sessions.emulator.api.state import EmulatorState
 from dynamic_sessions.emulator.sandbox.files import FileRefused
@@ -87,6 +87,8 @@ def _route(path: str, handler: Handler, state: EmulatorState, methods: list[str]
             return await handler(request, state)
         except BadRequest as bad:
             return error_response(bad.status, bad.code, bad.message, bad.headers)
+        except hangup.HungUp:  # no client reads it: the status is for the log
+            return Response(status_code=hangup.CLIENT_CLOSED)
         except FileRefused as refused:
             return error_response(refused.status, refused.code, refused.message)
         except RecursionError:  # a body that parsed at the edge of the nesting limit, then was looked at

@@ -1,6 +1,7 @@
 """The code interpreter's executions contracts: `code/execute` (2024-02-02-preview, 2024-08-02-preview) and
 `executions` (2024-10-02-preview and later; a Shell pool's are `shell`'s), run in the identifier's session and held
-to its queue, with the execution history `GET /executions/{id}` reads."""
+to its queue, with the execution history `GET /executions/{id}` reads. A synchronous execution stops when its
+client hangs up (see `hangup`)."""
 
 import asyncio
 import sys
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dynamic_sessions import api_versions
-from dynamic_sessions.emulator.api import contract, shell
+from dynamic_sessions.emulator.api import contract, hangup, shell
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, ExecutionOptions, JSONResponse
 from dynamic_sessions.emulator.api.state import EmulatorState
@@ -38,13 +39,17 @@ async def _run(
         return Outcome(False, "", f"Error: {ended}; the next call with this identifier starts a new session\n", "", 0)
 
 
-async def _run_now(state: EmulatorState, ident: str, code: str, timeout_s: float, options: ExecutionOptions) -> Outcome:
-    """Runs `code` in the identifier's session, counted in its queue while it waits and runs."""
-    session, release = await state.admit(ident, sys.getsizeof(code))
-    try:
-        return await _run(state, session, code, timeout_s, options)
-    finally:
-        release()
+async def _run_for(
+    request: Request,
+    state: EmulatorState,
+    ident: str,
+    session: Session,
+    code: str,
+    timeout_s: float,
+    options: ExecutionOptions,
+) -> Outcome:
+    """`_run` while its client waits: stopped, with its session, once the client hangs up (HungUp)."""
+    return await hangup.while_connected(request, state, ident, session, _run(state, session, code, timeout_s, options))
 
 
 async def legacy_execute(request: Request, state: EmulatorState) -> Response:
@@ -55,7 +60,11 @@ async def legacy_execute(request: Request, state: EmulatorState) -> Response:
     contract.api_version(request.query_params, contract.LEGACY_VERSIONS, "code/execute")
     ident = contract.identifier(request.query_params)
     code, timeout_s, options = contract.legacy_request(await json_body(request), _most_output(state))
-    outcome = await _run_now(state, ident, code, timeout_s, options)
+    session, release = await state.admit(ident, sys.getsizeof(code))
+    try:
+        outcome = await _run_for(request, state, ident, session, code, timeout_s, options)
+    finally:
+        release()
     return JSONResponse(contract.legacy_result(outcome, state.pool.launcher.runtime.legacy_result_key, options))
 
 
@@ -84,7 +93,8 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
 
     if execution_type == "Synchronous":
         try:
-            return JSONResponse(remember(await _run(state, session, code, timeout_s, options)), status_code=status_code)
+            outcome = await _run_for(request, state, ident, session, code, timeout_s, options)
+            return JSONResponse(remember(outcome), status_code=status_code)
         finally:
             release()
 

@@ -20,9 +20,8 @@ is killed with its session, as the watchdog's timeout kills one (docs/sandbox.md
 """
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -33,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 import dynamic_sessions
 from dynamic_sessions.azure_facts import MCP_KEY_HEADER
-from dynamic_sessions.emulator.api import batches, shell
+from dynamic_sessions.emulator.api import batches, hangup, shell
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse, render_json
 from dynamic_sessions.emulator.api.mcp_state import McpServer
@@ -50,9 +49,6 @@ SERVER_NAME = "Microsoft Container Apps MCP Server"
 SHOWN_CHARS = 80
 # Characters of a tool's output up to which its answer is rendered on the event loop: less than the hop to a thread.
 INLINE_RENDER_CHARS = 64 * 1024
-# The status logged for a request whose client hung up before its answer (nginx's "client closed request"): no
-# client reads it.
-CLIENT_CLOSED = 499
 # JSON-RPC 2.0 error codes.
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
 
@@ -203,37 +199,16 @@ async def endpoint(request: Request, state: EmulatorState) -> Response:
     answers = batches.Answers(state.mcp.answers)
     try:
         messages = body if isinstance(body, list) else [body]
-        if not await _unless_hung_up(request, _answer_all(messages, state, answers)):
-            answers.release()
-            return Response(status_code=CLIENT_CLOSED)
+        await hangup.unless_hung_up(request, _answer_all(messages, state, answers))
+    except hangup.HungUp:
+        answers.release()
+        return Response(status_code=hangup.CLIENT_CLOSED)
     except BaseException:
         answers.release()
         raise
     if not answers.parts:
         return Response(status_code=202)
     return _Answered(answers, batch=isinstance(body, list))
-
-
-async def _unless_hung_up(request: Request, work: Coroutine[Any, Any, None]) -> bool:
-    """Runs `work` until it is done (True) or the client hangs up (False): then it is cancelled, and a command
-    it was running is killed with its session (see `_in_session`)."""
-    task = asyncio.ensure_future(work)
-    hang_up = asyncio.ensure_future(_hang_up(request.receive))
-    try:
-        await asyncio.wait((task, hang_up), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        hang_up.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    return not task.cancelled() and task.result() is None
-
-
-async def _hang_up(receive: Receive) -> None:
-    """Returns once the client has gone: after the body, uvicorn's next message is `http.disconnect`."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _answer_all(messages: list[Any], state: EmulatorState, answers: batches.Answers) -> None:
@@ -353,11 +328,8 @@ async def _in_session(
     except SessionEnded as ended:
         raise RpcError(SERVER_ERROR, f"No session could be started: {ended}.") from None
     try:
-        return await run(session)
-    except asyncio.CancelledError:
-        if not session.alive:
-            await state.pool.end(environment, only=session)
-        raise
+        async with hangup.ended_if_cancelled(state, environment, session):
+            return await run(session)
     finally:
         release()
 

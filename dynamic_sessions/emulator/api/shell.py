@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from dynamic_sessions import api_versions
 from dynamic_sessions.azure_facts import DEFAULT_OUTPUT_STREAMS_MAX_LENGTH
-from dynamic_sessions.emulator.api import contract
+from dynamic_sessions.emulator.api import contract, hangup
 from dynamic_sessions.emulator.api.bodies import json_body
 from dynamic_sessions.emulator.api.contract import BadRequest, JSONResponse
 from dynamic_sessions.emulator.api.state import EmulatorState
@@ -116,7 +116,8 @@ async def create_execution(request: Request, state: EmulatorState) -> Response:
     execution_id = contract.operation_id(request.headers.get("operation-id")) or str(uuid.uuid4())
     session, release = await state.admit(identifier, sys.getsizeof(json.dumps(command.request())))
     try:
-        outcome = await run_command(session, "Shell", command)
+        run = run_command(session, "Shell", command)
+        outcome = await hangup.while_connected(request, state, identifier, session, run)
     except SessionEnded as ended:
         await state.pool.end(identifier, only=session)
         outcome = ended_outcome(ended)

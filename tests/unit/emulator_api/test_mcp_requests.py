@@ -1,5 +1,4 @@
-"""One POST to the MCP endpoint, driven without a server: its messages answered within the request's bounds, and its
-work cancelled when the client hangs up."""
+"""One POST to the MCP endpoint, driven without a server: its messages answered within the request's bounds."""
 
 import asyncio
 import json
@@ -10,55 +9,9 @@ from dynamic_sessions.emulator.api import mcp
 from dynamic_sessions.emulator.api.batches import AnswerBudget, Answers
 
 
-class FakeRequest:
-    """What `_unless_hung_up` reads of a request: uvicorn's `receive`, which answers `http.disconnect` once the
-    client has gone."""
-
-    def __init__(self) -> None:
-        self.gone = asyncio.Event()
-
-    async def receive(self) -> dict[str, Any]:
-        await self.gone.wait()
-        return {"type": "http.disconnect"}
-
-
 def _state() -> Any:
     runtime = SimpleNamespace(container_type="Shell")
     return SimpleNamespace(pool=SimpleNamespace(launcher=SimpleNamespace(runtime=runtime)), mcp=None)
-
-
-def test_work_that_finishes_is_kept():
-    async def scenario() -> tuple[bool, list[str]]:
-        done: list[str] = []
-
-        async def work() -> None:
-            done.append("answered")
-
-        return await mcp._unless_hung_up(FakeRequest(), work()), done  # type: ignore[arg-type]
-
-    assert asyncio.run(scenario()) == (True, ["answered"])
-
-
-def test_hanging_up_cancels_the_work_in_progress_and_what_follows_it():
-    async def scenario() -> tuple[bool, list[str]]:
-        request = FakeRequest()
-        seen: list[str] = []
-
-        async def work() -> None:
-            for step in ("first", "second"):
-                try:
-                    seen.append(f"{step} started")
-                    request.gone.set()  # the client hangs up while this step runs
-                    await asyncio.sleep(3600)
-                except asyncio.CancelledError:
-                    seen.append(f"{step} cancelled")
-                    raise
-
-        # A generous bound: without the hang-up noticed, the work would sleep for an hour.
-        kept = await asyncio.wait_for(mcp._unless_hung_up(request, work()), 30)  # type: ignore[arg-type]
-        return kept, seen
-
-    assert asyncio.run(scenario()) == (False, ["first started", "first cancelled"])
 
 
 def test_past_the_request_cap_the_remaining_requests_get_the_limits_error_and_notifications_nothing():
